@@ -1,0 +1,1 @@
+"""gatewise benchmarks: ``python -m bench`` (see README, "Performance")."""

@@ -1,0 +1,59 @@
+"""``completion``, ``acompletion``, ``embedding``, ``aembedding``: the one-line API.
+
+Each is a thin function over a default client built on first call (environment variables
+are read per call, so setting ``MISTRAL_API_KEY`` after import works).  For your own
+defaults, pools or transports, make a :class:`gatewise.Client` / :class:`gatewise.AsyncClient`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gatewise._async_client import AsyncClient
+    from gatewise._client import Client
+    from gatewise._streaming import AsyncStream, Stream
+    from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+
+
+@cache
+def default_client() -> Client:
+    from gatewise._client import Client  # each path loads only its own HTTP stack
+
+    return Client()
+
+
+@cache
+def default_async_client() -> AsyncClient:
+    from gatewise._async_client import AsyncClient
+
+    return AsyncClient()
+
+
+def completion(model: str, messages: list[dict[str, Any]], **params: Any
+               ) -> ModelResponse | Stream[ModelResponseChunk]:
+    """Call a chat model, e.g. ``completion(model="mistral/mistral-small-latest",
+    messages=[{"role": "user", "content": "hi"}])``.
+
+    OpenAI's parameters are translated to the provider's; ``stream=True`` returns a
+    :class:`Stream`.  Per-call options: ``api_key``, ``api_base``, ``timeout``,
+    ``num_retries``, ``extra_headers``, ``drop_params``, ``mock_response``.
+    """
+    return default_client().completion(model, messages, **params)
+
+
+async def acompletion(model: str, messages: list[dict[str, Any]], **params: Any
+                      ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
+    """The asyncio twin of :func:`completion`; ``stream=True`` gives an :class:`AsyncStream`."""
+    return await default_async_client().completion(model, messages, **params)
+
+
+def embedding(model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
+    """Embed text, e.g. ``embedding(model="mistral/mistral-embed", input=["a", "b"])``."""
+    return default_client().embedding(model, input, **params)
+
+
+async def aembedding(model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
+    """The asyncio twin of :func:`embedding`."""
+    return await default_async_client().embedding(model, input, **params)

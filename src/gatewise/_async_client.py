@@ -1,0 +1,125 @@
+"""``AsyncClient``: a call's trip from arguments to typed answer, on asyncio.
+
+API -> prepare (resolve provider, adapter builds the body) -> ``_http`` sends -> adapter
+parses -> types.  ``Client`` (``_client``) is its twin, name for name (a test
+keeps them in step); each loads only its own HTTP stack.  The ``*_dict`` methods return
+OpenAI-shaped dicts instead of models, for the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from gatewise._http import Request, Timeout, _async
+from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
+from gatewise._prepare import Call, prepare_chat, prepare_embedding
+from gatewise._results import (
+    JSON,
+    include_usage,
+    raw,
+    settings,
+    typed_chunk,
+    typed_embedding,
+    typed_response,
+)
+from gatewise._streaming import AsyncStream, aiter_list, atranslate
+from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+
+
+class AsyncClient:
+    """An asyncio client.  Every argument is a default each call may override."""
+
+    def __init__(self, *, api_key: str | None = None, api_base: str | None = None,
+                 timeout: float | Timeout | None = None, num_retries: int = 2,
+                 drop_params: bool = False, extra_headers: Mapping[str, str] | None = None,
+                 catalogue: Catalogue | None = None,
+                 transport: _async.AsyncTransport | None = None) -> None:
+        self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
+                                   extra_headers)
+        self._catalogue = catalogue
+        self._transport = transport
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            self._catalogue = default_catalogue()
+        return self._catalogue
+
+    @property
+    def transport(self) -> _async.AsyncTransport:
+        if self._transport is None:
+            self._transport = _async.AiohttpTransport()
+        return self._transport
+
+    async def completion(self, model: str, messages: list[JSON], **params: Any
+                         ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
+        """A chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks."""
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        if call.stream:
+            return await self._stream(call, typed_chunk)
+        return typed_response(call, await self._answer(call))
+
+    async def completion_dict(self, model: str, messages: list[JSON], **params: Any
+                              ) -> JSON | AsyncStream[JSON]:
+        """Like :meth:`completion`, with plain OpenAI-shaped dicts."""
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        return await self._stream(call, raw) if call.stream else await self._answer(call)
+
+    async def embedding(self, model: str, input: str | list[str], **params: Any
+                        ) -> EmbeddingResponse:
+        """Embeddings; inputs over the provider's per-request limits are split into requests
+        sent concurrently and merged in order."""
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
+        return typed_embedding(call, await self._embed(call, requests, input))
+
+    async def embedding_dict(self, model: str, input: str | list[str], **params: Any) -> JSON:
+        """Like :meth:`embedding`, as a plain OpenAI-shaped dict."""
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
+        return await self._embed(call, requests, input)
+
+    async def _embed(self, call: Call, requests: list[Request], input: str | list[str]
+                     ) -> JSON:
+        if call.mock is not None:
+            count = 1 if isinstance(input, str) else len(input)
+            return mock_embedding_response(call.mock, call.model_id, count)
+        bodies = await asyncio.gather(*(self._send(call, r) for r in requests))
+        parts = [call.adapter.parse_embedding_response(b, model=call.model_id) for b in bodies]
+        return call.adapter.merge_embedding_responses(parts)
+
+    async def _send(self, call: Call, request: Request) -> JSON:
+        return await _async.send(self.transport, request, timeout=call.timeout,
+                                 policy=call.policy, error_for=call.error_for,
+                                 provider=call.provider, model=call.model_id)
+
+    async def _answer(self, call: Call) -> JSON:
+        if call.request is None:
+            return mock_chat_response(call.mock, call.model_id)
+        body = await self._send(call, call.request)
+        return call.adapter.parse_chat_response(body, model=call.model_id, model_info=call.info)
+
+    async def _stream(self, call: Call, wrap: Any) -> AsyncStream[Any]:
+        if call.request is None:
+            chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
+            return AsyncStream(aiter_list(chunks), wrap)
+        raw = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
+                                       policy=call.policy, error_for=call.error_for,
+                                       provider=call.provider, model=call.model_id)
+        events = _async.iter_events(raw, provider=call.provider, model=call.model_id)
+        translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
+        return AsyncStream(atranslate(events, translator), wrap, on_close=raw.close)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self._settings!r})"

@@ -1,0 +1,198 @@
+"""The asyncio path: an aiohttp transport, and send / stream with retries over any transport.
+
+aiohttp, not httpx, because its pooled session holds up under concurrency (see DESIGN.md's
+measurements); this module mirrors ``_sync`` name for name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+import aiohttp
+
+from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
+from gatewise._http._common import ErrorFor, with_context
+from gatewise._http._decode import decode_answer, decode_error_body
+from gatewise._http._models import RawResponse, Request, Timeout
+from gatewise._http._retry import RetryPolicy
+from gatewise._http._sse import EventDecoder
+
+
+class AsyncRawStream(Protocol):
+    status: int
+    headers: Mapping[str, str]
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+    async def aread(self) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class AsyncTransport(Protocol):
+    async def request(self, request: Request, timeout: Timeout) -> RawResponse: ...
+    async def open_stream(self, request: Request, timeout: Timeout) -> AsyncRawStream: ...
+    async def aclose(self) -> None: ...
+
+
+def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
+    if isinstance(exc, TimeoutError):
+        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    if mid_stream:
+        return APIConnectionError(
+            f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
+    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+
+
+class _AiohttpStream:
+    __slots__ = ("_response", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _mapped(exc, mid_stream=True) from exc
+
+    async def aread(self) -> bytes:
+        try:
+            return await self._response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _mapped(exc) from exc
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class AiohttpTransport:
+    """Pooled keep-alive connections through one ``aiohttp.ClientSession`` per event loop.
+
+    The session is made on first use inside the running loop; if the caller later runs a
+    new loop (``asyncio.run`` twice), a new session is made for it.
+    """
+
+    def __init__(self, *, max_connections: int = 1000) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._loop is not loop:
+            if session is not None and self._loop is not None and self._loop.is_closed():
+                session.detach()  # its loop is gone: nothing left to close asynchronously
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
+            self._session, self._loop = session, loop
+        return session
+
+    def _timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        cached = self._timeouts.get(timeout)
+        if cached is None:
+            cached = aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect,
+                                           sock_read=timeout.read)
+            if len(self._timeouts) < 64:
+                self._timeouts[timeout] = cached
+        return cached
+
+    async def request(self, request: Request, timeout: Timeout) -> RawResponse:
+        session = self._client_session()
+        try:
+            async with session.request(
+                request.method, request.url, data=request.content, headers=request.headers,
+                timeout=self._timeout(timeout), allow_redirects=False,
+            ) as response:
+                content = await response.read()
+                return RawResponse(response.status, response.headers, content)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _mapped(exc) from exc
+
+    async def open_stream(self, request: Request, timeout: Timeout) -> AsyncRawStream:
+        session = self._client_session()
+        try:
+            response = await session.request(
+                request.method, request.url, data=request.content, headers=request.headers,
+                timeout=self._timeout(timeout), allow_redirects=False,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _mapped(exc) from exc
+        return _AiohttpStream(response)
+
+    async def aclose(self) -> None:
+        session = self._session
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+        self._session = None
+
+
+async def send(
+    transport: AsyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
+    error_for: ErrorFor, provider: str, model: str,
+) -> dict[str, Any]:
+    """POST and decode the JSON answer, retrying what the policy says may be retried."""
+    attempt = 0
+    while True:
+        try:
+            response = await transport.request(request, timeout)
+            if response.status < 400:
+                return decode_answer(response.content)
+            error = error_for(response.status, decode_error_body(response.content),
+                              response.headers)
+        except APIError as exc:
+            error = exc
+        delay = policy.delay(error, attempt)
+        if delay is None:
+            raise with_context(error, provider, model)
+        await asyncio.sleep(delay)
+        attempt += 1
+
+
+async def open_stream(
+    transport: AsyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
+    error_for: ErrorFor, provider: str, model: str,
+) -> AsyncRawStream:
+    """Open a streaming response whose status is a success, retrying like :func:`send`."""
+    attempt = 0
+    while True:
+        try:
+            stream = await transport.open_stream(request, timeout)
+            if stream.status < 400:
+                return stream
+            try:
+                body = await stream.aread()
+            finally:
+                stream.close()
+            error = error_for(stream.status, decode_error_body(body), stream.headers)
+        except APIError as exc:
+            error = exc
+        delay = policy.delay(error, attempt)
+        if delay is None:
+            raise with_context(error, provider, model)
+        await asyncio.sleep(delay)
+        attempt += 1
+
+
+async def iter_events(
+    stream: AsyncRawStream, *, provider: str, model: str
+) -> AsyncIterator[dict[str, Any]]:
+    """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
+    decoder = EventDecoder()
+    try:
+        async for chunk in stream.aiter_bytes():
+            for event in decoder.feed(chunk):
+                yield event
+            if decoder.done:
+                return
+        raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
+    except APIError as exc:
+        with_context(exc, provider, model)
+        raise
+    finally:
+        stream.close()

@@ -1,0 +1,63 @@
+"""Server-sent events -> decoded JSON payloads, incrementally, for both I/O paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gatewise._exceptions import APIResponseValidationError
+
+DONE = b"[DONE]"
+
+
+class EventDecoder:
+    """Feed raw bytes as they arrive; get back each complete event's JSON payload.
+
+    Only ``data:`` lines matter (Mistral sends no ``event:``/``id:``).  ``done`` turns True
+    at ``data: [DONE]``; a payload that is not JSON raises ``APIResponseValidationError``.
+    """
+
+    __slots__ = ("_buffer", "_data", "done")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._data: list[bytes] = []
+        self.done = False
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        buffer = self._buffer + chunk if self._buffer else chunk
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        for raw in lines:
+            line = raw[:-1] if raw.endswith(b"\r") else raw
+            if line:
+                if line.startswith(b"data:"):
+                    self._data.append(line[6:] if line[5:6] == b" " else line[5:])
+                continue
+            if self._data:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def _dispatch(self) -> dict[str, Any] | None:
+        payload = b"\n".join(self._data)
+        self._data = []
+        if self.done:
+            return None
+        if payload == DONE:
+            self.done = True
+            return None
+        try:
+            event = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise APIResponseValidationError(
+                f"the upstream sent a stream event that is not JSON: {payload[:200]!r}"
+            ) from None
+        if not isinstance(event, dict):
+            raise APIResponseValidationError(
+                f"the upstream sent a stream event that is not a JSON object: {payload[:200]!r}"
+            )
+        return event

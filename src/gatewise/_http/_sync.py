@@ -1,0 +1,165 @@
+"""The blocking path: an httpx transport, and send / stream with retries over any transport."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
+from gatewise._http._common import ErrorFor, with_context
+from gatewise._http._decode import decode_answer, decode_error_body
+from gatewise._http._models import RawResponse, Request, Timeout
+from gatewise._http._retry import RetryPolicy
+from gatewise._http._sse import EventDecoder
+
+
+class SyncRawStream(Protocol):
+    status: int
+    headers: Mapping[str, str]
+
+    def iter_bytes(self) -> Iterator[bytes]: ...
+    def read(self) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class SyncTransport(Protocol):
+    def request(self, request: Request, timeout: Timeout) -> RawResponse: ...
+    def open_stream(self, request: Request, timeout: Timeout) -> SyncRawStream: ...
+    def close(self) -> None: ...
+
+
+def _mapped(exc: httpx.HTTPError, *, mid_stream: bool = False) -> APIError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    if mid_stream:
+        return APIConnectionError(
+            f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
+    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+
+
+class _HttpxStream:
+    __slots__ = ("_response", "headers", "status")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        try:
+            yield from self._response.iter_raw()
+        except httpx.HTTPError as exc:
+            raise _mapped(exc, mid_stream=True) from exc
+
+    def read(self) -> bytes:
+        try:
+            return self._response.read()
+        except httpx.HTTPError as exc:
+            raise _mapped(exc) from exc
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class HttpxTransport:
+    """Pooled keep-alive connections through one ``httpx.Client``."""
+
+    def __init__(self, *, max_connections: int = 100) -> None:
+        self._client = httpx.Client(
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections),
+            follow_redirects=False,
+        )
+
+    @staticmethod
+    def _timeout(timeout: Timeout) -> httpx.Timeout:
+        return httpx.Timeout(timeout.read, connect=timeout.connect)
+
+    def request(self, request: Request, timeout: Timeout) -> RawResponse:
+        try:
+            response = self._client.request(
+                request.method, request.url, content=request.content,
+                headers=request.headers, timeout=self._timeout(timeout),
+            )
+        except httpx.HTTPError as exc:
+            raise _mapped(exc) from exc
+        return RawResponse(response.status_code, response.headers, response.content)
+
+    def open_stream(self, request: Request, timeout: Timeout) -> SyncRawStream:
+        built = self._client.build_request(
+            request.method, request.url, content=request.content,
+            headers=request.headers, timeout=self._timeout(timeout),
+        )
+        try:
+            return _HttpxStream(self._client.send(built, stream=True))
+        except httpx.HTTPError as exc:
+            raise _mapped(exc) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def send(
+    transport: SyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
+    error_for: ErrorFor, provider: str, model: str,
+) -> dict[str, Any]:
+    """POST and decode the JSON answer, retrying what the policy says may be retried."""
+    attempt = 0
+    while True:
+        try:
+            response = transport.request(request, timeout)
+            if response.status < 400:
+                return decode_answer(response.content)
+            error = error_for(response.status, decode_error_body(response.content),
+                              response.headers)
+        except APIError as exc:
+            error = exc
+        delay = policy.delay(error, attempt)
+        if delay is None:
+            raise with_context(error, provider, model)
+        time.sleep(delay)
+        attempt += 1
+
+
+def open_stream(
+    transport: SyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
+    error_for: ErrorFor, provider: str, model: str,
+) -> SyncRawStream:
+    """Open a streaming response whose status is a success, retrying like :func:`send`."""
+    attempt = 0
+    while True:
+        try:
+            stream = transport.open_stream(request, timeout)
+            if stream.status < 400:
+                return stream
+            try:
+                body = stream.read()
+            finally:
+                stream.close()
+            error = error_for(stream.status, decode_error_body(body), stream.headers)
+        except APIError as exc:
+            error = exc
+        delay = policy.delay(error, attempt)
+        if delay is None:
+            raise with_context(error, provider, model)
+        time.sleep(delay)
+        attempt += 1
+
+
+def iter_events(stream: SyncRawStream, *, provider: str, model: str) -> Iterator[dict[str, Any]]:
+    """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
+    decoder = EventDecoder()
+    try:
+        for chunk in stream.iter_bytes():
+            yield from decoder.feed(chunk)
+            if decoder.done:
+                return
+        raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
+    except APIError as exc:
+        with_context(exc, provider, model)
+        raise
+    finally:
+        stream.close()

@@ -1,0 +1,183 @@
+"""Turning a call's arguments into a request: the logic ``Client`` and ``AsyncClient`` share.
+
+Resolves ``provider/model``, picks the adapter, separates the call options (key, base URL,
+timeout, retries, headers, mocking) from the model parameters, finds the key and base URL
+(argument, then client default, then the provider's environment variables), and asks the
+adapter for the body.  Nothing here does I/O beyond reading ``os.environ`` at call time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gatewise._exceptions import APIError, AuthenticationError, BadRequestError
+from gatewise._http import Request, RetryPolicy, Timeout
+from gatewise.catalogue import Catalogue, ModelInfo
+from gatewise.providers.base import PROVIDERS, Adapter, ProviderSpec, adapter_for, split_model
+
+USER_AGENT = "gatewise/0.1.0"
+
+_OPTION_NAMES = frozenset({
+    "api_key", "api_base", "base_url", "timeout", "request_timeout", "num_retries",
+    "max_retries", "extra_headers", "drop_params", "mock_response", "custom_llm_provider",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A client's defaults; every one can be overridden per call."""
+
+    api_key: str | None = None
+    api_base: str | None = None
+    timeout: Timeout = field(default_factory=Timeout)
+    num_retries: int = 2
+    drop_params: bool = False
+    extra_headers: Mapping[str, str] | None = None
+
+    def __repr__(self) -> str:  # the key must never show up in a repr
+        key = "'***'" if self.api_key else "None"
+        return (f"Settings(api_key={key}, api_base={self.api_base!r}, timeout={self.timeout!r}, "
+                f"num_retries={self.num_retries!r}, drop_params={self.drop_params!r})")
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything needed to make (or mock) one call, and to read its answer."""
+
+    provider: str
+    model_id: str
+    adapter: Adapter
+    info: ModelInfo
+    params: dict[str, Any]
+    stream: bool
+    timeout: Timeout
+    policy: RetryPolicy
+    mock: Any
+    request: Request | None
+
+    def error_for(self, status: int, body: Any, headers: Mapping[str, str]) -> APIError:
+        return self.adapter.error_for(status, body, headers=headers, model=self.model_id)
+
+
+def _split_options(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    options = {k: params.pop(k) for k in _OPTION_NAMES.intersection(params)}
+    return options, params
+
+
+def _resolve(model: str, options: dict[str, Any]) -> tuple[ProviderSpec, str]:
+    provider = options.get("custom_llm_provider")
+    if provider and "/" not in str(model):
+        model = f"{provider}/{model}"
+    name, model_id = split_model(model)
+    return PROVIDERS[name], model_id
+
+
+def _api_key(spec: ProviderSpec, options: dict[str, Any], settings: Settings) -> str:
+    key = options.get("api_key") or settings.api_key or os.environ.get(spec.api_key_env)
+    if not key:
+        raise AuthenticationError(
+            f"no API key for provider {spec.name!r}: pass api_key=... or set "
+            f"{spec.api_key_env} in the environment",
+            provider=spec.name,
+        )
+    return str(key)
+
+
+def _api_base(spec: ProviderSpec, options: dict[str, Any], settings: Settings) -> str:
+    base = (options.get("api_base") or options.get("base_url") or settings.api_base
+            or os.environ.get(spec.api_base_env) or spec.default_api_base)
+    return str(base).rstrip("/")
+
+
+def _timeout(options: dict[str, Any], settings: Settings) -> Timeout:
+    value = options.get("timeout", options.get("request_timeout"))
+    try:
+        return settings.timeout if value is None else Timeout.of(value)
+    except (TypeError, ValueError):
+        raise BadRequestError(f"timeout must be a positive number of seconds, got {value!r}",
+                              param="timeout") from None
+
+
+def _policy(options: dict[str, Any], settings: Settings) -> RetryPolicy:
+    value = options.get("num_retries", options.get("max_retries"))
+    if value is None:
+        return RetryPolicy(num_retries=settings.num_retries)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadRequestError(f"num_retries must be an integer >= 0, got {value!r}",
+                              param="num_retries")
+    return RetryPolicy(num_retries=value)
+
+
+def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: bool
+             ) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    for extra in (settings.extra_headers, options.get("extra_headers")):
+        if extra:
+            headers.update({str(k): str(v) for k, v in extra.items()})
+    return headers
+
+
+def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
+                 messages: Any, params: dict[str, Any]) -> Call:
+    """Build the request for a chat call (or note that it is mocked)."""
+    options, params = _split_options(dict(params))
+    spec, model_id = _resolve(model, options)
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError("`messages` must be a non-empty list of message objects",
+                              param="messages")
+    adapter = adapter_for(spec.name)
+    info = catalogue.get(f"{spec.name}/{model_id}")
+    stream = bool(params.get("stream"))
+    drop = bool(options.get("drop_params", settings.drop_params))
+    body = adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
+    mock = options.get("mock_response")
+    request = None
+    if mock is None:
+        request = Request(
+            "POST",
+            _api_base(spec, options, settings) + adapter.CHAT_PATH,
+            _headers(_api_key(spec, options, settings), options, settings, stream=stream),
+            orjson.dumps(body),
+        )
+    return Call(spec.name, model_id, adapter, info, params, stream, _timeout(options, settings),
+                _policy(options, settings), mock, request)
+
+
+def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
+                      params: dict[str, Any]) -> tuple[Call, list[Request]]:
+    """Build the request(s) for an embedding call: inputs over the provider's per-request
+    limits are split into several requests, to be merged in order."""
+    options, params = _split_options(dict(params))
+    spec, model_id = _resolve(model, options)
+    if isinstance(input, str):
+        inputs = [input]
+    elif isinstance(input, list) and input and all(isinstance(i, str) for i in input):
+        inputs = input
+    else:
+        raise BadRequestError("`input` must be a string or a non-empty list of strings",
+                              param="input")
+    adapter = adapter_for(spec.name)
+    info = catalogue.get(f"{spec.name}/{model_id}")
+    drop = bool(options.get("drop_params", settings.drop_params))
+    batches = adapter.split_embedding_inputs(inputs)
+    bodies = [adapter.build_embedding_body(model_id, batch, params, drop_params=drop,
+                                           model_info=info) for batch in batches]
+    mock = options.get("mock_response")
+    requests: list[Request] = []
+    if mock is None:
+        url = _api_base(spec, options, settings) + adapter.EMBEDDINGS_PATH
+        headers = _headers(_api_key(spec, options, settings), options, settings, stream=False)
+        requests = [Request("POST", url, headers, orjson.dumps(body)) for body in bodies]
+    call = Call(spec.name, model_id, adapter, info, params, False, _timeout(options, settings),
+                _policy(options, settings), mock, None)
+    return call, requests

@@ -1,0 +1,46 @@
+"""Shared by ``Client`` and ``AsyncClient``: settings, typed results, stream wrapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gatewise._http import Timeout
+from gatewise._prepare import Call, Settings
+from gatewise.catalogue import cost_for_usage
+from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+
+JSON = dict[str, Any]
+
+
+def settings(api_key: str | None, api_base: str | None, timeout: float | Timeout | None,
+              num_retries: int, drop_params: bool, extra_headers: Mapping[str, str] | None
+              ) -> Settings:
+    return Settings(api_key=api_key, api_base=api_base, timeout=Timeout.of(timeout),
+                    num_retries=num_retries, drop_params=drop_params,
+                    extra_headers=dict(extra_headers) if extra_headers else None)
+
+
+def typed_response(call: Call, data: JSON) -> ModelResponse:
+    response = ModelResponse.model_validate(data)
+    response._cost = cost_for_usage(call.info, data.get("usage") or {})
+    return response
+
+
+def typed_embedding(call: Call, data: JSON) -> EmbeddingResponse:
+    response = EmbeddingResponse.model_validate(data)
+    response._cost = cost_for_usage(call.info, data.get("usage") or {})
+    return response
+
+
+def include_usage(call: Call) -> bool:
+    options = call.params.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def typed_chunk(data: JSON) -> ModelResponseChunk:
+    return ModelResponseChunk.model_validate(data)
+
+
+def raw(data: JSON) -> JSON:
+    return data

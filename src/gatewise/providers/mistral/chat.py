@@ -1,0 +1,61 @@
+"""``build_chat_body``: one OpenAI-style chat request -> one Mistral request body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatewise._exceptions import BadRequestError
+from gatewise.catalogue._model_info import ModelInfo
+from gatewise.providers.base import JSON
+from gatewise.providers.mistral.messages import translate_messages
+from gatewise.providers.mistral.params import translate_params
+from gatewise.providers.mistral.reasoning import (
+    native_effort,
+    prepend_instruction,
+    reasoning_style,
+    requested_effort,
+    wants_instruction,
+)
+
+CHAT_PATH = "/chat/completions"
+
+
+def build_chat_body(
+    model: str,
+    messages: list[JSON],
+    params: JSON,
+    *,
+    drop_params: bool = False,
+    model_info: ModelInfo | None = None,
+) -> JSON:
+    """The JSON body for ``POST /v1/chat/completions``.
+
+    ``params`` are the caller's OpenAI-style keyword parameters (``None`` means unset).
+    Raises ``UnsupportedParamsError`` for parameters Mistral cannot honour (unless
+    ``drop_params``) and ``BadRequestError`` for requests it would refuse, before any
+    network call.  Never mutates its arguments.
+    """
+    if not isinstance(messages, list):
+        raise BadRequestError("messages must be a list", provider="mistral", model=model,
+                              param="messages")
+    effort = requested_effort(params)
+    mistral_messages = translate_messages(
+        messages, native_reasoning=reasoning_style(model_info) == "native")
+    if wants_instruction(effort, model_info):
+        mistral_messages = prepend_instruction(mistral_messages)
+
+    body: JSON = {"model": model, "messages": mistral_messages}
+    body.update(translate_params(params, drop_params=drop_params))
+    level = native_effort(effort, model_info)
+    if level is not None:
+        body["reasoning_effort"] = level
+    if params.get("stream"):
+        body["stream"] = True
+
+    extra_body: Any = params.get("extra_body")
+    if extra_body is not None:
+        if not isinstance(extra_body, dict):
+            raise BadRequestError("extra_body must be a dict", provider="mistral", model=model,
+                                  param="extra_body")
+        body.update(extra_body)  # the caller's explicit escape hatch, verbatim
+    return body

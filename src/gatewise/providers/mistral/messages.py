@@ -1,0 +1,183 @@
+"""Chat history: OpenAI messages -> Mistral messages (reference §2.2-2.3).
+
+Each message is rebuilt from the keys Mistral's schema has for its role, so ``name`` (except
+on tool messages), ``metadata``, ``refusal``, ``audio``, ``annotations``, ``cache_control``
+and the like never reach the wire.  Then the conversation is put in an order Mistral
+serves: no ``user`` right after ``tool``, no empty assistant turn, and a trailing assistant
+turn marked ``prefix: true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatewise._exceptions import BadRequestError
+from gatewise.providers.base import JSON
+from gatewise.providers.mistral.content import has_text, translate_parts, translate_system_parts
+from gatewise.providers.mistral.reasoning import thinking_chunk
+from gatewise.providers.mistral.tools import (
+    arguments_string,
+    is_function_name,
+    mistral_tool_call_id,
+)
+
+# Said by the assistant between tool results and a user turn: the live API refuses `user`
+# right after `tool` ("Unexpected role 'user' after role 'tool'", §2.3).  A system message
+# there would still be refused after the bridge (assistant -> system is not served either),
+# so that one is left for Mistral to explain.
+BRIDGE_TEXT = "Understood."
+
+
+def _bad(where: str, why: str) -> BadRequestError:
+    return BadRequestError(f"{where}: {why}", provider="mistral", param="messages")
+
+
+def _content(message: JSON, where: str) -> str | list[JSON]:
+    """User/assistant/tool content; ``None`` becomes "" (never send ``null``)."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return translate_parts(content, where)
+    raise _bad(where, "`content` must be a string, a list of parts or null")
+
+
+def _system(message: JSON, where: str) -> JSON | None:
+    content = message.get("content")
+    if content is None:
+        return None
+    if isinstance(content, list):
+        content = translate_system_parts(content, where)
+    elif not isinstance(content, str):
+        raise _bad(where, "a system message's `content` must be a string or text parts")
+    return {"role": "system", "content": content}
+
+
+def _tool_call(call: Any, where: str) -> JSON:
+    if not isinstance(call, dict) or call.get("type", "function") != "function":
+        raise _bad(where, "Mistral takes function tool calls only")
+    function = call.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise _bad(where, "a tool call needs `function.name`")
+    name = function["name"]
+    raw_id = call.get("id")
+    # A call without an id gets one derived from its place, so translation stays stable.
+    call_id = mistral_tool_call_id(str(raw_id) if raw_id else f"{where}:{name}")
+    return {"id": call_id, "type": "function",
+            "function": {"name": name, "arguments": arguments_string(function.get("arguments"))}}
+
+
+def _with_reasoning(content: str | list[JSON], reasoning: str) -> list[JSON]:
+    """Native reasoning models take earlier thoughts back as a thinking chunk first."""
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content else []
+    return [thinking_chunk(reasoning), *content]
+
+
+class _Translator:
+    """One pass over the history; remembers which tool calls are waiting for results."""
+
+    def __init__(self, *, native_reasoning: bool) -> None:
+        self.native_reasoning = native_reasoning
+        self.out: list[JSON] = []
+        self.single_call_id: str | None = None  # the one call a bare tool message answers
+        self.legacy_call_ids: dict[str, str] = {}  # function name -> id, for role "function"
+
+    def add(self, message: Any, index: int) -> None:
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise _bad(where, "a message must be an object")
+        role = message.get("role")
+        # A tool message without an id can only answer a lone call made right before it.
+        single_call_id, self.single_call_id = self.single_call_id, None
+        translated: JSON | None
+        if role in ("system", "developer"):
+            translated = _system(message, where)
+        elif role == "user":
+            translated = {"role": "user", "content": _content(message, where)}
+        elif role == "assistant":
+            translated = self._assistant(message, where)
+        elif role == "tool":
+            translated = self._tool(message, where, single_call_id)
+        elif role == "function":
+            translated = self._function_result(message, where, single_call_id)
+        else:
+            raise _bad(where, f"unknown role {role!r}")
+        if translated is not None:
+            self.out.append(translated)
+
+    def _assistant(self, message: JSON, where: str) -> JSON | None:
+        content = _content(message, where)
+        if not has_text(content) and isinstance(message.get("refusal"), str):
+            content = message["refusal"]
+        calls = message.get("tool_calls")
+        tool_calls: list[JSON] = []
+        if isinstance(calls, list) and calls:
+            tool_calls = [_tool_call(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(calls)]
+        elif isinstance(message.get("function_call"), dict):  # legacy single call
+            legacy = message["function_call"]
+            call = _tool_call({"id": f"{where}:function_call", "function": legacy}, where)
+            self.legacy_call_ids[call["function"]["name"]] = call["id"]
+            tool_calls = [call]
+        if not has_text(content) and not tool_calls:
+            return None  # Mistral: "must have either content or tool_calls"
+        out: JSON = {"role": "assistant"}
+        reasoning = message.get("reasoning_content")
+        if self.native_reasoning and isinstance(reasoning, str) and reasoning:
+            out["content"] = _with_reasoning(content, reasoning)
+        elif has_text(content):
+            out["content"] = content
+        if tool_calls:
+            out["tool_calls"] = tool_calls
+            if len(tool_calls) == 1:
+                self.single_call_id = tool_calls[0]["id"]
+        return out
+
+    def _tool(self, message: JSON, where: str, single_call_id: str | None) -> JSON:
+        out: JSON = {"role": "tool", "content": _content(message, where)}
+        call_id = message.get("tool_call_id")
+        if call_id is not None and call_id != "":
+            out["tool_call_id"] = mistral_tool_call_id(str(call_id))
+        elif single_call_id is not None:
+            out["tool_call_id"] = single_call_id
+        name = message.get("name")
+        if isinstance(name, str) and is_function_name(name):  # Mistral checks it (§2.3)
+            out["name"] = name
+        return out
+
+    def _function_result(self, message: JSON, where: str, single_call_id: str | None) -> JSON:
+        """Legacy ``role: "function"`` -> a tool message answering the legacy call."""
+        out: JSON = {"role": "tool", "content": _content(message, where)}
+        name = message.get("name")
+        call_id = self.legacy_call_ids.pop(name, None) if isinstance(name, str) else None
+        call_id = call_id or single_call_id
+        if call_id is not None:
+            out["tool_call_id"] = call_id
+        if isinstance(name, str) and is_function_name(name):
+            out["name"] = name
+        return out
+
+
+def _serving_order(messages: list[JSON]) -> list[JSON]:
+    """Bridge ``tool`` -> ``user`` and mark a trailing assistant turn as a prefix."""
+    out: list[JSON] = []
+    previous_role = None
+    for message in messages:
+        role = message["role"]
+        if role == "user" and previous_role == "tool":
+            out.append({"role": "assistant", "content": BRIDGE_TEXT})
+        out.append(message)
+        previous_role = role
+    if out and out[-1]["role"] == "assistant":
+        out[-1]["prefix"] = True  # our own dict, built above
+    return out
+
+
+def translate_messages(messages: list[Any], *, native_reasoning: bool = False) -> list[JSON]:
+    """OpenAI chat history -> a Mistral ``messages`` list (new dicts; the input is untouched)."""
+    translator = _Translator(native_reasoning=native_reasoning)
+    for index, message in enumerate(messages):
+        translator.add(message, index)
+    return _serving_order(translator.out)

@@ -1,0 +1,35 @@
+"""OpenAI-shaped public types."""
+
+from gatewise.types.chat import (
+    Choice,
+    ChunkChoice,
+    ChunkFunction,
+    ChunkToolCall,
+    Delta,
+    Function,
+    Message,
+    ModelResponse,
+    ModelResponseChunk,
+    PromptTokensDetails,
+    ToolCall,
+    Usage,
+)
+from gatewise.types.embeddings import Embedding, EmbeddingResponse, EmbeddingUsage
+
+__all__ = [
+    "Choice",
+    "ChunkChoice",
+    "ChunkFunction",
+    "ChunkToolCall",
+    "Delta",
+    "Embedding",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "Function",
+    "Message",
+    "ModelResponse",
+    "ModelResponseChunk",
+    "PromptTokensDetails",
+    "ToolCall",
+    "Usage",
+]

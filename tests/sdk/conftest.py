@@ -1,0 +1,76 @@
+"""One harness drives the SDK both ways: every test taking ``sdk`` runs sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import gatewise
+from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+from tests.fake_mistral import FakeMistral
+
+MODEL = "mistral/mistral-small-latest"
+HELLO = [{"role": "user", "content": "hello from gatewise"}]
+
+
+class SDK:
+    """Calls through a fresh ``Client`` or ``AsyncClient`` pointed at the fake server."""
+
+    def __init__(self, mode: str, fake: FakeMistral) -> None:
+        self.mode = mode
+        self.fake = fake
+        self.defaults: dict[str, Any] = {"api_key": "test-key", "api_base": fake.base_url}
+
+    def _kwargs(self, kw: dict[str, Any]) -> dict[str, Any]:
+        kw.setdefault("model", MODEL)
+        kw.setdefault("messages", HELLO)
+        return kw
+
+    def completion(self, **kw: Any) -> ModelResponse:
+        kw = self._kwargs(kw)
+        if self.mode == "sync":
+            with gatewise.Client(**self.defaults) as client:
+                response = client.completion(**kw)
+        else:
+            async def run() -> Any:
+                async with gatewise.AsyncClient(**self.defaults) as client:
+                    return await client.completion(**kw)
+            response = asyncio.run(run())
+        assert isinstance(response, ModelResponse)
+        return response
+
+    def stream(self, **kw: Any) -> list[ModelResponseChunk]:
+        kw = self._kwargs(kw)
+        kw["stream"] = True
+        if self.mode == "sync":
+            with gatewise.Client(**self.defaults) as client:
+                return list(client.completion(**kw))  # type: ignore[arg-type]
+
+        async def run() -> list[ModelResponseChunk]:
+            async with gatewise.AsyncClient(**self.defaults) as client:
+                stream = await client.completion(**kw)
+                return [chunk async for chunk in stream]  # type: ignore[union-attr]
+        return asyncio.run(run())
+
+    def embedding(self, **kw: Any) -> EmbeddingResponse:
+        kw.setdefault("model", "mistral/mistral-embed")
+        if self.mode == "sync":
+            with gatewise.Client(**self.defaults) as client:
+                return client.embedding(**kw)
+
+        async def run() -> EmbeddingResponse:
+            async with gatewise.AsyncClient(**self.defaults) as client:
+                return await client.embedding(**kw)
+        return asyncio.run(run())
+
+    def last_body(self) -> dict[str, Any]:
+        body = self.fake.requests[-1].json
+        assert isinstance(body, dict)
+        return body
+
+
+@pytest.fixture(params=["sync", "async"])
+def sdk(request: pytest.FixtureRequest, fake_mistral: FakeMistral) -> SDK:
+    return SDK(request.param, fake_mistral)
