@@ -31,6 +31,13 @@ _WHERE: dict[str, str] = {
     "acompletion": "gatewise._api",
     "embedding": "gatewise._api",
     "aembedding": "gatewise._api",
+    "get_model_info": "gatewise._api",
+    "list_models": "gatewise._api",
+    "register_model": "gatewise._api",
+    "completion_cost": "gatewise.catalogue",
+    "token_counter": "gatewise.catalogue",
+    "ModelInfo": "gatewise.catalogue",
+    "Catalogue": "gatewise.catalogue",
     "Client": "gatewise._client",
     "AsyncClient": "gatewise._async_client",
     "Stream": "gatewise._streaming",
@@ -51,6 +58,7 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "Catalogue",
     "Choice",
     "Client",
     "ConflictError",
@@ -62,6 +70,7 @@ __all__ = [
     "GatewiseError",
     "InternalServerError",
     "Message",
+    "ModelInfo",
     "ModelResponse",
     "ModelResponseChunk",
     "NotFoundError",
@@ -78,8 +87,13 @@ __all__ = [
     "acompletion",
     "aembedding",
     "completion",
+    "completion_cost",
     "embedding",
+    "get_model_info",
+    "list_models",
+    "register_model",
     "stream_chunk_builder",
+    "token_counter",
 ]
 
 
@@ -97,7 +111,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from gatewise._api import acompletion, aembedding, completion, embedding
+    from gatewise._api import (
+        acompletion,
+        aembedding,
+        completion,
+        embedding,
+        get_model_info,
+        list_models,
+        register_model,
+    )
     from gatewise._async_client import AsyncClient
     from gatewise._client import Client
     from gatewise._exceptions import (
@@ -122,6 +144,7 @@ if TYPE_CHECKING:
     )
     from gatewise._http import Timeout
     from gatewise._streaming import AsyncStream, Stream, stream_chunk_builder
+    from gatewise.catalogue import Catalogue, ModelInfo, completion_cost, token_counter
     from gatewise.types import (
         Choice,
         Delta,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise._client import Client
     from gatewise._streaming import AsyncStream, Stream
+    from gatewise.catalogue import ModelInfo
     from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
 
 
@@ -57,3 +58,29 @@ def embedding(model: str, input: str | list[str], **params: Any) -> EmbeddingRes
 async def aembedding(model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
     """The asyncio twin of :func:`embedding`."""
     return await default_async_client().embedding(model, input, **params)
+
+
+def get_model_info(model: str) -> ModelInfo:
+    """What the catalogue knows of ``"provider/model-id"`` (conservative defaults, with
+    ``known=False``, for a model it has no entry for)."""
+    from gatewise.catalogue import default_catalogue
+
+    return default_catalogue().get(model)
+
+
+def list_models(provider: str | None = None, mode: str | None = None) -> list[ModelInfo]:
+    """Every model the catalogue knows, optionally of one provider and/or mode."""
+    from gatewise.catalogue import default_catalogue
+
+    return default_catalogue().list(provider=provider, mode=mode)
+
+
+def register_model(model: str | ModelInfo, /, **facts: Any) -> ModelInfo:
+    """Add or override a model in the default catalogue (a fine-tune, a new model, a
+    negotiated price): ``register_model("mistral/mistral-small-latest",
+    input_cost_per_token=1e-7)`` changes only the facts given."""
+    from gatewise.catalogue import ModelInfo, default_catalogue
+
+    if isinstance(model, ModelInfo):
+        return default_catalogue().register(model)
+    return default_catalogue().register(model, **facts)

@@ -15,9 +15,14 @@ from typing import Any
 
 import orjson
 
-from gatewise._exceptions import APIError, AuthenticationError, BadRequestError
+from gatewise._exceptions import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ContextWindowExceededError,
+)
 from gatewise._http import Request, RetryPolicy, Timeout
-from gatewise.catalogue import Catalogue, ModelInfo
+from gatewise.catalogue import Catalogue, ModelInfo, estimate_prompt_tokens, fits_context
 from gatewise.providers.base import PROVIDERS, Adapter, ProviderSpec, adapter_for, split_model
 
 USER_AGENT = "gatewise/0.1.0"
@@ -127,6 +132,24 @@ def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: b
     return headers
 
 
+def _check_context_window(info: ModelInfo, messages: list[Any], params: dict[str, Any]
+                          ) -> None:
+    """Refuse, before the network, a prompt that clearly cannot fit the model's window."""
+    if not info.known or info.max_input_tokens is None:
+        return
+    max_tokens = params.get("max_completion_tokens") or params.get("max_tokens") or 0
+    if not isinstance(max_tokens, int):
+        return  # the adapter reports a bad value
+    tokens = estimate_prompt_tokens(messages, params.get("tools"))
+    if not fits_context(info, tokens, max_tokens):
+        raise ContextWindowExceededError(
+            f"the prompt (about {tokens} tokens) plus max_tokens={max_tokens} does not fit "
+            f"{info.key}'s context window of {info.max_input_tokens} tokens",
+            provider=info.provider, model=info.model, param="messages",
+            code="context_length_exceeded",
+        )
+
+
 def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
                  messages: Any, params: dict[str, Any]) -> Call:
     """Build the request for a chat call (or note that it is mocked)."""
@@ -140,6 +163,7 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
     stream = bool(params.get("stream"))
     drop = bool(options.get("drop_params", settings.drop_params))
     body = adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
+    _check_context_window(info, messages, params)
     mock = options.get("mock_response")
     request = None
     if mock is None:

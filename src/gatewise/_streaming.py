@@ -7,9 +7,12 @@ A stream always closes its upstream response: when it is exhausted, when the cal
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from gatewise.types import ModelResponse, ModelResponseChunk
+
+if TYPE_CHECKING:
+    from gatewise.catalogue import Catalogue
 
 T = TypeVar("T")
 Chunk = dict[str, Any]
@@ -179,8 +182,15 @@ def _finish_choice(acc: dict[str, Any]) -> dict[str, Any]:
     return {"index": acc["index"], "message": message, "finish_reason": acc["finish_reason"]}
 
 
-def stream_chunk_builder(chunks: Iterable[ModelResponseChunk | Chunk]) -> ModelResponse:
-    """Rebuild the full response a stream would have given as one answer."""
+def stream_chunk_builder(chunks: Iterable[ModelResponseChunk | Chunk], *,
+                         catalogue: Catalogue | None = None) -> ModelResponse:
+    """Rebuild the full response a stream would have given as one answer (with its
+    ``cost`` by the catalogue's prices, the default catalogue unless one is given)."""
+    from gatewise.catalogue import completion_cost
+
     dicts = [c.model_dump(exclude_none=True) if isinstance(c, ModelResponseChunk) else c
              for c in chunks]
-    return ModelResponse.model_validate(build_response_dict(dicts))
+    data = build_response_dict(dicts)
+    response = ModelResponse.model_validate(data)
+    response._cost = completion_cost(data, catalogue=catalogue)
+    return response

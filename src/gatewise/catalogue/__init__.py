@@ -19,6 +19,7 @@ from gatewise.catalogue.tokens import (
     TokenCount,
     TokenizerCache,
     count_tokens,
+    estimate_prompt_tokens,
     fits_context,
     token_counter,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "cost_for_usage",
     "count_tokens",
     "default_catalogue",
+    "estimate_prompt_tokens",
     "fits_context",
     "token_counter",
 ]

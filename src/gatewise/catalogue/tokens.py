@@ -43,6 +43,7 @@ __all__ = [
     "TokenCount",
     "TokenizerCache",
     "count_tokens",
+    "estimate_prompt_tokens",
     "fits_context",
     "token_counter",
 ]
@@ -165,6 +166,12 @@ def count_tokens(*, model: str, messages: list[dict[str, Any]] | None = None,
             return TokenCount(chat + (math.ceil(measure(text)) if text else 0), exact=True)
     exact = exact and messages is None and tools is None
     return TokenCount(_count(messages, text, tools, measure), exact=exact)
+
+
+def estimate_prompt_tokens(messages: list[dict[str, Any]],
+                           tools: list[dict[str, Any]] | None = None) -> int:
+    """The cheap estimate alone (no tokenizer), for checks on every call's hot path."""
+    return _count(messages, None, tools, _estimate)
 
 
 def token_counter(*, model: str, messages: list[dict[str, Any]] | None = None,
