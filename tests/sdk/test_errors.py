@@ -78,6 +78,25 @@ def test_5xx_is_retried_then_typed(sdk: SDK, fake_mistral: FakeMistral, status: 
     assert len(fake_mistral.requests) == 2
 
 
+@pytest.mark.parametrize(("status", "error"), [(403, gatewise.PermissionDeniedError),
+                                               (404, gatewise.NotFoundError),
+                                               (400, BadRequestError)])
+def test_client_errors_are_typed_by_status(sdk: SDK, fake_mistral: FakeMistral, status: int,
+                                           error: type[gatewise.APIStatusError]) -> None:
+    fake_mistral.script(Status(status))
+    with pytest.raises(error) as info:
+        sdk.completion()
+    assert info.value.status_code == status
+    assert info.value.body is not None
+    assert not info.value.retryable
+
+
+def test_409_is_retried(sdk: SDK, fake_mistral: FakeMistral) -> None:
+    fake_mistral.script(Status(409, headers={"Retry-After": "0"}))
+    assert sdk.completion().choices
+    assert len(fake_mistral.requests) == 2
+
+
 def test_4xx_is_never_retried(sdk: SDK, fake_mistral: FakeMistral) -> None:
     fake_mistral.script(Status(400))
     with pytest.raises(BadRequestError):
