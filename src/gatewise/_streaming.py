@@ -111,11 +111,16 @@ def translate(events: Iterable[Chunk], translator: Any) -> Iterator[Chunk]:
 
 
 async def atranslate(events: AsyncIterator[Chunk], translator: Any) -> AsyncIterator[Chunk]:
-    async for event in events:
-        for chunk in translator.feed(event):
+    try:
+        async for event in events:
+            for chunk in translator.feed(event):
+                yield chunk
+        for chunk in translator.finish():
             yield chunk
-    for chunk in translator.finish():
-        yield chunk
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()  # now, rather than in a task the event loop would schedule
 
 
 async def aiter_list(chunks: list[Chunk]) -> AsyncIterator[Chunk]:

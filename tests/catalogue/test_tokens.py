@@ -34,6 +34,8 @@ SAMPLE = [  # mistral-api.md §13: 20 tokens with the v3 template, 22 with v7+
 def no_mistral_common(monkeypatch: pytest.MonkeyPatch) -> None:
     """Estimates are tested as when mistral-common is absent, even where it is installed,
     with a fresh tokenizer cache so the shared one never remembers this absence."""
+    for name in [n for n in sys.modules if n.startswith("mistral_common.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # an import made earlier must not count
     monkeypatch.setitem(sys.modules, "mistral_common", None)
     fresh = TokenizerCache()
     monkeypatch.setattr(tokens, "_default_tokenizers", lambda: fresh)

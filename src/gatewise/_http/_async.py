@@ -32,6 +32,7 @@ class AsyncRawStream(Protocol):
 class AsyncTransport(Protocol):
     async def request(self, request: Request, timeout: Timeout) -> RawResponse: ...
     async def open_stream(self, request: Request, timeout: Timeout) -> AsyncRawStream: ...
+    def connections_in_use(self) -> int: ...
     async def aclose(self) -> None: ...
 
 
@@ -125,6 +126,11 @@ class AiohttpTransport:
             raise _mapped(exc) from exc
         return _AiohttpStream(response)
 
+    def connections_in_use(self) -> int:
+        """Pooled connections currently serving a request (0 when all is released)."""
+        connector = self._session.connector if self._session is not None else None
+        return len(getattr(connector, "_acquired", ()))  # aiohttp keeps no public count
+
     async def aclose(self) -> None:
         session = self._session
         if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
@@ -184,8 +190,9 @@ async def iter_events(
 ) -> AsyncIterator[dict[str, Any]]:
     """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
     decoder = EventDecoder()
+    chunks = stream.aiter_bytes()
     try:
-        async for chunk in stream.aiter_bytes():
+        async for chunk in chunks:
             for event in decoder.feed(chunk):
                 yield event
             if decoder.done:
@@ -195,4 +202,6 @@ async def iter_events(
         with_context(exc, provider, model)
         raise
     finally:
+        # Close the byte generator here, not in a finaliser task the loop would schedule.
+        await chunks.aclose()  # type: ignore[attr-defined]
         stream.close()

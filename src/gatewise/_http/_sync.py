@@ -28,6 +28,7 @@ class SyncRawStream(Protocol):
 class SyncTransport(Protocol):
     def request(self, request: Request, timeout: Timeout) -> RawResponse: ...
     def open_stream(self, request: Request, timeout: Timeout) -> SyncRawStream: ...
+    def connections_in_use(self) -> int: ...
     def close(self) -> None: ...
 
 
@@ -97,6 +98,12 @@ class HttpxTransport:
             return _HttpxStream(self._client.send(built, stream=True))
         except httpx.HTTPError as exc:
             raise _mapped(exc) from exc
+
+    def connections_in_use(self) -> int:
+        """Pooled connections currently serving a request (0 when all is released)."""
+        pool = getattr(self._client._transport, "_pool", None)  # httpx's default transport
+        connections = getattr(pool, "connections", ())
+        return sum(1 for c in connections if not (c.is_idle() or c.is_closed()))
 
     def close(self) -> None:
         self._client.close()
