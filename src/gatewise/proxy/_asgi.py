@@ -1,0 +1,79 @@
+"""The few ASGI pieces the proxy needs: types, reading a bounded body, sending an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from gatewise.proxy.errors import ProxyError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the proxy could answer."""
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower case, as ASGI servers give them)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def too_large(limit: int) -> ProxyError:
+    return ProxyError(413, f"the request body is larger than the proxy's limit of {limit} bytes "
+                           "(general_settings.max_request_body_bytes)",
+                      code="request_too_large", headers=[(b"connection", b"close")])
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body; a 413 as soon as it is known to exceed ``limit`` bytes."""
+    length = header(scope, b"content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise too_large(limit)
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        if len(body) > limit:
+            raise too_large(limit)
+        return bytes(body)
+    parts = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def respond(send: Send, status: int, body: bytes, headers: Headers) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(send: Send, data: Any, status: int = 200,
+                       headers: Headers | None = None) -> None:
+    await respond(send, status, orjson.dumps(data), [JSON_TYPE, *(headers or ())])
+
+
+async def respond_error(send: Send, error: ProxyError, headers: Headers | None = None) -> None:
+    await respond(send, error.status, error.body(),
+                  [JSON_TYPE, *error.headers, *(headers or ())])

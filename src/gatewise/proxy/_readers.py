@@ -1,0 +1,167 @@
+"""``Reader``: checks one config value at a time, collecting problems and warnings by path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+from gatewise.proxy._env import env_name
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+class Reader:
+    def __init__(self, source: str, environ: MutableMapping[str, str]) -> None:
+        self.source = source
+        self.environ = environ
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {path}: {message}" if path
+                             else f"{self.source}: {message}")
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{self.source}: {path}: {message}")
+
+    def unknown_keys(self, mapping: dict[str, Any], known: Iterable[str], path: str) -> None:
+        known = sorted(known)
+        for key in mapping:
+            if key not in known:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.warn(_join(path, key), f"unknown key, ignored{hint}")
+
+    def resolve(self, value: Any, path: str, missing: list[str] | None = None) -> Any:
+        """Replace every ``os.environ/NAME`` inside ``value``.  An unset variable is added to
+        ``missing`` (and becomes None) when given, else it is an error."""
+        if isinstance(value, dict):
+            return {k: self.resolve(v, _join(path, k), missing) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, f"{path}[{i}]", missing) for i, v in enumerate(value)]
+        name = env_name(value)
+        if name is None:
+            return value
+        if not name:
+            self.error(path, "os.environ/ needs a variable name, e.g. os.environ/MISTRAL_API_KEY")
+            return None
+        resolved = self.environ.get(name)
+        if resolved:
+            return resolved
+        if missing is None:
+            self.error(path, f"{name} is not set (referenced as os.environ/{name})")
+        else:
+            missing.append(name)
+        return None
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.error(path, f"must be a mapping, got {_kind(value)}")
+            return None
+        bad = [k for k in value if not isinstance(k, str)]
+        for key in bad:
+            self.error(_join(path, key), "keys must be strings")
+        return None if bad else value
+
+    def string(self, value: Any, path: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.error(path, f"must be a string, got {_kind(value)}")
+            return None
+        text = str(value).strip()
+        if not text:
+            self.error(path, "must not be empty")
+            return None
+        return text
+
+    def boolean(self, value: Any, path: str) -> bool | None:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"  # from os.environ/NAME
+        if not isinstance(value, bool):
+            self.error(path, f"must be true or false, got {_kind(value)}")
+            return None
+        return value
+
+    def number(self, value: Any, path: str) -> float | None:
+        """A number >= 0 (a string of digits is accepted, as os.environ/NAME gives)."""
+        if value is None:
+            return None
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            number = float(value)
+        except (TypeError, ValueError):
+            self.error(path, f"must be a number, got {_kind(value)}")
+            return None
+        if not number >= 0:  # negative, or NaN
+            self.error(path, f"must be >= 0, got {value!r}")
+            return None
+        return number
+
+    def seconds(self, value: Any, path: str) -> float | None:
+        number = self.number(value, path)
+        if number == 0:
+            self.error(path, "must be a number of seconds > 0")
+            return None
+        return number
+
+    def count(self, value: Any, path: str, low: int = 0) -> int | None:
+        number = self.number(value, path)
+        if number is None:
+            return None
+        if number != int(number) or number < low:
+            self.error(path, f"must be a whole number >= {low}, got {value!r}")
+            return None
+        return int(number)
+
+    def url(self, value: Any, path: str) -> str | None:
+        text = self.string(value, path)
+        if text is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.error(path, "must be an http(s) URL, e.g. https://api.mistral.ai/v1; "
+                             f"got {text!r}")
+            return None
+        return text.rstrip("/")
+
+    def headers(self, value: Any, path: str) -> dict[str, str] | None:
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()):
+            self.error(path, "must be a mapping of header names to string values")
+            return None
+        return {k: str(v) for k, v in value.items()}
+
+    def model(self, value: Any, path: str, example: str) -> str | None:
+        from gatewise.providers.base import PROVIDERS
+
+        if value is None:
+            self.error(path, f"required {example}")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, f"must be a 'provider/model-id' string {example}")
+            return None
+        provider, sep, model_id = value.strip().partition("/")
+        if not sep or not model_id:
+            self.error(path, f"{value!r} has no provider prefix; write it as "
+                             f"'provider/model-id', e.g. 'mistral/{value}'")
+            return None
+        if provider not in PROVIDERS:
+            known = ", ".join(sorted(PROVIDERS))
+            self.error(path, f"unknown provider {provider!r}; known: {known}")
+            return None
+        return value.strip()

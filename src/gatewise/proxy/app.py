@@ -1,0 +1,120 @@
+"""``create_app(config)``: the proxy as a raw ASGI app (no framework on the hot path).
+
+The app strips an optional ``/v1``, finds the handler in a dict, checks the master key,
+and turns whatever a handler raises into OpenAI's error JSON: nothing a client sends can
+produce anything else, or take the server down.  ``factory()`` is for uvicorn's
+multi-process mode; it reads the config named by the environment the CLI sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+
+from gatewise.proxy._asgi import ClientDisconnected, Receive, Scope, Send, respond_error
+from gatewise.proxy.auth import require_key
+from gatewise.proxy.config import ProxyConfig, config_for_models, load_config
+from gatewise.proxy.errors import ProxyError, internal_error
+from gatewise.proxy.routes import PREFIX_ROUTES, PUBLIC, ROUTES, Handler
+from gatewise.proxy.state import AppState
+
+__all__ = ["CONFIG_ENV", "MODELS_ENV", "ProxyApp", "create_app", "factory"]
+
+CONFIG_ENV = "GATEWISE_PROXY_CONFIG"
+MODELS_ENV = "GATEWISE_PROXY_MODELS"
+logger = logging.getLogger("gatewise.proxy")
+
+
+def _not_found(scope: Scope) -> ProxyError:
+    shown = scope["path"][:200]
+    return ProxyError(404, f"Unknown request URL: {scope['method']} {shown}. The proxy serves "
+                           "/v1/chat/completions, /v1/embeddings, /v1/models and /health",
+                      code="unknown_url")
+
+
+class ProxyApp:
+    """An ASGI app; ``state`` holds everything its handlers share."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith("/v1/"):
+            path = path[3:]
+        if len(path) > 1 and path[-1] == "/":
+            path = path.rstrip("/") or "/"
+        try:
+            methods = ROUTES.get(path) or _prefix_route(path)
+            if methods is None:
+                raise _not_found(scope)
+            handler = methods.get(scope["method"])
+            if handler is None:
+                raise ProxyError(405, f"{scope['method']} is not allowed on {path}; use "
+                                      f"{', '.join(methods)}", code="method_not_allowed")
+            if path not in PUBLIC:
+                require_key(self.state, scope)
+            await handler(self.state, scope, receive, send)
+        except ProxyError as error:
+            await respond_error(send, error)
+        except ClientDisconnected:
+            return
+        except Exception:
+            call_id = os.urandom(8).hex()
+            logger.exception("call %s: unexpected error on %s %s", call_id, scope["method"],
+                             path[:200])
+            # If the answer had started, this fails and the server closes the connection.
+            with contextlib.suppress(RuntimeError):
+                await respond_error(send, internal_error(call_id))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.state.client  # noqa: B018 -- one pool per app, made in its loop
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                # Everything loaded so far lives as long as the process: keep the garbage
+                # collector from walking it again and again under load.
+                gc.collect()
+                gc.freeze()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.state.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _prefix_route(path: str) -> dict[str, Handler] | None:
+    for prefix, methods in PREFIX_ROUTES:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return methods
+    return None
+
+
+def create_app(config: ProxyConfig) -> ProxyApp:
+    """Build the app; raises ``ConfigError`` when a deployment's params cannot work."""
+    return ProxyApp(AppState(config))
+
+
+def factory() -> ProxyApp:
+    """For ``uvicorn gatewise.proxy.app:factory --factory``: the config comes from
+    ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated)."""
+    path = os.environ.get(CONFIG_ENV)
+    models = os.environ.get(MODELS_ENV)
+    if path:
+        return create_app(load_config(path))
+    if models:
+        return create_app(config_for_models(models.split(",")))
+    raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use factory()")

@@ -1,0 +1,286 @@
+"""The proxy's config: YAML -> validated plain dataclasses.
+
+Every problem names the file, the YAML path and what is wrong, and all of them are reported
+at once (``ConfigError``).  Unknown keys are warnings, never silently half-applied.
+``os.environ/NAME`` may stand for any value; a variable missing from a ``model_list`` entry
+only disables that entry (it answers "NAME is not set" while the others serve), a missing
+variable anywhere else is an error.  A ``.env`` in the working directory is loaded first,
+then ``environment_variables:`` is applied.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatewise.proxy._env import env_name, load_dotenv_file
+from gatewise.proxy._readers import Reader
+from gatewise.proxy._secret import Secret
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "ConfigError",
+    "DeploymentConfig",
+    "ProxyConfig",
+    "config_for_models",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
+
+_TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
+                       "general_settings", "router_settings"})
+_ENTRY_KEYS = frozenset({"model_name", "params", "litellm_params", "model_info"})
+_ROUTER_PARAMS = frozenset({"rpm", "tpm", "weight", "order", "max_parallel_requests"})
+_COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
+_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
+_GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb"})
+_MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
+
+
+class ConfigError(Exception):
+    """The config cannot be used; ``problems`` lists every reason, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentConfig:
+    """One ``model_list`` entry.  ``params`` are the provider parameters sent with every
+    call (a request's own fields win); the call options sit in their own fields."""
+
+    path: str
+    model_name: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    api_key: Secret | None = None
+    api_key_env: str | None = None  # NAME when api_key is os.environ/NAME
+    api_base: str | None = None
+    timeout: float | None = None
+    num_retries: int | None = None
+    drop_params: bool | None = None
+    extra_headers: dict[str, str] | None = field(default=None, repr=False)
+    mock_response: Any = None
+    router: dict[str, Any] = field(default_factory=dict)
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    model_info: dict[str, Any] = field(default_factory=dict)
+    missing_env: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} ({self.model_name})"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    source: str
+    deployments: tuple[DeploymentConfig, ...]
+    master_key: Secret | None = None
+    max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    drop_params: bool = False
+    num_retries: int | None = None
+    request_timeout: float | None = None
+    router_settings: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
+    """Read ``path`` (after loading ``./.env``) and validate it."""
+    import yaml
+
+    load_dotenv_file(Path.cwd() / ".env", environ)
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read the config file: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{source}: the config file is not UTF-8 text"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    return parse_config(data, source, environ)
+
+
+def config_for_models(models: list[str], environ: MutableMapping[str, str] = os.environ
+                      ) -> ProxyConfig:
+    """The config of ``gatewise --model provider/id``: one entry per model, named as given."""
+    load_dotenv_file(Path.cwd() / ".env", environ)
+    entries = [{"model_name": m, "params": {"model": m}} for m in models]
+    return parse_config({"model_list": entries}, "--model", environ)
+
+
+def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.environ
+                 ) -> ProxyConfig:
+    """Validate already-parsed YAML; raises :class:`ConfigError` listing every problem."""
+    r = Reader(source, environ)
+    if data is None:
+        raise ConfigError([f"{source}: the config is empty; it needs at least a model_list"])
+    top = r.mapping(data, "")
+    if top is None:
+        raise ConfigError(r.problems)
+    r.unknown_keys(top, _TOP_KEYS, "")
+    _apply_environment(r, top.get("environment_variables"), environ)
+    settings = _settings(r, top)
+    general = _general(r, top.get("general_settings"), environ)
+    router = r.mapping(top.get("router_settings") or {}, "router_settings") or {}
+    if router:
+        r.warn("router_settings", f"accepted but not applied yet ({', '.join(map(str, router))}):"
+                                  " the first usable entry of each model_name serves")
+    deployments = _model_list(r, top.get("model_list"))
+    if r.problems:
+        raise ConfigError(r.problems)
+    return ProxyConfig(
+        source=source, deployments=tuple(deployments), router_settings=dict(router),
+        warnings=tuple(r.warnings), **settings, **general,
+    )
+
+
+def _apply_environment(r: Reader, section: Any, environ: MutableMapping[str, str]) -> None:
+    if section is None:
+        return
+    values = r.mapping(section, "environment_variables")
+    for name, value in (values or {}).items():
+        path = f"environment_variables.{name}"
+        resolved = r.resolve(value, path)
+        if resolved is None:
+            continue
+        if isinstance(resolved, dict | list):
+            r.error(path, "must be a string, a number or a boolean")
+        else:
+            text = str(resolved)
+            environ[str(name)] = text.lower() if isinstance(resolved, bool) else text
+
+
+def _settings(r: Reader, top: dict[str, Any]) -> dict[str, Any]:
+    if "settings" in top and "litellm_settings" in top:
+        r.error("litellm_settings", "give either settings or litellm_settings, not both")
+    name = "settings" if "settings" in top else "litellm_settings"
+    section = r.mapping(r.resolve(top.get(name) or {}, name), name) or {}
+    r.unknown_keys(section, _SETTINGS_KEYS, name)
+    out: dict[str, Any] = {}
+    if "drop_params" in section:
+        out["drop_params"] = r.boolean(section["drop_params"], f"{name}.drop_params")
+    if "num_retries" in section:
+        out["num_retries"] = r.count(section["num_retries"], f"{name}.num_retries")
+    if "request_timeout" in section:
+        out["request_timeout"] = r.seconds(section["request_timeout"], f"{name}.request_timeout")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict[str, Any]:
+    values = r.mapping(r.resolve(section or {}, "general_settings"), "general_settings") or {}
+    r.unknown_keys(values, _GENERAL_KEYS, "general_settings")
+    out: dict[str, Any] = {}
+    key = values.get("master_key")
+    if key is not None:
+        text = r.string(key, "general_settings.master_key")
+        out["master_key"] = Secret(text) if text else None
+    elif environ.get(MASTER_KEY_ENV):
+        out["master_key"] = Secret(environ[MASTER_KEY_ENV])
+    if "max_request_body_bytes" in values:
+        out["max_request_body_bytes"] = r.count(
+            values["max_request_body_bytes"], "general_settings.max_request_body_bytes", low=1)
+    elif "max_request_size_mb" in values:
+        mb = r.number(values["max_request_size_mb"], "general_settings.max_request_size_mb")
+        if mb is not None:
+            out["max_request_body_bytes"] = max(1, int(mb * 1024 * 1024))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _model_list(r: Reader, value: Any) -> list[DeploymentConfig]:
+    if value is None:
+        r.error("model_list", "required: a list of {model_name, params} entries")
+        return []
+    if not isinstance(value, list) or not value:
+        r.error("model_list", "must be a non-empty list of {model_name, params} entries")
+        return []
+    deployments = [d for i, entry in enumerate(value)
+                   if (d := _deployment(r, entry, f"model_list[{i}]")) is not None]
+    ids = [str(d.model_info["id"]) for d in deployments if "id" in d.model_info]
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        r.error("model_list", f"model_info.id {duplicate!r} is used by more than one entry")
+    return deployments
+
+
+def _deployment(r: Reader, value: Any, path: str) -> DeploymentConfig | None:
+    entry = r.mapping(value, path)
+    if entry is None:
+        return None
+    r.unknown_keys(entry, _ENTRY_KEYS, path)
+    model_name = r.resolve(entry.get("model_name"), f"{path}.model_name")
+    if not isinstance(model_name, str) or not model_name.strip():
+        r.error(f"{path}.model_name", 'required: the name clients send as "model"')
+        model_name = None
+    if "params" in entry and "litellm_params" in entry:
+        r.error(path, "give either params or litellm_params, not both")
+    key = "params" if "params" in entry else "litellm_params"
+    raw = entry.get(key)
+    if raw is None:
+        r.error(f"{path}.params", f"required: a mapping with at least model {_MODEL_EXAMPLE}")
+        return None
+    missing: list[str] = []
+    params = r.mapping(r.resolve(raw, f"{path}.{key}", missing), f"{path}.{key}")
+    info = r.mapping(r.resolve(entry.get("model_info") or {}, f"{path}.model_info"),
+                     f"{path}.model_info") or {}
+    if params is None or model_name is None:
+        return None
+    fields = _deployment_fields(r, dict(params), f"{path}.{key}")
+    if fields is None:
+        return None
+    for cost in _COST_PARAMS:
+        if fields.get(cost) is None and cost in info:
+            fields[cost] = r.number(info[cost], f"{path}.model_info.{cost}")
+    if "id" in info and (not isinstance(info["id"], str | int) or not str(info["id"]).strip()):
+        r.error(f"{path}.model_info.id", "must be a non-empty string")
+    key_env = env_name(raw.get("api_key")) if isinstance(raw, dict) else None
+    return DeploymentConfig(path=path, model_name=model_name.strip(), model_info=dict(info),
+                            api_key_env=key_env or None,
+                            missing_env=tuple(dict.fromkeys(missing)), **fields)
+
+
+def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str, Any] | None:
+    model = params.pop("model", None)
+    provider = params.pop("custom_llm_provider", None)
+    if isinstance(model, str) and isinstance(provider, str) and "/" not in model:
+        model = f"{provider}/{model}"
+    model = r.model(model, f"{path}.model", _MODEL_EXAMPLE)
+    out: dict[str, Any] = {"model": model}
+    api_key = params.pop("api_key", None)
+    if api_key is not None:
+        text = r.string(api_key, f"{path}.api_key")
+        out["api_key"] = Secret(text) if text else None
+    base = params.pop("api_base", params.pop("base_url", None))
+    if base is not None:
+        out["api_base"] = r.url(base, f"{path}.api_base")
+    timeout = params.pop("timeout", params.pop("request_timeout", None))
+    if timeout is not None:
+        out["timeout"] = r.seconds(timeout, f"{path}.timeout")
+    retries = params.pop("max_retries", params.pop("num_retries", None))
+    if retries is not None:
+        out["num_retries"] = r.count(retries, f"{path}.max_retries")
+    if "drop_params" in params:
+        out["drop_params"] = r.boolean(params.pop("drop_params"), f"{path}.drop_params")
+    if "extra_headers" in params:
+        out["extra_headers"] = r.headers(params.pop("extra_headers"), f"{path}.extra_headers")
+    out["mock_response"] = params.pop("mock_response", None)
+    out["router"] = {k: r.number(params.pop(k), f"{path}.{k}")
+                     for k in sorted(_ROUTER_PARAMS.intersection(params))}
+    for cost in _COST_PARAMS:
+        if cost in params:
+            out[cost] = r.number(params.pop(cost), f"{path}.{cost}")
+    if "stream_timeout" in params:
+        params.pop("stream_timeout")
+        r.warn(f"{path}.stream_timeout", "not supported, ignored: timeout bounds every wait for "
+                                         "the upstream, including the gaps in a stream")
+    out["params"] = params
+    return None if model is None else out

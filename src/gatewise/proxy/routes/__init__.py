@@ -1,0 +1,36 @@
+"""The route table: path (``/v1`` already stripped) -> method -> handler.
+
+A handler is ``async def handler(state, scope, receive, send) -> None``; it answers by
+itself, or raises ``ProxyError`` for the app to answer in OpenAI's error shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from gatewise.proxy._asgi import Receive, Scope, Send
+from gatewise.proxy.routes.chat import chat_completions
+from gatewise.proxy.routes.embeddings import embeddings
+from gatewise.proxy.routes.health import health, liveliness, readiness
+from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
+from gatewise.proxy.routes.models import list_models, retrieve_model
+from gatewise.proxy.state import AppState
+
+Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/chat/completions": {"POST": chat_completions},
+    "/embeddings": {"POST": embeddings},
+    "/models": {"GET": list_models},
+    "/health": {"GET": health},
+    "/health/liveliness": {"GET": liveliness},
+    "/health/liveness": {"GET": liveliness},
+    "/health/readiness": {"GET": readiness},
+}
+# Open even when a master key is set (/health?probe=true checks the key itself).
+PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
+PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
+    (MODELS_PREFIX, {"GET": retrieve_model}),
+)
+
+__all__ = ["PREFIX_ROUTES", "PUBLIC", "ROUTES", "Handler"]

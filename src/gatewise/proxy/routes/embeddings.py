@@ -1,0 +1,33 @@
+"""``POST /embeddings``: the SDK core validates ``input`` and splits big batches."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from gatewise._exceptions import APIError
+from gatewise.proxy._asgi import Receive, Scope, Send
+from gatewise.proxy.errors import bad_request
+from gatewise.proxy.routes._common import (
+    new_call_id,
+    read_json_object,
+    respond_result,
+    upstream_error,
+)
+from gatewise.proxy.state import AppState
+
+
+async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    start = perf_counter()
+    body = await read_json_object(state, scope, receive)
+    deployment = state.deployment_for(body.pop("model", None))
+    if "input" not in body:
+        raise bad_request("`input` is required: a string or a list of strings", param="input")
+    inputs = body.pop("input")
+    kwargs = deployment.call_kwargs(body)
+    call_id = new_call_id()
+    sent = perf_counter()
+    try:
+        result = await state.client.embedding_dict(deployment.model, inputs, **kwargs)
+    except APIError as exc:
+        raise upstream_error(exc, deployment, call_id) from None
+    await respond_result(send, result, deployment, call_id, start, perf_counter() - sent)

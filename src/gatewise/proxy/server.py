@@ -1,0 +1,106 @@
+"""Running the app: uvicorn (uvloop + httptools), one process or several, and what startup
+tells the user."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+from gatewise.proxy.app import CONFIG_ENV, MODELS_ENV, ProxyApp
+from gatewise.proxy.state import AppState
+
+logger = logging.getLogger("gatewise.proxy")
+
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    host: str = "0.0.0.0"
+    port: int = 4000
+    workers: int = 1
+    log_level: str = "info"
+    access_log: bool = False
+    config_path: str | None = None  # for the workers, which load the config themselves
+    models: tuple[str, ...] = ()
+
+
+def startup_report(state: AppState) -> list[str]:
+    """Warnings worth reading before the first request: config, environment, auth."""
+    lines = [f"WARNING: {w}" for w in state.config.warnings]
+    for name, deployments in state.missing_env().items():
+        names = ", ".join(d.config.label for d in deployments)
+        lines.append(f"WARNING: {name} is not set: {names} will answer with an error "
+                     f"(\"{name} is not set\") until it is set and the proxy restarted")
+    if state.master_key is None:
+        bar = "!" * 78
+        lines += [
+            bar,
+            "!! NO MASTER KEY: anyone who can reach this port can use the models (and your",
+            "!! API keys' quota). Set general_settings.master_key or GATEWISE_MASTER_KEY.",
+            bar,
+        ]
+    return lines
+
+
+def _uvicorn_config(app: ProxyApp | str, options: ServeOptions) -> uvicorn.Config:
+    # loop="auto" is uvloop where it is installed (the proxy extra; not on Windows).
+    # uvicorn's own info lines repeat ours: keep it one level quieter at "info".
+    level = "warning" if options.log_level == "info" else options.log_level
+    return uvicorn.Config(
+        app, host=options.host, port=options.port, workers=options.workers,
+        factory=isinstance(app, str), loop="auto", http="httptools", lifespan="on",
+        log_level=level, access_log=options.access_log, server_header=False,
+        proxy_headers=options.access_log,  # only the access log would use the client address
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            port = self.config.port
+            for server in self.servers:
+                for sock in server.sockets:
+                    port = sock.getsockname()[1]
+            self._on_ready(port)
+
+
+def _keep_exit_code_zero() -> None:
+    """uvicorn re-raises the signal it shut down for; by then we are done: exit 0."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+
+
+def serve(app: ProxyApp, options: ServeOptions, announce: Callable[[int], None]) -> bool:
+    """Serve until SIGINT/SIGTERM; ``announce(port)`` once the socket listens.  False if the
+    server could not start (uvicorn has logged why)."""
+    if options.workers <= 1:
+        _keep_exit_code_zero()
+        server = _Server(_uvicorn_config(app, options), announce)
+        server.run()
+        return server.started
+    from uvicorn.supervisors import Multiprocess
+
+    if options.config_path:
+        os.environ[CONFIG_ENV] = os.path.abspath(options.config_path)
+    else:
+        os.environ[MODELS_ENV] = ",".join(options.models)
+    config = _uvicorn_config("gatewise.proxy.app:factory", options)
+    sock = config.bind_socket()
+    announce(sock.getsockname()[1])
+    sys.stderr.flush()
+    Multiprocess(config, sockets=[sock]).run()
+    return True
