@@ -40,6 +40,7 @@ _WHERE: dict[str, str] = {
     "Catalogue": "gatewise.catalogue",
     "Client": "gatewise._client",
     "AsyncClient": "gatewise._async_client",
+    "Router": "gatewise.router",
     "Stream": "gatewise._streaming",
     "AsyncStream": "gatewise._streaming",
     "stream_chunk_builder": "gatewise._streaming",
@@ -76,6 +77,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Router",
     "ServiceUnavailableError",
     "Stream",
     "Timeout",
@@ -144,6 +146,7 @@ if TYPE_CHECKING:
     )
     from gatewise._http import Timeout
     from gatewise._streaming import AsyncStream, Stream, stream_chunk_builder
+    from gatewise.router import Router
     from gatewise.catalogue import Catalogue, ModelInfo, completion_cost, token_counter
     from gatewise.types import (
         Choice,

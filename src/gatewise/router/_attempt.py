@@ -1,0 +1,221 @@
+"""One attempt on one deployment: the call under its deadline, and the bookkeeping around it.
+
+In flight is counted from just before the call until the answer is read, or, for a stream,
+until the stream ends or is closed.  A stream counts as started once its first chunk has
+arrived within ``stream_timeout``; until then any failure (status, connection, silence) is
+the attempt's and the router may go elsewhere; after it, errors reach the caller as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gatewise._exceptions import APIError, APITimeoutError
+from gatewise.router.deployments import Deployment
+from gatewise.router.store import StateStore
+
+Send = Callable[..., Awaitable[Any]]
+OnFailure = Callable[[Deployment, APIError], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """The parts of a routed call that are the same on every deployment."""
+
+    payload: Any
+    """``messages`` for chat, ``input`` for embeddings."""
+    params: Mapping[str, Any]
+    stream: bool
+    timeout: float | None
+    stream_timeout: float | None
+    tokens: int
+    """Estimated prompt tokens, counted against tpm when the deployment is reserved."""
+
+
+def total_tokens(obj: Any) -> int | None:
+    """``usage.total_tokens`` of a response or chunk (dict or model), if it says."""
+    usage = obj.get("usage") if isinstance(obj, dict) else getattr(obj, "usage", None)
+    if usage is None:
+        return None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else getattr(
+        usage, "total_tokens", None)
+    return total if isinstance(total, int) else None
+
+
+def estimate_tokens(payload: Any) -> int:
+    """A cheap prompt-size guess (about four characters a token) for tpm accounting."""
+    def chars(value: Any) -> int:
+        if isinstance(value, str):
+            return len(value)
+        if isinstance(value, dict):
+            return sum(chars(v) for k, v in value.items() if k != "role")
+        if isinstance(value, list | tuple):
+            return sum(chars(v) for v in value)
+        return 0
+
+    return max(1, chars(payload) // 4)
+
+
+def _timeout_error(deployment: Deployment, what: str, seconds: float) -> APITimeoutError:
+    provider, _, model = deployment.model.partition("/")
+    return APITimeoutError(f"{what} within {seconds:g} s", provider=provider or None,
+                           model=model or deployment.model)
+
+
+def _identity(chunk: Any) -> Any:
+    return chunk
+
+
+class Caller:
+    """Runs attempts; owns the in-flight, latency and token bookkeeping."""
+
+    def __init__(self, store: StateStore, clock: Callable[[], float], on_failure: OnFailure,
+                 *, timeout: float | None, stream_timeout: float | None) -> None:
+        self._store = store
+        self._clock = clock
+        self.on_failure = on_failure
+        self._timeout = timeout
+        self._stream_timeout = stream_timeout
+
+    async def call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
+        params = {**deployment.params, **spec.params, "num_retries": 0}
+        headers = deployment.params.get("extra_headers")
+        if headers and spec.params.get("extra_headers"):  # the deployment's win on conflicts
+            params["extra_headers"] = {**spec.params["extra_headers"], **headers}
+        timeout = spec.timeout or deployment.timeout or self._timeout
+        if timeout is not None:
+            params["timeout"] = timeout
+        await self._store.incr_in_flight(deployment.id)
+        handed_over = False
+        started = time.perf_counter()
+        try:
+            if spec.stream:
+                limit = (spec.stream_timeout or deployment.stream_timeout
+                         or self._stream_timeout or timeout)
+                stream = await self._open(deployment, send, spec, params, limit, started)
+                handed_over = True
+                return stream
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await send(deployment.model, spec.payload, **params)
+            except TimeoutError:
+                assert timeout is not None
+                raise _timeout_error(deployment, "no answer", timeout) from None
+            await self._store.record_latency(deployment.id, time.perf_counter() - started)
+            used = total_tokens(response)
+            if used is not None and used != spec.tokens:
+                await self._store.add_tokens(deployment.id, self._clock(), used - spec.tokens)
+            return response
+        except APITimeoutError:
+            # A timeout is a latency too: it keeps latency-based routing away from it.
+            await self._store.record_latency(deployment.id, time.perf_counter() - started,
+                                             first_token=spec.stream)
+            raise
+        finally:
+            if not handed_over:
+                await self._store.decr_in_flight(deployment.id)
+
+    async def _open(self, deployment: Deployment, send: Send, spec: CallSpec,
+                    params: dict[str, Any], limit: float | None, started: float) -> Any:
+        from gatewise._streaming import AsyncStream
+
+        upstream: Any = None
+        first: Any = _END
+        try:
+            async with asyncio.timeout(limit):
+                upstream = await send(deployment.model, spec.payload, **params)
+                with contextlib.suppress(StopAsyncIteration):
+                    first = await upstream.__anext__()
+        except TimeoutError:
+            if upstream is not None:
+                await upstream.aclose()
+            assert limit is not None
+            raise _timeout_error(deployment, "no first chunk", limit) from None
+        except BaseException:
+            if upstream is not None:
+                await upstream.aclose()
+            raise
+        await self._store.record_latency(deployment.id, time.perf_counter() - started,
+                                         first_token=True)
+        relay = _Relay(self, deployment, spec, upstream, first)
+        return AsyncStream(relay, _identity, on_close=relay.release_soon)
+
+    async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None
+                            ) -> None:
+        await self._store.decr_in_flight(deployment.id)
+        if used is not None and used != spec.tokens:
+            await self._store.add_tokens(deployment.id, self._clock(), used - spec.tokens)
+
+
+_END: Any = object()
+_CLEANUPS: set[asyncio.Task[None]] = set()
+
+
+class _Relay:
+    """The routed stream: the first chunk (already received), then the rest from upstream.
+
+    Errors after the first chunk reach the caller (and count against the deployment);
+    the deployment is never switched mid-stream.  In flight is released exactly once: at
+    the end, on ``aclose()`` (even before iterating), or soon after the stream is dropped.
+    """
+
+    def __init__(self, caller: Caller, deployment: Deployment, spec: CallSpec, upstream: Any,
+                 first: Any) -> None:
+        self._caller = caller
+        self._deployment = deployment
+        self._spec = spec
+        self._upstream = upstream
+        self._first = first
+        self._used: int | None = None
+        self._released = False
+
+    def __aiter__(self) -> _Relay:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._released:
+            raise StopAsyncIteration
+        if self._first is not _END:
+            chunk, self._first = self._first, _END
+        else:
+            try:
+                chunk = await self._upstream.__anext__()
+            except StopAsyncIteration:
+                await self.aclose()
+                raise
+            except APIError as exc:
+                await self._caller.on_failure(self._deployment, exc)
+                await self.aclose()
+                raise
+            except BaseException:
+                await self.aclose()
+                raise
+        self._used = total_tokens(chunk) or self._used
+        return chunk
+
+    async def aclose(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        try:
+            if self._upstream is not None:
+                await self._upstream.aclose()
+        finally:
+            await self._caller.stream_ended(self._deployment, self._spec, self._used)
+
+    def release_soon(self) -> None:
+        """For a stream dropped without ``aclose()``: release it on the running loop."""
+        if self._released:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.aclose())
+        _CLEANUPS.add(task)
+        task.add_done_callback(_CLEANUPS.discard)

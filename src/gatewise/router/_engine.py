@@ -1,0 +1,202 @@
+"""The routing loop: groups of the fallback plan, retries within a group, failure booking.
+
+For each group: pick an available deployment (not cooling down, under its rpm/tpm, best
+``order`` tier, then the strategy) and reserve it atomically; call it; on failure, book it
+(failure count, cooldown) and retry per :mod:`gatewise.router.policy` on another deployment
+where one is ready, else on a tried one after its ``Retry-After`` or a backoff.  When the
+group is spent, the plan's next group; when all are spent, the most telling error, carrying
+every attempt.  Waits are ``asyncio.sleep``: nothing blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from gatewise._exceptions import APIError, RateLimitError
+from gatewise.router._attempt import Caller, CallSpec, Send
+from gatewise.router.deployments import Deployment
+from gatewise.router.fallbacks import FallbackPlan
+from gatewise.router.policy import Attempt, Cooldown, Retry, final_error, policy_for
+from gatewise.router.result import DeploymentHealth, RouteResult, Status
+from gatewise.router.store import StateStore
+from gatewise.router.strategies import Strategy, availability, best_tier, recent_latency
+
+
+@dataclass(eq=False)
+class Engine:
+    """The router's moving parts, once its configuration has been checked."""
+
+    groups: Mapping[str, tuple[Deployment, ...]]
+    store: StateStore
+    strategy: Strategy
+    clock: Callable[[], float]
+    rng: random.Random
+    allowed_fails: int
+    cooldown_time: float
+    backoff: float
+    max_wait: float
+    timeout: float | None
+    stream_timeout: float | None
+    caller: Caller = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.caller = Caller(self.store, self.clock, self.failed, timeout=self.timeout,
+                             stream_timeout=self.stream_timeout)
+
+    async def route(self, send: Send, spec: CallSpec, plan: FallbackPlan, budget: int
+                    ) -> RouteResult[Any]:
+        """Serve the call from the plan's groups in turn; raise when all have failed."""
+        run = _Run()
+        while (group := plan.next()) is not None:
+            if group != plan.first:
+                run.fallbacks += 1
+            outcome = await self._run_group(group, send, spec, budget, run, plan)
+            if isinstance(outcome, RouteResult):
+                return outcome
+            plan.failed(group, outcome)
+        raise final_error(run.attempts, retries=run.retries, fallbacks=run.fallbacks)
+
+    async def _run_group(self, group: str, send: Send, spec: CallSpec, budget: int,
+                         run: _Run, plan: FallbackPlan) -> RouteResult[Any] | APIError:
+        """Serve the call from ``group``, or return the error that ends the group's turn."""
+        deployments = self.groups[group]
+        tried: set[str] = set()
+        last: APIError | None = None
+        retries = 0
+        while True:
+            if last is None:
+                picked = await self._pick(deployments, spec)
+                if not isinstance(picked, Deployment):
+                    error = self._unavailable(group, deployments, picked.wait)
+                    run.attempts.append(Attempt(None, error, group))
+                    return error
+            else:
+                if retries >= budget:
+                    return last
+                may_wait = not plan.has_more(group, last)
+                target = await self._retry_target(deployments, spec, last, tried, retries,
+                                                  may_wait=may_wait)
+                if target is None:
+                    return last
+                picked = target
+                retries += 1
+                run.retries += 1
+            try:
+                response = await self.caller.call(picked, send, spec)
+            except APIError as exc:
+                run.attempts.append(Attempt(picked.id, exc, group))
+                await self.failed(picked, exc)
+                tried.add(picked.id)
+                last = exc
+                continue
+            return RouteResult(response, picked.id, group, run.retries, run.fallbacks,
+                               tuple(run.attempts))
+
+    async def _retry_target(self, deployments: Sequence[Deployment], spec: CallSpec,
+                            error: APIError, tried: set[str], retries: int, *, may_wait: bool
+                            ) -> Deployment | None:
+        """Where to retry after ``error``: another deployment when one is ready, else (if
+        the error allows, and no fallback group is waiting to take over) a tried one after
+        its ``Retry-After`` or a backoff."""
+        rule = policy_for(error).retry
+        if rule is Retry.NEVER:
+            return None
+        picked = await self._pick(deployments, spec, avoid=tried)
+        if isinstance(picked, Deployment):
+            return picked
+        if rule is Retry.OTHER or not picked.avoided_only or not may_wait:
+            return None
+        delay = self._delay(error, retries)
+        if delay is None:
+            return None
+        await asyncio.sleep(delay)
+        picked = await self._pick(deployments, spec)
+        return picked if isinstance(picked, Deployment) else None
+
+    async def _pick(self, deployments: Sequence[Deployment], spec: CallSpec, *,
+                    avoid: set[str] | frozenset[str] = frozenset()) -> Deployment | _Busy:
+        """Choose and reserve a deployment not in ``avoid``, or say why none can be had."""
+        lost: set[str] = set()
+        while True:
+            now = self.clock()
+            stats = await self.store.stats([d.id for d in deployments], now)
+            ready, wait = availability(deployments, stats, now, tokens=spec.tokens)
+            ready = [d for d in ready if d.id not in lost]
+            pool = [d for d in ready if d.id not in avoid]
+            if not pool:
+                return _Busy(wait, avoided_only=bool(ready))
+            choice = self.strategy(best_tier(pool), stats, self.rng, stream=spec.stream)
+            if await self.store.reserve(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,
+                                        tokens=spec.tokens):
+                return choice
+            lost.add(choice.id)  # another call took its last slot since the snapshot
+
+    def _unavailable(self, group: str, deployments: Sequence[Deployment],
+                     wait: float | None) -> RateLimitError:
+        seconds = 0.0 if wait is None else round(wait, 3)
+        return RateLimitError(
+            f"no deployment of {group!r} can take the call now ({len(deployments)} cooling "
+            f"down or at their rpm/tpm limit); try again in {seconds:g} s",
+            model=group, retry_after=seconds, code="no_deployments_available")
+
+    def _delay(self, error: APIError, retry: int) -> float | None:
+        """How long to wait before using an already-tried deployment again."""
+        if error.retry_after is not None:
+            return None if error.retry_after > self.max_wait else error.retry_after
+        ceiling = min(self.max_wait, self.backoff * 2.0 ** max(0, retry))
+        return ceiling / 2 + self.rng.random() * ceiling / 2
+
+    async def failed(self, deployment: Deployment, error: APIError) -> None:
+        """Book a failure: count it, and bench the deployment when the policy says so."""
+        rule = policy_for(error).cooldown
+        if rule is Cooldown.NONE:
+            return
+        now = self.clock()
+        if rule is Cooldown.COUNT:
+            failures = await self.store.record_failure(deployment.id, now)
+            if failures < max(1, self.allowed_fails):
+                return
+        if len(self.groups[deployment.model_name]) < 2:
+            return
+        seconds = self.cooldown_time if error.retry_after is None else error.retry_after
+        if seconds > 0:
+            await self.store.set_cooldown(deployment.id, now + seconds)
+
+    async def health(self, deployments: Sequence[Deployment]) -> list[DeploymentHealth]:
+        now = self.clock()
+        stats = await self.store.stats([d.id for d in deployments], now)
+        out = []
+        for d in deployments:
+            s = stats[d.id]
+            ready, wait = availability([d], stats, now)
+            cooling = s.cooldown_until is not None and s.cooldown_until > now
+            status: Status = "healthy" if ready else "cooling_down" if cooling else "at_limit"
+            out.append(DeploymentHealth(
+                id=d.id, model_name=d.model_name, model=d.model, api_base=d.api_base,
+                status=status, cooldown_remaining=wait if cooling else None,
+                in_flight=s.in_flight, latency=recent_latency(s, stream=False),
+                time_to_first_token=recent_latency(s, stream=True) if s.ttfts else None,
+                requests_this_minute=s.requests, tokens_this_minute=s.tokens, rpm=d.rpm,
+                tpm=d.tpm, failures_last_minute=s.failures))
+        return out
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one routed call has been through so far."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    retries: int = 0
+    fallbacks: int = 0
+
+
+class _Busy(NamedTuple):
+    """No deployment to be had: ``wait`` seconds until one frees up (None: unknown), and
+    whether some are ready but were to be avoided (already tried)."""
+
+    wait: float | None
+    avoided_only: bool

@@ -1,0 +1,79 @@
+"""What a routed call hands back (for the proxy) and what ``/health`` shows per deployment."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from gatewise.router.policy import Attempt
+
+R = TypeVar("R")
+
+MODEL_ID_HEADER = "x-gatewise-model-id"
+RETRIES_HEADER = "x-gatewise-attempted-retries"
+FALLBACKS_HEADER = "x-gatewise-attempted-fallbacks"
+
+
+def routing_headers(deployment_id: str | None, retries: int, fallbacks: int
+                    ) -> dict[str, str]:
+    headers = {RETRIES_HEADER: str(retries), FALLBACKS_HEADER: str(fallbacks)}
+    if deployment_id is not None:
+        headers[MODEL_ID_HEADER] = deployment_id
+    return headers
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult(Generic[R]):
+    """A routed call's answer: the response (a dict, or an ``AsyncStream`` of dicts), the
+    deployment that served it, in which group, and what it took to get there."""
+
+    response: R
+    deployment_id: str
+    model_group: str
+    retries: int
+    """Retries made (within groups, all groups together)."""
+    fallbacks: int
+    """Fallback groups tried."""
+    attempts: tuple[Attempt, ...]
+    """The failed attempts before the one that served."""
+
+    def headers(self) -> dict[str, str]:
+        """The ``x-gatewise-*`` response headers."""
+        return routing_headers(self.deployment_id, self.retries, self.fallbacks)
+
+
+def failure_headers(error: BaseException) -> dict[str, str]:
+    """The ``x-gatewise-*`` headers for an error the router raised (empty for others)."""
+    attempts: tuple[Attempt, ...] = getattr(error, "attempts", ())
+    if not attempts:
+        return {}
+    return routing_headers(None, getattr(error, "attempted_retries", 0),
+                           getattr(error, "attempted_fallbacks", 0))
+
+
+Status = Literal["healthy", "cooling_down", "at_limit"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentHealth:
+    """One deployment's state for ``/health``; nothing secret in it."""
+
+    id: str
+    model_name: str
+    model: str
+    api_base: str | None
+    status: Status
+    cooldown_remaining: float | None
+    """Seconds until it is back in rotation (when cooling down)."""
+    in_flight: int
+    latency: float | None
+    """Mean of the recent call latencies, seconds."""
+    time_to_first_token: float | None
+    requests_this_minute: int
+    tokens_this_minute: int
+    rpm: int | None
+    tpm: int | None
+    failures_last_minute: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

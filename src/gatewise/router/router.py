@@ -1,0 +1,320 @@
+"""``Router``: the public surface and its configuration; the routing loop is ``_engine``.
+
+A call: resolve the name (``model_group_alias``), split the router's per-call options
+(``num_retries``, ``timeout``, ``stream_timeout``, ``fallbacks``...) from the model's,
+then the engine serves it through one ``AsyncClient``, passing each deployment's params
+per call with the SDK's own retries off (the router owns retry decisions).  The sync
+twins run the same coroutines on a private event-loop thread (see ``_sync``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from gatewise._exceptions import BadRequestError, NotFoundError
+from gatewise.router._attempt import CallSpec, Send, estimate_tokens
+from gatewise.router._engine import Engine
+from gatewise.router._sync import LoopThread, sync_stream
+from gatewise.router.deployments import Deployment, build_deployments
+from gatewise.router.fallbacks import FallbackConfig, FallbackPlan, parse_chains
+from gatewise.router.result import DeploymentHealth, RouteResult
+from gatewise.router.store import MemoryStore, StateStore
+from gatewise.router.strategies import (
+    Strategy,
+    latency_based,
+    strategy_named,
+)
+
+if TYPE_CHECKING:
+    from gatewise._async_client import AsyncClient
+    from gatewise._streaming import AsyncStream, Stream
+    from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+
+JSON = dict[str, Any]
+
+_PINNED = frozenset({"api_key", "api_base", "base_url", "custom_llm_provider"})
+"""Where a call goes (and with which key) is the deployment's business, never the call's:
+a call naming another base URL must not carry a deployment's key there."""
+_CALL_OPTIONS = frozenset({
+    "num_retries", "max_retries", "timeout", "request_timeout", "stream_timeout",
+    "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
+})
+
+
+def _seconds(value: Any, name: str, *, per_call: bool = False) -> float | None:
+    if value is None:
+        return None
+    seconds = getattr(value, "read", value)  # a gatewise.Timeout bounds the whole call too
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        message = f"{name} must be a positive number of seconds, got {value!r}"
+        raise BadRequestError(message, param=name) if per_call else ValueError(message)
+    return float(seconds)
+
+
+def _count(value: Any, name: str, *, per_call: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        message = f"{name} must be an integer >= 0, got {value!r}"
+        raise BadRequestError(message, param=name) if per_call else ValueError(message)
+    return value
+
+
+class Router:
+    """Route calls for model names over a list of deployments.
+
+    ``model_list``: entries ``{"model_name": ..., "params": {"model": "mistral/...",
+    "api_key": ..., "rpm": ..., "tpm": ..., "weight": ..., "order": ..., "timeout": ...,
+    "stream_timeout": ...}, "model_info": {"id": ...}}``.
+
+    ``routing_strategy``: ``simple-shuffle`` (default), ``least-busy``, ``latency-based``,
+    ``usage-based`` (see :mod:`gatewise.router.strategies`); ``order`` tiers come first.
+    ``num_retries``: retries per model group (per call: ``num_retries=``), each on a
+    deployment not yet tried when one is ready, else on a tried one after its
+    ``Retry-After`` or a backoff -- unless a fallback group can take over, which then does
+    at once.  Which errors retry: :mod:`gatewise.router.policy`.
+    ``allowed_fails``: a deployment's ``allowed_fails``-th failure (5xx, timeout, connection
+    error) within 60 s benches it for ``cooldown_time`` seconds (or the upstream's
+    ``Retry-After``); a 401/403/404/429 benches it at once.  A group's only deployment is
+    never benched: there is nowhere else to go, so it is retried after a backoff instead.
+
+    ``timeout`` bounds a whole call on one deployment; ``stream_timeout`` bounds the wait
+    for a stream's first chunk (default: ``timeout``); both can be set per deployment and
+    per call (call > deployment > router).  ``fallbacks``, ``context_window_fallbacks``,
+    ``content_policy_fallbacks``: see :mod:`gatewise.router.fallbacks`.
+    ``model_group_alias``: ``{"alias": "model_name"}``.
+
+    ``store`` holds the live state (default :class:`MemoryStore`); ``clock`` (default
+    ``time.monotonic``) and ``seed``/``rng`` make cooldowns, windows and choices
+    reproducible in tests.  ``client`` is the :class:`AsyncClient` used for async calls.
+    """
+
+    def __init__(
+        self,
+        model_list: Iterable[Mapping[str, Any]],
+        *,
+        routing_strategy: str = "simple-shuffle",
+        num_retries: int = 2,
+        allowed_fails: int = 3,
+        cooldown_time: float = 5.0,
+        timeout: float | None = None,
+        stream_timeout: float | None = None,
+        fallbacks: Any = None,
+        context_window_fallbacks: Any = None,
+        content_policy_fallbacks: Any = None,
+        model_group_alias: Mapping[str, Any] | None = None,
+        max_fallbacks: int = 5,
+        retry_backoff: float = 0.5,
+        max_retry_wait: float = 60.0,
+        latency_exploration: float = 0.1,
+        store: StateStore | None = None,
+        clock: Callable[[], float] | None = None,
+        seed: int | None = None,
+        rng: random.Random | None = None,
+        client: AsyncClient | None = None,
+    ) -> None:
+        self.deployments: tuple[Deployment, ...] = build_deployments(model_list)
+        self._groups: dict[str, tuple[Deployment, ...]] = {}
+        for deployment in self.deployments:
+            group = self._groups.get(deployment.model_name, ())
+            self._groups[deployment.model_name] = (*group, deployment)
+        self._aliases = self._parse_aliases(model_group_alias or {})
+        self._fallbacks = FallbackConfig(
+            parse_chains(fallbacks, "fallbacks"),
+            parse_chains(context_window_fallbacks, "context_window_fallbacks"),
+            parse_chains(content_policy_fallbacks, "content_policy_fallbacks"))
+        self._check_known(self._fallbacks.groups(), "fallbacks")
+        self.routing_strategy = routing_strategy
+        strategy = strategy_named(routing_strategy)
+        if strategy is latency_based:
+            if not 0.0 <= latency_exploration <= 1.0:
+                raise ValueError("latency_exploration must be between 0 and 1")
+            strategy = cast(Strategy, partial(latency_based, exploration=latency_exploration))
+        self.num_retries = _count(num_retries, "num_retries")
+        self.allowed_fails = _count(allowed_fails, "allowed_fails")
+        self.cooldown_time = float(cooldown_time)
+        if self.cooldown_time < 0:
+            raise ValueError("cooldown_time must be >= 0 seconds")
+        self.timeout = _seconds(timeout, "timeout")
+        self.stream_timeout = _seconds(stream_timeout, "stream_timeout")
+        self.max_fallbacks = _count(max_fallbacks, "max_fallbacks")
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self._engine = Engine(
+            self._groups, self.store, strategy, clock or time.monotonic,
+            rng or random.Random(seed), self.allowed_fails, self.cooldown_time,
+            backoff=float(retry_backoff), max_wait=float(max_retry_wait),
+            timeout=self.timeout, stream_timeout=self.stream_timeout)
+        self._client = client
+        self._owns_client = client is None
+        self._thread = LoopThread("gatewise-router")
+        self._thread_client: AsyncClient | None = None
+        self._client_lock = threading.Lock()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    # -- configuration --------------------------------------------------------------------
+
+    def _parse_aliases(self, aliases: Mapping[str, Any]) -> dict[str, str]:
+        parsed: dict[str, str] = {}
+        for alias, target in aliases.items():
+            name = target.get("model") if isinstance(target, Mapping) else target
+            if not isinstance(name, str) or name not in self._groups:
+                raise ValueError(f"model_group_alias {alias!r} -> {target!r}: no such model_name")
+            parsed[str(alias)] = name
+        return parsed
+
+    def _check_known(self, names: Iterable[str], setting: str, *, per_call: bool = False
+                     ) -> None:
+        unknown = sorted(n for n in names if n not in self._groups and n not in self._aliases)
+        if unknown:
+            message = f"{setting} name unknown model_name(s): {', '.join(unknown)}"
+            raise BadRequestError(message, param=setting) if per_call else ValueError(message)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The names callers may use: every model group, then the aliases."""
+        return [*self._groups, *self._aliases]
+
+    def get_deployments(self, model_name: str) -> tuple[Deployment, ...]:
+        return self._groups.get(self._aliases.get(model_name, model_name), ())
+
+    def _group(self, model: str) -> str:
+        name = self._aliases.get(model, model)
+        if name not in self._groups:
+            raise NotFoundError(f"The model {model!r} does not exist on this router",
+                                model=model, code="model_not_found", param="model")
+        return name
+
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{name}: {len(ds)}" for name, ds in self._groups.items())
+        return f"Router({{{groups}}}, routing_strategy={self.routing_strategy!r})"
+
+    # -- the async surface --------------------------------------------------------------
+
+    @property
+    def client(self) -> AsyncClient:
+        if self._client is None:
+            from gatewise._async_client import AsyncClient
+
+            self._client = AsyncClient()
+        return self._client
+
+    async def acompletion(self, model: str, messages: list[JSON], **params: Any
+                          ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
+        """A chat completion from one deployment of ``model``; ``stream=True`` gives an
+        ``AsyncStream`` that has already received its first chunk."""
+        result = await self._route(self.client.completion, model, messages, params)
+        return cast("ModelResponse | AsyncStream[ModelResponseChunk]", result.response)
+
+    async def aembedding(self, model: str, input: str | list[str], **params: Any
+                         ) -> EmbeddingResponse:
+        result = await self._route(self.client.embedding, model, input, params)
+        return cast("EmbeddingResponse", result.response)
+
+    async def acompletion_dict(self, model: str, messages: list[JSON], **params: Any
+                               ) -> RouteResult[JSON | AsyncStream[JSON]]:
+        """For the proxy: OpenAI-shaped dicts, plus who served and what it took."""
+        return await self._route(self.client.completion_dict, model, messages, params)
+
+    async def aembedding_dict(self, model: str, input: str | list[str], **params: Any
+                              ) -> RouteResult[JSON]:
+        return await self._route(self.client.embedding_dict, model, input, params)
+
+    async def ahealth(self) -> list[DeploymentHealth]:
+        """Each deployment's state: healthy, cooling down (and for how long), at its limit."""
+        return await self._engine.health(self.deployments)
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- the sync surface: the same coroutines, run on a private event-loop thread ----------
+
+    @property
+    def _sync_client(self) -> AsyncClient:
+        with self._client_lock:
+            if self._thread_client is None:
+                from gatewise._async_client import AsyncClient
+
+                client = self._thread_client = AsyncClient()
+                # Closed by close(), else when the router is collected or at exit.
+                self._finalizer = weakref.finalize(self, _shutdown, self._thread, client)
+            return self._thread_client
+
+    def completion(self, model: str, messages: list[JSON], **params: Any
+                   ) -> ModelResponse | Stream[ModelResponseChunk]:
+        """The blocking twin of :meth:`acompletion`; ``stream=True`` gives a ``Stream``."""
+        send = self._sync_client.completion
+        result = self._thread.run(self._route(send, model, messages, params))
+        if params.get("stream"):
+            return sync_stream(self._thread, result.response)
+        return cast("ModelResponse", result.response)
+
+    def embedding(self, model: str, input: str | list[str], **params: Any
+                  ) -> EmbeddingResponse:
+        send = self._sync_client.embedding
+        result = self._thread.run(self._route(send, model, input, params))
+        return cast("EmbeddingResponse", result.response)
+
+    def health(self) -> list[DeploymentHealth]:
+        return self._thread.run(self.ahealth())
+
+    def close(self) -> None:
+        """Close the sync path's client and stop its thread (the async client is closed by
+        :meth:`aclose`)."""
+        with self._client_lock:
+            finalizer, self._finalizer = self._finalizer, None
+            self._thread_client = None
+        if finalizer is not None:
+            finalizer()
+        self._thread.stop()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- routing ----------------------------------------------------------------------------
+
+    async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any]
+                     ) -> RouteResult[Any]:
+        first = self._group(model)
+        pinned = sorted(_PINNED.intersection(params))
+        if pinned:
+            raise BadRequestError(f"{', '.join(pinned)} cannot be set per call on a router: "
+                                  "each deployment has its own", param=pinned[0])
+        call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
+        retries = params.get("num_retries", params.get("max_retries"))
+        budget = (self.num_retries if retries is None
+                  else _count(retries, "num_retries", per_call=True))
+        timeout = _seconds(params.get("timeout", params.get("request_timeout")), "timeout",
+                           per_call=True)
+        spec = CallSpec(
+            payload=payload, params=call_params, stream=bool(params.get("stream")),
+            timeout=timeout,
+            stream_timeout=_seconds(params.get("stream_timeout"), "stream_timeout",
+                                    per_call=True),
+            tokens=estimate_tokens(payload))
+        config = self._fallbacks.with_overrides(
+            first, fallbacks=params.get("fallbacks"),
+            context_window=params.get("context_window_fallbacks"),
+            content_policy=params.get("content_policy_fallbacks"))
+        if config is not self._fallbacks:
+            self._check_known(config.groups(), "fallbacks", per_call=True)
+        plan = FallbackPlan(first, config, max_fallbacks=self.max_fallbacks,
+                            resolve=lambda name: self._aliases.get(name, name))
+        return await self._engine.route(send, spec, plan, budget)
+
+
+def _shutdown(thread: LoopThread, client: AsyncClient) -> None:
+    thread.stop(client.aclose())

@@ -1,0 +1,421 @@
+"""The router's decisions, exactly: a scripted client, a fake clock, a seeded RNG."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from gatewise import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ContextWindowExceededError,
+    InternalServerError,
+    NotFoundError,
+    RateLimitError,
+)
+from gatewise.router import Router, attempts_of, failure_headers
+from tests.router._helpers import HELLO, FakeClock, entry
+from tests.router._scripted import BreakAfter, ScriptedClient, Sleep
+
+SECRET = "sk-never-show-me-1234"
+
+
+def make(model_list: list[dict[str, Any]], **settings: Any
+         ) -> tuple[Router, ScriptedClient, FakeClock]:
+    client, clock = ScriptedClient(), FakeClock(1000.0)
+    settings.setdefault("seed", 1)
+    settings.setdefault("retry_backoff", 0.001)
+    router = Router(model_list, client=client.as_client(), clock=clock, **settings)
+    return router, client, clock
+
+
+def group(name: str, *bases: str, **params: Any) -> list[dict[str, Any]]:
+    return [entry(name, base, api_base=base, api_key=SECRET, **params) for base in bases]
+
+
+async def served_by(router: Router, model: str = "g", **params: Any) -> str:
+    result = await router.acompletion_dict(model, HELLO, **params)
+    return result.deployment_id
+
+
+# -- names ---------------------------------------------------------------------------------
+
+async def test_unknown_model_is_not_found_and_aliases_resolve() -> None:
+    router, _, _ = make(group("g", "a"), model_group_alias={"fast": "g", "quick": {"model": "g"}})
+    with pytest.raises(NotFoundError) as info:
+        await router.acompletion_dict("nope", HELLO)
+    assert info.value.status_code == 404 and info.value.code == "model_not_found"
+    assert await served_by(router, "fast") == "a"
+    result = await router.acompletion_dict("quick", HELLO)
+    assert result.model_group == "g"
+    assert router.model_names == ["g", "fast", "quick"]
+    assert [d.id for d in router.get_deployments("fast")] == ["a"]
+
+
+async def test_calls_cannot_redirect_a_deployment_or_its_key() -> None:
+    router, client, _ = make(group("g", "a", extra_headers={"X-Team": "ops"}))
+    for option in ("api_base", "base_url", "api_key"):
+        with pytest.raises(BadRequestError, match=option):
+            await router.acompletion_dict("g", HELLO, **{option: "http://evil.example"})
+    assert client.calls == []
+    await router.acompletion_dict("g", HELLO, temperature=0.1,
+                                  extra_headers={"X-Team": "me", "X-Trace": "1"})
+    sent = client.calls[0][1]
+    assert sent["api_key"] == SECRET and sent["temperature"] == 0.1
+    assert sent["extra_headers"] == {"X-Team": "ops", "X-Trace": "1"}
+    assert sent["num_retries"] == 0  # the router owns retries
+
+
+def test_configuration_errors_are_caught_up_front() -> None:
+    with pytest.raises(ValueError, match="no such model_name"):
+        Router(group("g", "a"), model_group_alias={"x": "missing"})
+    with pytest.raises(ValueError, match="unknown model_name"):
+        Router(group("g", "a"), fallbacks=[{"g": ["missing"]}])
+    with pytest.raises(ValueError, match="routing_strategy"):
+        Router(group("g", "a"), routing_strategy="nope")
+    with pytest.raises(ValueError, match="num_retries"):
+        Router(group("g", "a"), num_retries=-1)
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+async def test_a_5xx_is_retried_on_another_deployment() -> None:
+    router, client, _ = make(group("g", "a", "b"))
+    client.script("a", InternalServerError("boom"))
+    while client.served("a") == 0:
+        result = await router.acompletion_dict("g", HELLO)
+    assert result.deployment_id == "b"  # the retry went elsewhere
+    assert result.retries == 1 and [a.deployment_id for a in result.attempts] == ["a"]
+    assert result.headers() == {"x-gatewise-model-id": "b",
+                                "x-gatewise-attempted-retries": "1",
+                                "x-gatewise-attempted-fallbacks": "0"}
+    client.script("a", InternalServerError("boom"))
+    client.script("b", InternalServerError("boom"))
+    result = await router.acompletion_dict("g", HELLO)
+    tried = [str(a.deployment_id) for a in result.attempts]
+    assert sorted(tried) == ["a", "b"]  # each retry on a deployment not yet tried
+    assert result.retries == 2  # then on a tried one again
+
+
+async def test_bad_requests_are_never_retried() -> None:
+    router, client, _ = make(group("g", "a", "b"))
+    client.script("a", BadRequestError("no"))
+    client.script("b", BadRequestError("no"))
+    with pytest.raises(BadRequestError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 1
+    assert len(attempts_of(info.value)) == 1
+
+
+async def test_retry_budget_counts_retries_across_deployments() -> None:
+    router, client, _ = make(group("g", "a", "b", "c"), num_retries=1)
+    for base in "abc":
+        client.script(base, *[InternalServerError("x")] * 3)
+    with pytest.raises(InternalServerError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 2
+    assert info.value.attempted_retries == 1  # type: ignore[attr-defined]
+    client.calls.clear()
+    with pytest.raises(InternalServerError):
+        await router.acompletion_dict("g", HELLO, num_retries=0)
+    assert len(client.calls) == 1
+
+
+async def test_auth_errors_retry_elsewhere_but_never_on_the_same_deployment() -> None:
+    router, client, _ = make(group("g", "a", "b"))
+    client.script("a", AuthenticationError("bad key"))
+    client.script("b", AuthenticationError("bad key"))
+    with pytest.raises(AuthenticationError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert sorted(b for b, _ in client.calls) == ["a", "b"]
+    assert len(attempts_of(info.value)) == 2
+    solo, solo_client, _ = make(group("g", "a"))
+    solo_client.script("a", AuthenticationError("bad key"))
+    with pytest.raises(AuthenticationError):
+        await solo.acompletion_dict("g", HELLO)
+    assert len(solo_client.calls) == 1
+
+
+async def test_the_only_deployment_is_retried_after_its_retry_after() -> None:
+    router, client, _ = make(group("g", "a"))
+    client.script("a", RateLimitError("slow down", retry_after=0.05))
+    started = time.perf_counter()
+    result = await router.acompletion_dict("g", HELLO)
+    assert time.perf_counter() - started >= 0.05
+    assert (result.deployment_id, result.retries, len(client.calls)) == ("a", 1, 2)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["a"].status == "healthy"  # a group's only deployment is never benched
+
+
+async def test_a_retry_after_beyond_the_max_wait_is_not_waited_for() -> None:
+    router, client, _ = make(group("g", "a"), max_retry_wait=1.0)
+    client.script("a", RateLimitError("come back in an hour", retry_after=3600))
+    with pytest.raises(RateLimitError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert info.value.retry_after == 3600 and len(client.calls) == 1
+
+
+async def test_timeouts_are_retried_elsewhere_and_per_call_timeout_wins() -> None:
+    model_list = group("g", "slow", timeout=5, order=1) + group("g", "fast", order=2)
+    router, client, _ = make(model_list)
+    client.script("slow", Sleep(1.0))
+    started = time.perf_counter()
+    result = await router.acompletion_dict("g", HELLO, timeout=0.05)
+    assert time.perf_counter() - started < 0.5
+    assert [(a.deployment_id, type(a.error)) for a in result.attempts] == [
+        ("slow", APITimeoutError)]
+    assert (result.deployment_id, result.retries) == ("fast", 1)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["slow"].latency == pytest.approx(0.05, abs=0.04)  # a timeout is a latency
+
+
+# -- cooldowns -------------------------------------------------------------------------------
+
+async def test_allowed_fails_then_cooldown_then_back_in_rotation() -> None:
+    router, client, clock = make(group("g", "a", "b"), allowed_fails=2, cooldown_time=30)
+    client.script("a", InternalServerError("x"), InternalServerError("x"))
+    for _ in range(12):
+        await served_by(router)
+    assert client.served("a") == 2 + 0  # two failures, then benched
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["a"].status == "cooling_down"
+    assert health["a"].cooldown_remaining == pytest.approx(30.0)
+    clock.advance(29.9)
+    assert {await served_by(router) for _ in range(10)} == {"b"}
+    clock.advance(0.1)
+    assert {await served_by(router) for _ in range(20)} == {"a", "b"}
+
+
+async def test_failures_older_than_a_minute_do_not_count() -> None:
+    router, client, clock = make(group("g", "a", "b"), allowed_fails=2)
+    client.script("a", InternalServerError("x"))
+    while client.served("a") < 1:
+        await served_by(router)
+    clock.advance(61)
+    client.script("a", InternalServerError("x"))
+    while client.served("a") < 2:
+        await served_by(router)
+    assert {h.id: h.status for h in await router.ahealth()}["a"] == "healthy"
+
+
+@pytest.mark.parametrize("error", [AuthenticationError("k"), NotFoundError("n"),
+                                   RateLimitError("r")])
+async def test_401_404_429_bench_at_once(error: Exception) -> None:
+    router, client, clock = make(group("g", "a", "b"), allowed_fails=5, cooldown_time=10)
+    client.script("a", error)
+    while client.served("a") < 1:
+        await served_by(router)
+    assert {await served_by(router) for _ in range(10)} == {"b"}
+    clock.advance(10)
+    assert "a" in {await served_by(router) for _ in range(20)}
+
+
+async def test_cooldown_follows_the_upstreams_retry_after() -> None:
+    router, client, clock = make(group("g", "a", "b"), cooldown_time=30)
+    client.script("a", RateLimitError("r", retry_after=5))
+    while client.served("a") < 1:
+        await served_by(router)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["a"].cooldown_remaining == pytest.approx(5.0)
+    clock.advance(5)
+    assert {h.id: h.status for h in await router.ahealth()}["a"] == "healthy"
+
+
+# -- limits and tiers ------------------------------------------------------------------------
+
+async def test_rpm_limits_are_respected_and_reported_with_the_wait() -> None:
+    router, client, clock = make(group("g", "a", rpm=2) + group("g", "b", rpm=1))
+    clock.now = 1005.0  # 15 s before the minute window ends (1020)
+    for _ in range(3):
+        await served_by(router)
+    assert (client.served("a"), client.served("b")) == (2, 1)
+    with pytest.raises(RateLimitError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert info.value.retry_after == pytest.approx(15.0)
+    assert info.value.code == "no_deployments_available"
+    assert attempts_of(info.value)[0].deployment_id is None
+    assert len(client.calls) == 3
+    assert {h.status for h in await router.ahealth()} == {"at_limit"}
+    clock.now = 1020.0
+    await served_by(router)
+
+
+async def test_tpm_limits_count_actual_usage() -> None:
+    router, client, _ = make(group("g", "a", tpm=22))
+    await served_by(router)  # 10 tokens used
+    await served_by(router)  # 20
+    with pytest.raises(RateLimitError):
+        await served_by(router)  # 20 + the estimate would pass 25
+    assert len(client.calls) == 2
+
+
+async def test_concurrent_calls_never_exceed_rpm() -> None:
+    router, client, _ = make(group("g", "a", rpm=5))
+    results = await asyncio.gather(*(served_by(router) for _ in range(20)),
+                                   return_exceptions=True)
+    assert sum(1 for r in results if r == "a") == 5
+    assert all(isinstance(r, RateLimitError) for r in results if r != "a")
+    assert len(client.calls) == 5
+
+
+async def test_order_tiers_spill_over_only_when_tier_one_is_unavailable() -> None:
+    model_list = group("g", "p1", "p2", order=1) + group("g", "backup", order=2)
+    router, client, _ = make(model_list, cooldown_time=60)
+    assert {await served_by(router) for _ in range(20)} == {"p1", "p2"}
+    client.script("p1", RateLimitError("r"))
+    client.script("p2", RateLimitError("r"))
+    served = {await served_by(router) for _ in range(2)}
+    assert served == {"backup"}
+    retried = [b for b, _ in client.calls[20:]]
+    assert retried[:2] in (["p1", "p2"], ["p2", "p1"])  # tier 1 retried first
+
+
+# -- fallbacks and the final error -----------------------------------------------------------
+
+async def test_fallbacks_fire_on_any_error_and_count() -> None:
+    model_list = group("small", "a", "b") + group("large", "c")
+    router, client, _ = make(model_list, fallbacks=[{"small": ["large"]}], num_retries=1)
+    client.script("a", InternalServerError("x"))
+    client.script("b", InternalServerError("x"))
+    result = await router.acompletion_dict("small", HELLO)
+    assert (result.deployment_id, result.model_group) == ("c", "large")
+    assert (result.retries, result.fallbacks, len(result.attempts)) == (1, 1, 2)
+
+
+async def test_context_window_fallbacks_fire_only_on_context_window_errors() -> None:
+    model_list = group("small", "a") + group("big", "c")
+    router, client, _ = make(model_list, context_window_fallbacks=[{"small": ["big"]}])
+    client.script("a", InternalServerError("x"), InternalServerError("x"),
+                  InternalServerError("x"))
+    with pytest.raises(InternalServerError):
+        await router.acompletion_dict("small", HELLO)
+    assert client.served("c") == 0
+    client.script("a", ContextWindowExceededError("too long"))
+    result = await router.acompletion_dict("small", HELLO)
+    assert result.deployment_id == "c" and result.fallbacks == 1
+    assert client.served("a") == 4  # the context-window error was not retried
+
+
+async def test_per_call_fallbacks() -> None:
+    model_list = group("small", "a") + group("large", "c")
+    router, client, _ = make(model_list)
+    client.script("a", BadRequestError("x"))
+    assert await served_by(router, "small", fallbacks=["large"]) == "c"
+    with pytest.raises(BadRequestError, match="unknown"):
+        await router.acompletion_dict("small", HELLO, fallbacks=["nope"])
+
+
+async def test_when_everything_fails_one_error_carries_every_attempt() -> None:
+    model_list = group("small", "a", "b") + group("large", "c") + group("huge", "d")
+    router, client, _ = make(model_list, fallbacks={"small": ["large"], "large": ["huge", "small"]},
+                             num_retries=1)
+    client.script("a", APIConnectionError("down"))
+    client.script("b", APITimeoutError("slow"))
+    client.script("c", RateLimitError("busy", retry_after=30))
+    client.script("d", InternalServerError("broken"), InternalServerError("broken"))
+    with pytest.raises(RateLimitError) as info:
+        await router.acompletion_dict("small", HELLO)
+    error = info.value
+    # large's only deployment is not waited for (30 s): its fallback takes over at once;
+    # huge has nowhere to go, so its only deployment is retried after a backoff
+    assert [(a.model_group, a.deployment_id) for a in attempts_of(error)] == [
+        ("small", client.calls[0][0]), ("small", client.calls[1][0]), ("large", "c"),
+        ("huge", "d"), ("huge", "d")]
+    assert error.retry_after == 30
+    assert failure_headers(error) == {"x-gatewise-attempted-retries": "2",
+                                      "x-gatewise-attempted-fallbacks": "2"}
+    text = str(error) + repr(error) + "".join(error.__notes__) + repr(attempts_of(error))
+    assert SECRET not in text + repr(router) + repr(router.deployments)
+
+
+async def test_a_group_with_nothing_available_falls_back() -> None:
+    model_list = group("small", "a", rpm=1) + group("large", "c")
+    router, _, _ = make(model_list, fallbacks=[{"small": ["large"]}])
+    assert await served_by(router, "small") == "a"
+    result = await router.acompletion_dict("small", HELLO)
+    assert result.deployment_id == "c"
+    assert isinstance(result.attempts[0].error, RateLimitError)
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+async def test_a_stream_silent_past_stream_timeout_fails_over() -> None:
+    router, client, _ = make(group("g", "stall", stream_timeout=0.05) + group("g", "ok"),
+                             routing_strategy="least-busy")
+    client.script("stall", Sleep(5.0), Sleep(5.0))
+    result = await router.acompletion_dict("g", HELLO, stream=True)
+    chunks = [c async for c in result.response]  # type: ignore[union-attr]
+    assert result.deployment_id == "ok" and len(chunks) == 3
+    if result.attempts:
+        assert isinstance(result.attempts[0].error, APITimeoutError)
+    assert client.open_streams == 0
+
+
+async def test_after_the_first_chunk_a_stream_is_never_switched() -> None:
+    router, client, _ = make(group("g", "a", "b"))
+    client.script("a", BreakAfter(1, APIConnectionError("cut")))
+    client.script("b", BreakAfter(1, APIConnectionError("cut")))
+    result = await router.acompletion_dict("g", HELLO, stream=True)
+    stream: Any = result.response
+    first = await stream.__anext__()
+    assert first["choices"][0]["delta"]["content"].endswith(":0")
+    with pytest.raises(APIConnectionError):
+        await stream.__anext__()
+    assert len(client.calls) == 1
+    assert {h.id: h.in_flight for h in await router.ahealth()} == {"a": 0, "b": 0}
+    assert {h.id: h.failures_last_minute for h in await router.ahealth()}[
+        result.deployment_id] == 1
+
+
+async def test_in_flight_is_released_when_a_stream_ends_or_is_closed() -> None:
+    router, _, _ = make(group("g", "a"))
+    result = await router.acompletion_dict("g", HELLO, stream=True)
+    assert (await router.ahealth())[0].in_flight == 1
+    assert len([c async for c in result.response]) == 3  # type: ignore[union-attr]
+    health = (await router.ahealth())[0]
+    assert health.in_flight == 0 and health.time_to_first_token is not None
+    assert health.tokens_this_minute == 8  # the usage in the last chunk, not the estimate
+    result = await router.acompletion_dict("g", HELLO, stream=True)
+    await result.response.aclose()  # type: ignore[union-attr]
+    assert (await router.ahealth())[0].in_flight == 0
+
+
+async def test_stream_open_errors_are_retried_like_any_other() -> None:
+    router, client, _ = make(group("g", "a", "b"))
+    client.script("a", InternalServerError("x"))
+    while client.served("a") == 0:
+        result = await router.acompletion_dict("g", HELLO, stream=True)
+    assert result.retries == 1 and result.deployment_id == "b"
+    assert len([c async for c in result.response]) == 3  # type: ignore[union-attr]
+
+
+# -- the event loop --------------------------------------------------------------------------
+
+async def test_waiting_never_blocks_the_event_loop() -> None:
+    router, client, _ = make(group("g", "a"))
+    client.script("a", RateLimitError("r", retry_after=0.2), Sleep(0.1))
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    beat = asyncio.create_task(heartbeat())
+    await served_by(router)
+    beat.cancel()
+    assert ticks >= 15  # ~0.3 s of waiting, the loop kept turning
+
+
+async def test_embeddings_route_too() -> None:
+    router, client, _ = make(group("e", "a", "b"))
+    client.script("a", InternalServerError("x"))
+    while client.served("a") == 0:
+        result = await router.aembedding_dict("e", ["one", "two"])
+    assert result.deployment_id == "b" and result.response["object"] == "list"

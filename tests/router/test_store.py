@@ -1,0 +1,87 @@
+"""MemoryStore: each operation atomic, windows and cooldowns driven by the caller's clock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from gatewise.router.store import RECENT, MemoryStore, StateStore
+
+
+def test_memory_store_is_a_state_store() -> None:
+    assert isinstance(MemoryStore(), StateStore)
+
+
+async def test_in_flight_counts_never_go_negative() -> None:
+    store = MemoryStore()
+    assert await store.incr_in_flight("a") == 1
+    assert await store.incr_in_flight("a") == 2
+    assert await store.decr_in_flight("a") == 1
+    assert await store.decr_in_flight("a") == 0
+    assert await store.decr_in_flight("a") == 0
+    assert (await store.stats(["a", "b"], 0.0))["b"].in_flight == 0
+
+
+async def test_reserve_respects_rpm_within_the_minute_window() -> None:
+    store = MemoryStore()
+    assert await store.reserve("a", 10.0, rpm=2, tpm=None, tokens=5)
+    assert await store.reserve("a", 20.0, rpm=2, tpm=None, tokens=5)
+    assert not await store.reserve("a", 59.9, rpm=2, tpm=None, tokens=5)
+    stats = (await store.stats(["a"], 59.9))["a"]
+    assert (stats.requests, stats.tokens) == (2, 10)
+    assert await store.reserve("a", 60.0, rpm=2, tpm=None, tokens=5)  # a new window
+    assert (await store.stats(["a"], 61.0))["a"].requests == 1
+
+
+async def test_reserve_respects_tpm_and_lets_one_big_request_through() -> None:
+    store = MemoryStore()
+    assert await store.reserve("a", 0.0, rpm=None, tpm=100, tokens=500)  # fresh window
+    assert not await store.reserve("a", 1.0, rpm=None, tpm=100, tokens=1)
+    await store.add_tokens("a", 1.0, -480)  # the real usage was 20 tokens
+    assert await store.reserve("a", 2.0, rpm=None, tpm=100, tokens=80)
+    assert not await store.reserve("a", 2.0, rpm=None, tpm=100, tokens=1)
+
+
+def test_reserve_is_atomic_across_threads() -> None:
+    store = MemoryStore()
+    wins: list[bool] = []
+
+    def worker() -> None:
+        for _ in range(50):
+            wins.append(asyncio.run(store.reserve("a", 1.0, rpm=100, tpm=None, tokens=1)))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 100
+
+
+async def test_failures_are_counted_in_a_sliding_minute() -> None:
+    store = MemoryStore()
+    assert await store.record_failure("a", 0.0) == 1
+    assert await store.record_failure("a", 30.0) == 2
+    assert await store.record_failure("a", 59.0) == 3
+    assert await store.record_failure("a", 61.0) == 3  # the one at 0.0 has aged out
+    assert (await store.stats(["a"], 119.5))["a"].failures == 1
+
+
+async def test_cooldown_expires_keeps_the_later_end_and_clears_failures() -> None:
+    store = MemoryStore()
+    await store.record_failure("a", 0.0)
+    await store.set_cooldown("a", 30.0)
+    await store.set_cooldown("a", 20.0)  # an earlier end does not shorten it
+    stats = (await store.stats(["a"], 10.0))["a"]
+    assert (stats.cooldown_until, stats.failures) == (30.0, 0)
+    assert (await store.stats(["a"], 30.0))["a"].cooldown_until is None
+
+
+async def test_latencies_keep_the_recent_ones_apart_from_ttft() -> None:
+    store = MemoryStore()
+    for i in range(RECENT + 5):
+        await store.record_latency("a", float(i))
+    await store.record_latency("a", 0.25, first_token=True)
+    stats = (await store.stats(["a"], 0.0))["a"]
+    assert stats.latencies == tuple(float(i) for i in range(5, RECENT + 5))
+    assert stats.ttfts == (0.25,)
