@@ -150,6 +150,58 @@ def _check_context_window(info: ModelInfo, messages: list[Any], params: dict[str
         )
 
 
+def encode_body(body: Any) -> bytes:
+    """``body`` as JSON bytes; a value JSON cannot carry (an integer beyond 64 bits, a lone
+    surrogate, a non-string key, nesting past orjson's limit) is refused as the caller's
+    error, naming where it sits in the body when it can be found."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as error:
+        path, why = _unencodable(body) or ("body", str(error))
+        raise BadRequestError(
+            f"the request holds a value that cannot be sent as JSON: {path} {why}",
+            param=path) from None
+
+
+def _unencodable(body: Any) -> tuple[str, str] | None:
+    """Where and why orjson gave up on ``body`` (run only after it has: not on the way)."""
+    stack: list[tuple[Any, str, int]] = [(body, "body", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > 254:
+                return _shortened(path), "is nested too deeply"
+            for key in value:
+                if not isinstance(key, str):
+                    return path, f"has a key that is not a string: {key!r}"
+                if not _utf8(key):
+                    return path, "has a key holding a lone surrogate, which is not valid UTF-8"
+            base = "" if depth == 1 else f"{path}."  # top-level fields by their own name
+            stack.extend((v, base + k, depth + 1) for k, v in reversed(value.items()))
+        elif isinstance(value, list | tuple):
+            if depth > 254:
+                return _shortened(path), "is nested too deeply"
+            stack.extend((v, f"{path}[{i}]", depth + 1)
+                         for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and not _utf8(value):
+            return path, "holds a lone surrogate, which is not valid UTF-8"
+        elif isinstance(value, int) and not -(2**63) <= value < 2**64:
+            return path, "is an integer beyond the 64 bits JSON carries here"
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shortened(path: str) -> str:
+    return path if len(path) <= 120 else path[:120] + "..."
+
+
 def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
                  messages: Any, params: dict[str, Any]) -> Call:
     """Build the request for a chat call (or note that it is mocked)."""
@@ -171,7 +223,7 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
             "POST",
             _api_base(spec, options, settings) + adapter.CHAT_PATH,
             _headers(_api_key(spec, options, settings), options, settings, stream=stream),
-            orjson.dumps(body),
+            encode_body(body),
         )
     return Call(spec.name, model_id, adapter, info, params, stream, _timeout(options, settings),
                 _policy(options, settings), mock, request)
@@ -201,7 +253,7 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
     if mock is None:
         url = _api_base(spec, options, settings) + adapter.EMBEDDINGS_PATH
         headers = _headers(_api_key(spec, options, settings), options, settings, stream=False)
-        requests = [Request("POST", url, headers, orjson.dumps(body)) for body in bodies]
+        requests = [Request("POST", url, headers, encode_body(body)) for body in bodies]
     call = Call(spec.name, model_id, adapter, info, params, False, _timeout(options, settings),
                 _policy(options, settings), mock, None)
     return call, requests

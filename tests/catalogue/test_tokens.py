@@ -242,3 +242,9 @@ def test_fits_context_with_catalogue_windows() -> None:
                           catalogue=catalogue)
     assert not fits_context(tiny, prompt, 1000)
     assert fits_context(catalogue.get("mistral/mistral-small-latest"), prompt, 1000)
+
+
+def test_values_json_cannot_carry_are_still_counted() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"max": 2**70}}}]
+    assert token_counter(model=SMALL, messages=[{"role": "user", "content": "x"}],
+                         tools=tools) > 0

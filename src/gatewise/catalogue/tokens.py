@@ -306,4 +306,7 @@ def _as_text(value: Any) -> str:
 def _json(value: Any) -> str:
     import orjson
 
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:  # e.g. an int over 64 bits: counting must not fail on it
+        return str(value)

@@ -98,7 +98,7 @@ def test_every_function_tool_carries_parameters(function: dict[str, Any]) -> Non
 def test_bad_function_name_is_refused_naming_the_tool(name: Any) -> None:
     with pytest.raises(BadRequestError) as caught:
         body(tools=[WEATHER, {"type": "function", "function": {"name": name}}])
-    assert caught.value.param == "tools"
+    assert caught.value.param == "tools[1].function.name"
     assert "tools[1]" in caught.value.message
     assert repr(name) in caught.value.message
 

@@ -7,6 +7,7 @@ from typing import Any
 from gatewise._exceptions import BadRequestError
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
+from gatewise.providers.mistral.checks import bad
 from gatewise.providers.mistral.messages import translate_messages
 from gatewise.providers.mistral.params import translate_params
 from gatewise.providers.mistral.reasoning import (
@@ -32,12 +33,21 @@ def build_chat_body(
 
     ``params`` are the caller's OpenAI-style keyword parameters (``None`` means unset).
     Raises ``UnsupportedParamsError`` for parameters Mistral cannot honour (unless
-    ``drop_params``) and ``BadRequestError`` for requests it would refuse, before any
+    ``drop_params``) and ``BadRequestError`` naming the field (``param``, an exact path
+    such as ``messages[2].content[0].image_url``) for requests it would refuse, before any
     network call.  Never mutates its arguments.
     """
+    try:
+        return _chat_body(model, messages, params, drop_params, model_info)
+    except BadRequestError as error:  # free unless raised: say which model it was for
+        error.model = error.model or model
+        raise
+
+
+def _chat_body(model: str, messages: list[JSON], params: JSON, drop_params: bool,
+               model_info: ModelInfo | None) -> JSON:
     if not isinstance(messages, list):
-        raise BadRequestError("messages must be a list", provider="mistral", model=model,
-                              param="messages")
+        raise bad("messages", "must be a list of message objects")
     effort = requested_effort(params)
     mistral_messages = translate_messages(
         messages, native_reasoning=reasoning_style(model_info) == "native")
@@ -55,7 +65,6 @@ def build_chat_body(
     extra_body: Any = params.get("extra_body")
     if extra_body is not None:
         if not isinstance(extra_body, dict):
-            raise BadRequestError("extra_body must be a dict", provider="mistral", model=model,
-                                  param="extra_body")
+            raise bad("extra_body", "must be an object")
         body.update(extra_body)  # the caller's explicit escape hatch, verbatim
     return body

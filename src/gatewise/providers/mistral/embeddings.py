@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gatewise._exceptions import BadRequestError
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
+from gatewise.providers.mistral.checks import EMBEDDING_CHECKS, bad, check_params
 from gatewise.providers.mistral.params import unsupported_error
 
 EMBEDDINGS_PATH = "/embeddings"
@@ -34,9 +34,15 @@ def build_embedding_body(
     (``model_info.supports_output_dimension``); elsewhere it is a parameter Mistral cannot
     honour.
     """
-    if not isinstance(input, str | list):
-        raise BadRequestError("input must be a string or a list of strings",
-                              provider="mistral", model=model, param="input")
+    if isinstance(input, list):
+        if not input:
+            raise bad("input", "must hold at least one string")
+        for i, text in enumerate(input):
+            if not isinstance(text, str):
+                raise bad(f"input[{i}]", "must be a string")
+    elif not isinstance(input, str):
+        raise bad("input", "must be a string or a list of strings")
+    check_params(params, EMBEDDING_CHECKS)
     body: JSON = {"model": model, "input": input}
     unsupported: list[str] = []
     for key, value in params.items():
@@ -55,8 +61,10 @@ def build_embedding_body(
     if unsupported and not drop_params:
         raise unsupported_error(unsupported)
     extra_body: Any = params.get("extra_body")
-    if isinstance(extra_body, dict):
-        body.update(extra_body)
+    if extra_body is not None:
+        if not isinstance(extra_body, dict):
+            raise bad("extra_body", "must be an object")
+        body.update(extra_body)  # the caller's explicit escape hatch, verbatim
     return body
 
 
@@ -69,7 +77,8 @@ def approximate_tokens(text: str) -> int:
     """
     if text.isascii():
         return math.ceil(len(text) / 3.5)
-    return math.ceil(len(text.encode("utf-8")) / 3)
+    # surrogatepass: a lone surrogate is counted, not raised on (the encoder refuses it)
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 3)
 
 
 def split_embedding_inputs(

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatewise._exceptions import BadRequestError
 from gatewise.providers.base import JSON
+from gatewise.providers.mistral.checks import bad
 from gatewise.providers.mistral.content import has_text, translate_parts, translate_system_parts
 from gatewise.providers.mistral.reasoning import thinking_chunk
 from gatewise.providers.mistral.tools import (
-    arguments_string,
+    check_function_name,
     is_function_name,
     mistral_tool_call_id,
+    request_arguments,
 )
 
 # Said by the assistant between tool results and a user turn: the live API refuses `user`
@@ -26,10 +27,6 @@ from gatewise.providers.mistral.tools import (
 # there would still be refused after the bridge (assistant -> system is not served either),
 # so that one is left for Mistral to explain.
 BRIDGE_TEXT = "Understood."
-
-
-def _bad(where: str, why: str) -> BadRequestError:
-    return BadRequestError(f"{where}: {why}", provider="mistral", param="messages")
 
 
 def _content(message: JSON, where: str) -> str | list[JSON]:
@@ -41,7 +38,7 @@ def _content(message: JSON, where: str) -> str | list[JSON]:
         return content
     if isinstance(content, list):
         return translate_parts(content, where)
-    raise _bad(where, "`content` must be a string, a list of parts or null")
+    raise bad(f"{where}.content", "must be a string, a list of parts or null")
 
 
 def _system(message: JSON, where: str) -> JSON | None:
@@ -51,22 +48,44 @@ def _system(message: JSON, where: str) -> JSON | None:
     if isinstance(content, list):
         content = translate_system_parts(content, where)
     elif not isinstance(content, str):
-        raise _bad(where, "a system message's `content` must be a string or text parts")
+        raise bad(f"{where}.content", "a system message's content must be a string or "
+                                      "text parts")
     return {"role": "system", "content": content}
 
 
-def _tool_call(call: Any, where: str) -> JSON:
-    if not isinstance(call, dict) or call.get("type", "function") != "function":
-        raise _bad(where, "Mistral takes function tool calls only")
-    function = call.get("function")
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-        raise _bad(where, "a tool call needs `function.name`")
-    name = function["name"]
-    raw_id = call.get("id")
-    # A call without an id gets one derived from its place, so translation stays stable.
-    call_id = mistral_tool_call_id(str(raw_id) if raw_id else f"{where}:{name}")
-    return {"id": call_id, "type": "function",
-            "function": {"name": name, "arguments": arguments_string(function.get("arguments"))}}
+def _optional_string(message: JSON, key: str, where: str) -> str | None:
+    value = message.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise bad(f"{where}.{key}", "must be a string")
+
+
+def _call(function: Any, path: str, call_id: str | None, place: str) -> JSON:
+    """One Mistral tool call; ``path`` is where ``function`` (name and arguments) sits.
+
+    A call without an id gets one derived from its ``place``, so translation stays stable.
+    """
+    if not isinstance(function, dict):
+        raise bad(path, "must be an object with `name` and `arguments`")
+    name = function.get("name")
+    if not isinstance(name, str) or not is_function_name(name):
+        check_function_name(name, path=f"{path}.name")  # raises, saying why
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):
+        arguments = request_arguments(arguments, path=f"{path}.arguments")
+    return {"id": mistral_tool_call_id(call_id or f"{place}:{name}"), "type": "function",
+            "function": {"name": name, "arguments": arguments}}
+
+
+def _tool_call(call: Any, path: str) -> JSON:
+    if not isinstance(call, dict):
+        raise bad(path, "a tool call must be an object")
+    if call.get("type", "function") != "function":
+        raise bad(f"{path}.type", "Mistral takes function tool calls only")
+    call_id = call.get("id")
+    if call_id is not None and not isinstance(call_id, str):
+        raise bad(f"{path}.id", "must be a string")
+    return _call(call.get("function"), f"{path}.function", call_id, path)
 
 
 def _with_reasoning(content: str | list[JSON], reasoning: str) -> list[JSON]:
@@ -88,44 +107,54 @@ class _Translator:
     def add(self, message: Any, index: int) -> None:
         where = f"messages[{index}]"
         if not isinstance(message, dict):
-            raise _bad(where, "a message must be an object")
+            raise bad(where, "a message must be an object")
         role = message.get("role")
         # A tool message without an id can only answer a lone call made right before it.
         single_call_id, self.single_call_id = self.single_call_id, None
         translated: JSON | None
-        if role in ("system", "developer"):
-            translated = _system(message, where)
-        elif role == "user":
+        if role == "user":
             translated = {"role": "user", "content": _content(message, where)}
         elif role == "assistant":
             translated = self._assistant(message, where)
         elif role == "tool":
             translated = self._tool(message, where, single_call_id)
+        elif role in ("system", "developer"):
+            translated = _system(message, where)
         elif role == "function":
             translated = self._function_result(message, where, single_call_id)
+        elif role is None:
+            raise bad(f"{where}.role", "every message needs a role")
         else:
-            raise _bad(where, f"unknown role {role!r}")
+            raise bad(f"{where}.role", f"unknown role {role!r}")
         if translated is not None:
             self.out.append(translated)
 
     def _assistant(self, message: JSON, where: str) -> JSON | None:
         content = _content(message, where)
-        if not has_text(content) and isinstance(message.get("refusal"), str):
-            content = message["refusal"]
+        if not has_text(content):
+            refusal = _optional_string(message, "refusal", where)
+            if refusal is not None:
+                content = refusal
+        prefix = message.get("prefix")  # ours is set by _serving_order; the caller's checked
+        if prefix is not None and not isinstance(prefix, bool):
+            raise bad(f"{where}.prefix", "must be true or false")
         calls = message.get("tool_calls")
         tool_calls: list[JSON] = []
-        if isinstance(calls, list) and calls:
-            tool_calls = [_tool_call(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(calls)]
-        elif isinstance(message.get("function_call"), dict):  # legacy single call
-            legacy = message["function_call"]
-            call = _tool_call({"id": f"{where}:function_call", "function": legacy}, where)
+        if isinstance(calls, list):
+            path = f"{where}.tool_calls"
+            tool_calls = [_tool_call(c, f"{path}[{j}]") for j, c in enumerate(calls)]
+        elif calls is not None:
+            raise bad(f"{where}.tool_calls", "must be a list of tool calls")
+        legacy = message.get("function_call")
+        if not tool_calls and legacy is not None:  # the legacy single call
+            call = _call(legacy, f"{where}.function_call", f"{where}:function_call", where)
             self.legacy_call_ids[call["function"]["name"]] = call["id"]
             tool_calls = [call]
         if not has_text(content) and not tool_calls:
             return None  # Mistral: "must have either content or tool_calls"
         out: JSON = {"role": "assistant"}
-        reasoning = message.get("reasoning_content")
-        if self.native_reasoning and isinstance(reasoning, str) and reasoning:
+        reasoning = _optional_string(message, "reasoning_content", where)
+        if self.native_reasoning and reasoning:
             out["content"] = _with_reasoning(content, reasoning)
         elif has_text(content):
             out["content"] = content
@@ -137,25 +166,25 @@ class _Translator:
 
     def _tool(self, message: JSON, where: str, single_call_id: str | None) -> JSON:
         out: JSON = {"role": "tool", "content": _content(message, where)}
-        call_id = message.get("tool_call_id")
-        if call_id is not None and call_id != "":
-            out["tool_call_id"] = mistral_tool_call_id(str(call_id))
+        call_id = _optional_string(message, "tool_call_id", where)
+        if call_id:
+            out["tool_call_id"] = mistral_tool_call_id(call_id)
         elif single_call_id is not None:
             out["tool_call_id"] = single_call_id
-        name = message.get("name")
-        if isinstance(name, str) and is_function_name(name):  # Mistral checks it (§2.3)
+        name = _optional_string(message, "name", where)
+        if name is not None and is_function_name(name):  # Mistral checks it (§2.3)
             out["name"] = name
         return out
 
     def _function_result(self, message: JSON, where: str, single_call_id: str | None) -> JSON:
         """Legacy ``role: "function"`` -> a tool message answering the legacy call."""
         out: JSON = {"role": "tool", "content": _content(message, where)}
-        name = message.get("name")
-        call_id = self.legacy_call_ids.pop(name, None) if isinstance(name, str) else None
+        name = _optional_string(message, "name", where)
+        call_id = self.legacy_call_ids.pop(name, None) if name is not None else None
         call_id = call_id or single_call_id
         if call_id is not None:
             out["tool_call_id"] = call_id
-        if isinstance(name, str) and is_function_name(name):
+        if name is not None and is_function_name(name):
             out["name"] = name
         return out
 
@@ -176,8 +205,14 @@ def _serving_order(messages: list[JSON]) -> list[JSON]:
 
 
 def translate_messages(messages: list[Any], *, native_reasoning: bool = False) -> list[JSON]:
-    """OpenAI chat history -> a Mistral ``messages`` list (new dicts; the input is untouched)."""
+    """OpenAI chat history -> a Mistral ``messages`` list (new dicts; the input is untouched).
+
+    Mistral refuses an empty conversation, so one with nothing left to send is refused here.
+    """
     translator = _Translator(native_reasoning=native_reasoning)
     for index, message in enumerate(messages):
         translator.add(message, index)
+    if not translator.out:
+        raise bad("messages", "must hold at least one message with content"
+                  if messages else "must hold at least one message")
     return _serving_order(translator.out)

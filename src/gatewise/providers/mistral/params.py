@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatewise._exceptions import BadRequestError, UnsupportedParamsError
+from gatewise._exceptions import UnsupportedParamsError
 from gatewise.providers.base import JSON
+from gatewise.providers.mistral.checks import bad, check_params
 from gatewise.providers.mistral.tools import (
-    clean_json_schema,
+    checked_schema,
     translate_legacy_function_call,
     translate_legacy_functions,
     translate_tool_choice,
@@ -67,39 +68,52 @@ def unsupported_error(names: list[str]) -> UnsupportedParamsError:
     )
 
 
-def _bad(param: str, why: str) -> BadRequestError:
-    return BadRequestError(f"{param}: {why}", provider="mistral", param=param)
-
-
 def translate_response_format(value: Any) -> JSON:
-    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        raise bad("response_format", "must be an object with a `type`")
+    kind = value.get("type")
     if kind in ("text", "json_object"):
         return {"type": kind}
     if kind != "json_schema":
-        raise _bad("response_format", "expected type 'text', 'json_object' or 'json_schema'")
+        raise bad("response_format.type", "expected 'text', 'json_object' or 'json_schema'")
     spec = value.get("json_schema")
-    if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
-        raise _bad("response_format", "type 'json_schema' needs json_schema.schema (an object)")
+    if not isinstance(spec, dict):
+        raise bad("response_format.json_schema", "type 'json_schema' needs json_schema "
+                                                 "(an object with a `schema`)")
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        raise bad("response_format.json_schema.schema", "must be a JSON schema object")
     name = spec.get("name")
-    out: JSON = {"name": name if isinstance(name, str) and name else "response",
-                 "schema": clean_json_schema(spec["schema"])}
-    if isinstance(spec.get("description"), str):
-        out["description"] = spec["description"]
-    if isinstance(spec.get("strict"), bool):
-        out["strict"] = spec["strict"]
+    if name is not None and not isinstance(name, str):
+        raise bad("response_format.json_schema.name", "must be a string")
+    out: JSON = {"name": name or "response",
+                 "schema": checked_schema(schema, path="response_format.json_schema.schema")}
+    for key, kind_ok, expected in (("description", str, "a string"),
+                                   ("strict", bool, "true or false")):
+        field = spec.get(key)
+        if isinstance(field, kind_ok):
+            out[key] = field
+        elif field is not None:
+            raise bad(f"response_format.json_schema.{key}", f"must be {expected}")
     return {"type": "json_schema", "json_schema": out}
 
 
 def translate_prediction(value: Any) -> JSON:
     """OpenAI allows the predicted content as text parts; Mistral takes one string."""
     if not isinstance(value, dict) or value.get("type", "content") != "content":
-        raise _bad("prediction", "expected {'type': 'content', 'content': ...}")
+        raise bad("prediction", "expected {'type': 'content', 'content': ...}")
     content = value.get("content", "")
     if isinstance(content, list):
-        content = "".join(part.get("text", "") for part in content
-                          if isinstance(part, dict) and part.get("type", "text") == "text")
+        texts = []
+        for i, part in enumerate(content):
+            if not isinstance(part, dict) or part.get("type", "text") != "text" \
+                    or not isinstance(part.get("text"), str):
+                raise bad(f"prediction.content[{i}]", "must be a text part "
+                                                      "{'type': 'text', 'text': <string>}")
+            texts.append(part["text"])
+        content = "".join(texts)
     elif not isinstance(content, str):
-        raise _bad("prediction", "content must be a string or a list of text parts")
+        raise bad("prediction.content", "must be a string or a list of text parts")
     return {"type": "content", "content": content}
 
 
@@ -109,11 +123,11 @@ def _tools_fields(params: JSON, fields: JSON, unsupported: list[str]) -> None:
     mistral_tools: list[JSON] = []
     if tools is not None:
         if not isinstance(tools, list):
-            raise _bad("tools", "expected a list of tools")
+            raise bad("tools", "expected a list of tools")
         mistral_tools = translate_tools(tools)
     if functions is not None:
         if not isinstance(functions, list):
-            raise _bad("functions", "expected a list of functions")
+            raise bad("functions", "expected a list of functions")
         mistral_tools += translate_legacy_functions(functions)
     if not mistral_tools:
         return  # a tool_choice without tools has nothing to choose from: dropped
@@ -135,6 +149,7 @@ def _tools_fields(params: JSON, fields: JSON, unsupported: list[str]) -> None:
 
 def translate_params(params: JSON, *, drop_params: bool) -> JSON:
     """The Mistral fields for ``params`` (messages, model, stream and reasoning aside)."""
+    check_params(params)
     fields: JSON = {}
     unsupported: list[str] = []
     for key, value in params.items():
@@ -154,10 +169,13 @@ def translate_params(params: JSON, *, drop_params: bool) -> JSON:
     if params.get("prediction") is not None:
         fields["prediction"] = translate_prediction(params["prediction"])
     tier = params.get("service_tier")
-    if tier in MISTRAL_SERVICE_TIERS:
-        fields["service_tier"] = tier
-    elif tier is not None and tier not in OPENAI_SERVICE_TIERS:
-        unsupported.append("service_tier")
+    if isinstance(tier, str):
+        if tier in MISTRAL_SERVICE_TIERS:
+            fields["service_tier"] = tier
+        elif tier not in OPENAI_SERVICE_TIERS:
+            unsupported.append("service_tier")
+    elif tier is not None:
+        raise bad("service_tier", "must be a string")
     _tools_fields(params, fields, unsupported)
 
     if unsupported and not drop_params:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatewise._exceptions import BadRequestError
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
+from gatewise.providers.mistral.checks import bad
 
 REASONING_INSTRUCTION = (
     "When solving problems, think step-by-step in <think> tags before providing your final "
@@ -46,24 +46,21 @@ def requested_effort(params: JSON) -> str | None:
     """
     effort = params.get("reasoning_effort")
     if effort is not None:
-        if effort not in _RANK:
-            raise BadRequestError(
-                f"reasoning_effort={effort!r} is not one of {', '.join(EFFORT_SCALE)}",
-                provider="mistral", param="reasoning_effort",
-            )
-        return str(effort)
+        if not isinstance(effort, str) or effort not in _RANK:
+            raise bad("reasoning_effort",
+                      f"{effort!r} is not one of {', '.join(EFFORT_SCALE)}")
+        return effort
     thinking = params.get("thinking")
     if thinking is None:
         return None
-    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if not isinstance(thinking, dict):
+        raise bad("thinking", "expected {'type': 'enabled'} or {'type': 'disabled'}")
+    kind = thinking.get("type")
     if kind in ("enabled", "adaptive"):
         return "high"
     if kind == "disabled":
         return "none"
-    raise BadRequestError(
-        f"thinking={thinking!r}: expected {{'type': 'enabled'}} or {{'type': 'disabled'}}",
-        provider="mistral", param="thinking",
-    )
+    raise bad("thinking.type", f"expected 'enabled' or 'disabled' (got {kind!r})")
 
 
 def nearest_level(effort: str, levels: tuple[str, ...]) -> str:
