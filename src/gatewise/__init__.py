@@ -146,8 +146,8 @@ if TYPE_CHECKING:
     )
     from gatewise._http import Timeout
     from gatewise._streaming import AsyncStream, Stream, stream_chunk_builder
-    from gatewise.router import Router
     from gatewise.catalogue import Catalogue, ModelInfo, completion_cost, token_counter
+    from gatewise.router import Router
     from gatewise.types import (
         Choice,
         Delta,
