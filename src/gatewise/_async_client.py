@@ -107,7 +107,8 @@ class AsyncClient:
         raw = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
                                        policy=call.policy, error_for=call.error_for,
                                        provider=call.provider, model=call.model_id)
-        events = _async.iter_events(raw, provider=call.provider, model=call.model_id)
+        events = _async.iter_events(raw, provider=call.provider, model=call.model_id,
+                                     secret=call.secret)
         translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
         return AsyncStream(atranslate(events, translator), wrap, on_close=raw.close)
 

@@ -102,7 +102,8 @@ class Client:
         raw = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
                                 policy=call.policy, error_for=call.error_for,
                                 provider=call.provider, model=call.model_id)
-        events = _sync.iter_events(raw, provider=call.provider, model=call.model_id)
+        events = _sync.iter_events(raw, provider=call.provider, model=call.model_id,
+                                     secret=call.secret)
         translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
         return Stream(translate(events, translator), wrap, on_close=raw.close)
 

@@ -64,6 +64,7 @@ class Call:
     policy: RetryPolicy
     mock: Any
     request: Request | None
+    secret: str | None = field(default=None, repr=False)
 
     def error_for(self, status: int, body: Any, headers: Mapping[str, str]) -> APIError:
         return self.adapter.error_for(status, body, headers=headers, model=self.model_id)
@@ -217,16 +218,17 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
     body = adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
     _check_context_window(info, messages, params)
     mock = options.get("mock_response")
-    request = None
+    request = key = None
     if mock is None:
+        key = _api_key(spec, options, settings)
         request = Request(
             "POST",
             _api_base(spec, options, settings) + adapter.CHAT_PATH,
-            _headers(_api_key(spec, options, settings), options, settings, stream=stream),
+            _headers(key, options, settings, stream=stream),
             encode_body(body),
         )
     return Call(spec.name, model_id, adapter, info, params, stream, _timeout(options, settings),
-                _policy(options, settings), mock, request)
+                _policy(options, settings), mock, request, key)
 
 
 def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
@@ -250,10 +252,12 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
                                            model_info=info) for batch in batches]
     mock = options.get("mock_response")
     requests: list[Request] = []
+    key = None
     if mock is None:
+        key = _api_key(spec, options, settings)
         url = _api_base(spec, options, settings) + adapter.EMBEDDINGS_PATH
-        headers = _headers(_api_key(spec, options, settings), options, settings, stream=False)
+        headers = _headers(key, options, settings, stream=False)
         requests = [Request("POST", url, headers, encode_body(body)) for body in bodies]
     call = Call(spec.name, model_id, adapter, info, params, False, _timeout(options, settings),
-                _policy(options, settings), mock, None)
+                _policy(options, settings), mock, None, key)
     return call, requests

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
-from gatewise._http._common import ErrorFor, with_context
+from gatewise._http._common import ErrorFor, secret_of, with_context
 from gatewise._http._decode import decode_answer, decode_error_body
 from gatewise._http._models import RawResponse, Request, Timeout
 from gatewise._http._retry import RetryPolicy
@@ -155,7 +155,7 @@ async def send(
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model)
+            raise with_context(error, provider, model, secret_of(request))
         await asyncio.sleep(delay)
         attempt += 1
 
@@ -180,13 +180,13 @@ async def open_stream(
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model)
+            raise with_context(error, provider, model, secret_of(request))
         await asyncio.sleep(delay)
         attempt += 1
 
 
 async def iter_events(
-    stream: AsyncRawStream, *, provider: str, model: str
+    stream: AsyncRawStream, *, provider: str, model: str, secret: str | None = None
 ) -> AsyncIterator[dict[str, Any]]:
     """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
     decoder = EventDecoder()
@@ -199,7 +199,7 @@ async def iter_events(
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
     except APIError as exc:
-        with_context(exc, provider, model)
+        with_context(exc, provider, model, secret)
         raise
     finally:
         # Close the byte generator here, not in a finaliser task the loop would schedule.

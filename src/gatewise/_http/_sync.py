@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import httpx
 
 from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
-from gatewise._http._common import ErrorFor, with_context
+from gatewise._http._common import ErrorFor, secret_of, with_context
 from gatewise._http._decode import decode_answer, decode_error_body
 from gatewise._http._models import RawResponse, Request, Timeout
 from gatewise._http._retry import RetryPolicy
@@ -126,7 +126,7 @@ def send(
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model)
+            raise with_context(error, provider, model, secret_of(request))
         time.sleep(delay)
         attempt += 1
 
@@ -151,12 +151,13 @@ def open_stream(
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model)
+            raise with_context(error, provider, model, secret_of(request))
         time.sleep(delay)
         attempt += 1
 
 
-def iter_events(stream: SyncRawStream, *, provider: str, model: str) -> Iterator[dict[str, Any]]:
+def iter_events(stream: SyncRawStream, *, provider: str, model: str,
+                secret: str | None = None) -> Iterator[dict[str, Any]]:
     """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
     decoder = EventDecoder()
     try:
@@ -166,7 +167,7 @@ def iter_events(stream: SyncRawStream, *, provider: str, model: str) -> Iterator
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
     except APIError as exc:
-        with_context(exc, provider, model)
+        with_context(exc, provider, model, secret)
         raise
     finally:
         stream.close()
