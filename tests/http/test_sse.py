@@ -31,3 +31,12 @@ def test_multi_line_data_is_joined() -> None:
 def test_an_event_that_is_not_a_json_object_raises(payload: bytes) -> None:
     with pytest.raises(APIResponseValidationError, match="stream event"):
         EventDecoder().feed(b"data: " + payload + b"\n\n")
+
+
+def test_good_events_before_a_bad_one_in_the_same_chunk_come_first() -> None:
+    decoder = EventDecoder()
+    events = decoder.feed(b'data: {"a": 1}\n\ndata: {"b": 2}\n\ndata: {oops\n\ndata: {"c": 3}\n\n')
+    assert events == [{"a": 1}, {"b": 2}]
+    assert decoder.error is not None
+    with pytest.raises(APIResponseValidationError, match="stream event"):
+        decoder.feed(b"")

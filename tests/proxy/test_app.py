@@ -132,7 +132,7 @@ async def test_an_unexpected_error_is_a_500_in_openai_shape(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(mock_app.state, "deployment_for", boom)
+    monkeypatch.setattr(mock_app.state, "budget_for", boom)
     answer = await call(mock_app, "POST", CHAT, {"model": "demo", "messages": HELLO})
     assert answer.status == 500
     error = answer.error()
@@ -219,20 +219,25 @@ async def test_the_first_usable_entry_of_a_name_serves() -> None:
 # -- against the fake upstream, in process ------------------------------------------------
 
 async def test_upstream_call_with_cost_and_deployment_defaults(
-        fake_app: ProxyApp, fake_mistral: FakeMistral) -> None:
-    fake_app.state.deployments[0].defaults["temperature"] = 0.25
-    answer = await call(fake_app, "POST", CHAT, {"model": "mistral-small-latest",
-                                                 "messages": HELLO, "max_tokens": 5})
-    assert answer.status == 200, answer.body
-    sent = fake_mistral.requests[-1]
-    assert sent.json["model"] == "mistral-small-latest"
-    assert (sent.json["temperature"], sent.json["max_tokens"]) == (0.25, 5)
-    assert sent.headers["authorization"] == "Bearer test-key"
-    assert float(answer.headers["x-gatewise-response-cost"]) > 0
-    override = await call(fake_app, "POST", CHAT, {"model": "mistral-small-latest",
-                                                   "messages": HELLO, "temperature": 0.9})
-    assert override.status == 200
-    assert fake_mistral.requests[-1].json["temperature"] == 0.9
+        fake_mistral: FakeMistral) -> None:
+    app = make_app({"model_list": [{"model_name": "m", "params": {
+        "model": "mistral/mistral-small-latest", "api_key": "test-key", "temperature": 0.25,
+        "api_base": fake_mistral.base_url}}]})
+    try:
+        answer = await call(app, "POST", CHAT, {"model": "m", "messages": HELLO,
+                                                "max_tokens": 5})
+        assert answer.status == 200, answer.body
+        sent = fake_mistral.requests[-1]
+        assert sent.json["model"] == "mistral-small-latest"
+        assert (sent.json["temperature"], sent.json["max_tokens"]) == (0.25, 5)
+        assert sent.headers["authorization"] == "Bearer test-key"
+        assert float(answer.headers["x-gatewise-response-cost"]) > 0
+        override = await call(app, "POST", CHAT, {"model": "m", "messages": HELLO,
+                                                   "temperature": 0.9})
+        assert override.status == 200
+        assert fake_mistral.requests[-1].json["temperature"] == 0.9
+    finally:
+        await app.state.aclose()
 
 
 @pytest.mark.parametrize(("status", "expected_status", "expected_type"), [

@@ -241,7 +241,9 @@ def test_deployments_know_their_missing_key_and_hide_it() -> None:
     assert deployments[0].problem == "MISTRAL_API_KEY is not set"
     assert deployments[1].problem is None
     assert "sk-secret" not in repr(deployments) + repr(config)
-    assert deployments[1].call_kwargs({})["api_key"] == "sk-secret"
+    entry = deployments[1].router_entry()
+    assert entry["params"]["api_key"] == "sk-secret"
+    assert entry["model_info"] == {"id": "keyed#0"}
 
 
 def test_secret_never_shows() -> None:

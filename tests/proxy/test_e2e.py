@@ -314,18 +314,27 @@ def test_mid_stream_failure_is_an_error_event(proxy: Proxy, fake_mistral: FakeMi
     assert "before it was complete" in info.value.message
 
 
-def test_headers_are_flushed_before_the_first_token(proxy: Proxy,
-                                                    fake_mistral: FakeMistral) -> None:
-    fake_mistral.stream_delay = 0.4
+def test_stream_headers_come_with_the_first_chunk_and_chunks_are_not_held(
+        proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    # The router settles the deployment on the first chunk (a failure before it goes
+    # elsewhere, or is a plain HTTP error): the headers say who serves, then every chunk is
+    # passed on as it arrives.
+    fake_mistral.stream_delay = 0.25
     body = {"model": MODEL, "messages": HELLO, "stream": True}
     start = time.monotonic()
     with httpx.stream("POST", proxy.url + "/v1/chat/completions", json=body) as answer:
         assert answer.status_code == 200
-        headers_after = time.monotonic() - start
         assert answer.headers["content-type"].startswith("text/event-stream")
-        first = next(answer.iter_lines())
-    assert headers_after < 0.3
+        assert answer.headers["x-gatewise-model-id"] == "mistral-small-latest#0"
+        assert answer.headers["x-gatewise-attempted-retries"] == "0"
+        lines = answer.iter_lines()
+        first = next(lines)
+        first_after = time.monotonic() - start
+        rest = [line for line in lines if line]
+        total = time.monotonic() - start
     assert first.startswith("data: ")
+    assert len(rest) >= 3 and rest[-1] == "data: [DONE]"
+    assert first_after < 0.6 and total - first_after > 0.5
 
 
 def test_client_disconnect_cancels_the_upstream(proxy: Proxy, fake_mistral: FakeMistral) -> None:

@@ -310,6 +310,23 @@ async def test_per_call_fallbacks() -> None:
         await router.acompletion_dict("small", HELLO, fallbacks=["nope"])
 
 
+@pytest.mark.parametrize("value", [5, [None], {"g": 3}, [1, "x"]])
+async def test_malformed_per_call_fallbacks_are_a_bad_request(value: Any) -> None:
+    router, client, _ = make(group("g", "a"))
+    with pytest.raises(BadRequestError) as info:
+        await router.acompletion_dict("g", HELLO, fallbacks=value)
+    assert info.value.param == "fallbacks"
+    assert client.calls == []
+
+
+async def test_usage_is_counted_without_a_tpm_limit() -> None:
+    router, _, _ = make(group("g", "a"))
+    await served_by(router)
+    (health,) = await router.ahealth()
+    assert (health.requests_this_minute, health.tokens_this_minute) == (1, 10)
+    assert health.in_flight == 0 and health.latency is not None
+
+
 async def test_when_everything_fails_one_error_carries_every_attempt() -> None:
     model_list = group("small", "a", "b") + group("large", "c") + group("huge", "d")
     router, client, _ = make(model_list, fallbacks={"small": ["large"], "large": ["huge", "small"]},

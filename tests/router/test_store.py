@@ -85,3 +85,31 @@ async def test_latencies_keep_the_recent_ones_apart_from_ttft() -> None:
     stats = (await store.stats(["a"], 0.0))["a"]
     assert stats.latencies == tuple(float(i) for i in range(5, RECENT + 5))
     assert stats.ttfts == (0.25,)
+
+
+async def test_acquire_reserves_and_counts_in_flight_unless_benched_or_full() -> None:
+    store = MemoryStore()
+    assert await store.acquire("a", 1.0, rpm=2, tpm=None, tokens=3)
+    stats = (await store.stats(["a"], 1.0))["a"]
+    assert (stats.in_flight, stats.requests, stats.tokens) == (1, 1, 3)
+    await store.set_cooldown("a", 10.0)
+    assert not await store.acquire("a", 5.0, rpm=2, tpm=None, tokens=3)  # cooling down
+    assert await store.acquire("a", 10.0, rpm=2, tpm=None, tokens=3)  # the cooldown is over
+    assert not await store.acquire("a", 11.0, rpm=2, tpm=None, tokens=3)  # rpm reached
+    stats = (await store.stats(["a"], 11.0))["a"]
+    assert (stats.in_flight, stats.requests) == (2, 2)
+
+
+async def test_release_books_latency_and_tokens_in_one_call() -> None:
+    store = MemoryStore()
+    await store.acquire("a", 1.0, rpm=None, tpm=100, tokens=10)
+    before = (await store.stats(["a"], 1.0))["a"]
+    await store.release("a", 2.0, latency=0.5, tokens=15)  # 25 used in all
+    after = (await store.stats(["a"], 2.0))["a"]
+    assert before is not after  # a change is never hidden by a kept snapshot
+    assert (after.in_flight, after.tokens, after.latencies, after.ttfts) == (0, 25, (0.5,), ())
+    await store.acquire("a", 3.0, rpm=None, tpm=100, tokens=1)
+    await store.release("a", 3.0, latency=0.25, first_token=True)
+    stats = (await store.stats(["a"], 3.0))["a"]
+    assert (stats.in_flight, stats.ttfts, stats.tokens) == (0, (0.25,), 26)
+    assert (await store.stats(["a"], 3.0))["a"] is stats  # unchanged: the same snapshot

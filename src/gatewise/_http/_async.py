@@ -195,6 +195,8 @@ async def iter_events(
         async for chunk in chunks:
             for event in decoder.feed(chunk):
                 yield event
+            if decoder.error is not None:
+                raise decoder.error
             if decoder.done:
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")

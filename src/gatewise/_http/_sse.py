@@ -15,17 +15,23 @@ class EventDecoder:
     """Feed raw bytes as they arrive; get back each complete event's JSON payload.
 
     Only ``data:`` lines matter (Mistral sends no ``event:``/``id:``).  ``done`` turns True
-    at ``data: [DONE]``; a payload that is not JSON raises ``APIResponseValidationError``.
+    at ``data: [DONE]``; a payload that is not JSON raises ``APIResponseValidationError`` --
+    after the good events that came before it in the same chunk: those are returned first
+    and the error is kept in ``error``, raised by the next ``feed`` (readers check it after
+    each chunk).
     """
 
-    __slots__ = ("_buffer", "_data", "done")
+    __slots__ = ("_buffer", "_data", "done", "error")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._data: list[bytes] = []
         self.done = False
+        self.error: APIResponseValidationError | None = None
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        if self.error is not None:
+            raise self.error
         events: list[dict[str, Any]] = []
         buffer = self._buffer + chunk if self._buffer else chunk
         lines = buffer.split(b"\n")
@@ -37,7 +43,13 @@ class EventDecoder:
                     self._data.append(line[6:] if line[5:6] == b" " else line[5:])
                 continue
             if self._data:
-                event = self._dispatch()
+                try:
+                    event = self._dispatch()
+                except APIResponseValidationError as exc:
+                    if not events:
+                        raise
+                    self.error = exc
+                    return events
                 if event is not None:
                     events.append(event)
         return events

@@ -163,6 +163,8 @@ def iter_events(stream: SyncRawStream, *, provider: str, model: str,
     try:
         for chunk in stream.iter_bytes():
             yield from decoder.feed(chunk)
+            if decoder.error is not None:
+                raise decoder.error
             if decoder.done:
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")

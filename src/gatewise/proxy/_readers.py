@@ -117,6 +117,13 @@ class Reader:
             return None
         return number
 
+    def positive(self, value: Any, path: str) -> float | None:
+        number = self.number(value, path)
+        if number == 0:
+            self.error(path, "must be a number > 0")
+            return None
+        return number
+
     def count(self, value: Any, path: str, low: int = 0) -> int | None:
         number = self.number(value, path)
         if number is None:

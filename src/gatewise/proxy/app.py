@@ -80,11 +80,8 @@ class ProxyApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                try:
-                    self.state.client  # noqa: B018 -- one pool per app, made in its loop
-                except Exception as exc:
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
+                # The router and its client were built with the app (so a bad config fails
+                # before the server binds); the client's pool opens in this loop on first use.
                 # Everything loaded so far lives as long as the process: keep the garbage
                 # collector from walking it again and again under load.
                 gc.collect()

@@ -18,6 +18,7 @@ from typing import Any
 
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._readers import Reader
+from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
 
 __all__ = [
@@ -36,7 +37,8 @@ MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
 _TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
                        "general_settings", "router_settings"})
 _ENTRY_KEYS = frozenset({"model_name", "params", "litellm_params", "model_info"})
-_ROUTER_PARAMS = frozenset({"rpm", "tpm", "weight", "order", "max_parallel_requests"})
+_ROUTER_PARAMS = ("rpm", "tpm", "weight", "order")
+_UNSUPPORTED_PARAMS = ("max_parallel_requests",)
 _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
 _SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb"})
@@ -64,6 +66,7 @@ class DeploymentConfig:
     api_key_env: str | None = None  # NAME when api_key is os.environ/NAME
     api_base: str | None = None
     timeout: float | None = None
+    stream_timeout: float | None = None
     num_retries: int | None = None
     drop_params: bool | None = None
     extra_headers: dict[str, str] | None = field(default=None, repr=False)
@@ -89,6 +92,8 @@ class ProxyConfig:
     num_retries: int | None = None
     request_timeout: float | None = None
     router_settings: dict[str, Any] = field(default_factory=dict)
+    """Checked ``router_settings``, as ``Router`` keyword arguments; ``model_group_alias``
+    is ``{alias: {"model": model_name, "hidden": bool}}``."""
     warnings: tuple[str, ...] = ()
 
 
@@ -132,11 +137,8 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     _apply_environment(r, top.get("environment_variables"), environ)
     settings = _settings(r, top)
     general = _general(r, top.get("general_settings"), environ)
-    router = r.mapping(top.get("router_settings") or {}, "router_settings") or {}
-    if router:
-        r.warn("router_settings", f"accepted but not applied yet ({', '.join(map(str, router))}):"
-                                  " the first usable entry of each model_name serves")
     deployments = _model_list(r, top.get("model_list"))
+    router = router_settings(r, top.get("router_settings"), {d.model_name for d in deployments})
     if r.problems:
         raise ConfigError(r.problems)
     return ProxyConfig(
@@ -265,6 +267,8 @@ def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str
     timeout = params.pop("timeout", params.pop("request_timeout", None))
     if timeout is not None:
         out["timeout"] = r.seconds(timeout, f"{path}.timeout")
+    if "stream_timeout" in params:
+        out["stream_timeout"] = r.seconds(params.pop("stream_timeout"), f"{path}.stream_timeout")
     retries = params.pop("max_retries", params.pop("num_retries", None))
     if retries is not None:
         out["num_retries"] = r.count(retries, f"{path}.max_retries")
@@ -273,14 +277,16 @@ def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str
     if "extra_headers" in params:
         out["extra_headers"] = r.headers(params.pop("extra_headers"), f"{path}.extra_headers")
     out["mock_response"] = params.pop("mock_response", None)
-    out["router"] = {k: r.number(params.pop(k), f"{path}.{k}")
-                     for k in sorted(_ROUTER_PARAMS.intersection(params))}
+    out["router"] = {k: (r.positive(params.pop(k), f"{path}.{k}") if k == "weight"
+                         else r.count(params.pop(k), f"{path}.{k}", low=1))
+                     for k in _ROUTER_PARAMS if k in params}
+    for name in _UNSUPPORTED_PARAMS:
+        if name in params:
+            params.pop(name)
+            r.warn(f"{path}.{name}", "not supported, ignored: use rpm / tpm to limit a "
+                                     "deployment")
     for cost in _COST_PARAMS:
         if cost in params:
             out[cost] = r.number(params.pop(cost), f"{path}.{cost}")
-    if "stream_timeout" in params:
-        params.pop("stream_timeout")
-        r.warn(f"{path}.stream_timeout", "not supported, ignored: timeout bounds every wait for "
-                                         "the upstream, including the gaps in a stream")
     out["params"] = params
     return None if model is None else out

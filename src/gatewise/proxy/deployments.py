@@ -1,18 +1,18 @@
-"""``Deployment``: one ``model_list`` entry made ready to call, built once at startup.
+"""``Deployment``: one ``model_list`` entry as the proxy knows it, built once at startup.
 
-Everything a request needs that does not depend on the request is worked out here: the
-call options passed to the SDK core (key, base URL, timeout, retries, mock), the provider
-parameter defaults, the catalogue record for the cost, the header value naming it, and
-whether it can serve at all (a missing environment variable disables only this entry).
-The entry's parameters are also checked by the provider's adapter at startup, so a typo is
-a config error naming its path, not a 400 on every request.
+The router serves the calls (:meth:`Deployment.router_entry` is what it is given, and the
+only place the API key is unwrapped); the proxy keeps what it answers with: the id and its
+header value, the catalogue record for the cost, the mode, and whether the entry can serve
+at all (a missing environment variable disables only this entry).  The entry's parameters
+are also checked by the provider's adapter at startup, so a typo is a config error naming
+its path, not a 400 on every request.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +26,7 @@ from gatewise.proxy.errors import ProxyError, bad_request
 # Fields a request may not set: they would let a client send the deployment's key elsewhere.
 FORBIDDEN_FIELDS = frozenset({"api_key", "api_base", "base_url", "extra_headers",
                               "custom_llm_provider"})
+_CHECKED_FIELDS = FORBIDDEN_FIELDS | {"mock_response", "self"}
 _PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 
@@ -36,8 +37,6 @@ class Deployment:
     id: str
     info: ModelInfo
     mode: str
-    defaults: dict[str, Any]
-    options: dict[str, Any] = field(repr=False)  # holds the revealed API key
     missing_env: tuple[str, ...] = ()
     key_env: str | None = None  # where the key comes from, for error messages
     id_header: bytes = b""
@@ -63,17 +62,28 @@ class Deployment:
         verb = "is" if len(names) == 1 else "are"
         return f"{', '.join(names)} {verb} not set"
 
-    def call_kwargs(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The request's fields (minus model and messages/input) -> the SDK call's keyword
-        arguments: the request's fields over the deployment's defaults, and the deployment's
-        call options over both."""
-        if not FORBIDDEN_FIELDS.isdisjoint(body):
-            name = sorted(FORBIDDEN_FIELDS.intersection(body))[0]
-            raise bad_request(f"`{name}` cannot be set through the proxy: each model's "
-                              "credentials and endpoint come from the proxy's config", param=name)
-        kwargs = {**self.defaults, **body} if self.defaults else body
-        kwargs.update(self.options)
-        return kwargs
+    def call_params(self) -> dict[str, Any]:
+        """The SDK call's parameters: the entry's provider parameters and call options
+        (with the API key revealed: build it only to hand it over)."""
+        config = self.config
+        params: dict[str, Any] = {"model": config.model, **config.params}
+        if config.api_key is not None:
+            params["api_key"] = config.api_key.reveal()
+        for name in ("api_base", "drop_params", "extra_headers", "mock_response"):
+            value = getattr(config, name)
+            if value is not None:
+                params[name] = value
+        return params
+
+    def router_entry(self) -> dict[str, Any]:
+        """This deployment as a ``Router`` ``model_list`` entry, under the proxy's id."""
+        params = self.call_params()
+        for name in ("timeout", "stream_timeout"):
+            value = getattr(self.config, name)
+            if value is not None:
+                params[name] = value
+        params.update(self.config.router)
+        return {"model_name": self.model_name, "params": params, "model_info": {"id": self.id}}
 
     def cost(self, usage: Any) -> float | None:
         if self.is_mock:
@@ -89,31 +99,37 @@ class Deployment:
                     * (config.output_cost_per_token or 0.0))
         return cost_for_usage(self.info, usage)
 
-    def unavailable(self) -> ProxyError:
+    def unavailable(self, name: str | None = None) -> ProxyError:
         return ProxyError(
-            503, f"model `{self.model_name}` cannot be served: {self.problem} in the proxy's "
-                 "environment (set it, then restart the proxy)",
+            503, f"model `{name or self.model_name}` cannot be served: {self.problem} in the "
+                 "proxy's environment (set it, then restart the proxy)",
             type="api_error", code="deployment_not_configured",
             headers=[(b"x-should-retry", b"false")])
 
 
-def _options(config: DeploymentConfig) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if config.api_key is not None:
-        options["api_key"] = config.api_key.reveal()
-    for name in ("api_base", "timeout", "num_retries", "drop_params", "extra_headers",
-                 "mock_response"):
-        value = getattr(config, name)
-        if value is not None:
-            options[name] = value
-    return options
+def check_fields(body: Mapping[str, Any]) -> None:
+    """Refuse the fields that would let a client send a deployment's key elsewhere, and a
+    ``mock_response`` that is not text (the SDK's other forms are for Python callers)."""
+    if _CHECKED_FIELDS.isdisjoint(body):
+        return
+    if not FORBIDDEN_FIELDS.isdisjoint(body):
+        name = sorted(FORBIDDEN_FIELDS.intersection(body))[0]
+        raise bad_request(f"`{name}` cannot be set through the proxy: each model's "
+                          "credentials and endpoint come from the proxy's config", param=name)
+    mock = body.get("mock_response")
+    if mock is not None and not isinstance(mock, str):
+        raise bad_request("`mock_response` must be a string", param="mock_response")
+    if "self" in body:  # a keyword argument that Python would take for the client itself
+        raise bad_request("unknown parameter `self`", param="self")
 
 
 def _key_source(config: DeploymentConfig, environ: Mapping[str, str]
                 ) -> tuple[str | None, tuple[str, ...]]:
     """The variable the key comes from, and the variables missing for this entry."""
     missing = config.missing_env
-    if config.api_key is not None or config.mock_response is not None:
+    # A key of its own (when it is an unset os.environ/NAME, NAME is missing already), or
+    # a mock: the provider's default variable is not needed.
+    if config.api_key is not None or config.api_key_env or config.mock_response is not None:
         return config.api_key_env, missing
     env = PROVIDERS[config.model.partition("/")[0]].api_key_env
     if not environ.get(env) and env not in missing:
@@ -155,9 +171,8 @@ def build_deployments(config: ProxyConfig, catalogue: Catalogue,
         deployment_id = str(entry.model_info.get("id") or f"{entry.model_name}#{number}")
         key_env, missing = _key_source(entry, environ)
         deployments.append(Deployment(
-            config=entry, id=deployment_id, info=info, mode=mode, defaults=dict(entry.params),
-            options=_options(entry), missing_env=missing, key_env=key_env,
-            id_header=quote(deployment_id, safe=_HEADER_SAFE).encode("ascii"),
+            config=entry, id=deployment_id, info=info, mode=mode, missing_env=missing,
+            key_env=key_env, id_header=quote(deployment_id, safe=_HEADER_SAFE).encode("ascii"),
         ))
     if problems:
         raise ConfigError(problems)

@@ -36,9 +36,17 @@ def startup_report(state: AppState) -> list[str]:
     """Warnings worth reading before the first request: config, environment, auth."""
     lines = [f"WARNING: {w}" for w in state.config.warnings]
     for name, deployments in state.missing_env().items():
-        names = ", ".join(d.config.label for d in deployments)
-        lines.append(f"WARNING: {name} is not set: {names} will answer with an error "
-                     f"(\"{name} is not set\") until it is set and the proxy restarted")
+        dead = [d.config.label for d in deployments if d.model_name in state.unavailable]
+        spared = [d.config.label for d in deployments if d.model_name not in state.unavailable]
+        if dead:
+            lines.append(f"WARNING: {name} is not set: {', '.join(dead)} will answer with an "
+                         f"error (\"{name} is not set\") until it is set and the proxy "
+                         "restarted")
+        if spared:
+            lines.append(f"WARNING: {name} is not set: {', '.join(spared)} left out until it "
+                         "is set and the proxy restarted (the other deployments of the same "
+                         "model_name serve)")
+    lines += [f"WARNING: {note}" for note in state.notes]
     if state.master_key is None:
         bar = "!" * 78
         lines += [

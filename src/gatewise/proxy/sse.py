@@ -42,7 +42,7 @@ async def _pump(stream: AsyncStream[dict[str, Any]], send: Send, deployment: Dep
             await send({"type": "http.response.body", "body": b"data: " + dumps(chunk) + b"\n\n",
                         "more_body": True})
     except APIError as exc:
-        last = error_event(upstream_error(exc, deployment, call_id))
+        last = error_event(upstream_error(exc, call_id, {}, deployment))
     except Exception:
         logger.exception("call %s: the stream relay failed", call_id.decode())
         last = error_event(internal_error(call_id.decode()))

@@ -1,27 +1,31 @@
 """``AppState``: what the proxy's handlers share, built once per app.
 
-The deployments and the precomputed ``/models`` answers are made when the app is created
-(so a bad config fails before the server binds); the ``AsyncClient`` -- one aiohttp pool per
-app -- is made in the ASGI lifespan, inside the event loop that will use it.
+Everything is made when the app is created, so a bad config fails before the server
+binds: the deployments, the ``Router`` that serves them (given only the usable ones, with
+their keys unwrapped at that point), and the precomputed ``/models`` answers.  The router's
+``AsyncClient`` opens its aiohttp pool on first use, inside the event loop that serves.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
-from gatewise.proxy.config import ProxyConfig
+from gatewise.proxy.config import ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments
 from gatewise.proxy.errors import ProxyError, bad_request
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
+    from gatewise.router import Router
 
 _MAX_ECHO = 100  # characters of a client's model name quoted back in an error
+_UNKNOWN: Any = object()
 
 
 class AppState:
@@ -30,58 +34,116 @@ class AppState:
         self.version = __version__
         self.catalogue = catalogue or default_catalogue()
         self.deployments = build_deployments(config, self.catalogue)
+        self.by_id = {d.id: d for d in self.deployments}
         self.by_name: dict[str, list[Deployment]] = {}
         for deployment in self.deployments:
             self.by_name.setdefault(deployment.model_name, []).append(deployment)
-        # Until the router lands, the first entry that can serve answers for its name.
-        self.serving = {name: next((d for d in group if d.problem is None), group[0])
-                        for name, group in self.by_name.items()}
-        self.names = ", ".join(self.by_name)
+        settings = dict(config.router_settings)
+        aliases: dict[str, dict[str, Any]] = settings.pop("model_group_alias", {})
+        self.notes: list[str] = []  # for the startup report
+        usable = {name: [d for d in group if d.problem is None]
+                  for name, group in self.by_name.items()}
+        served = {name for name, group in usable.items() if group}
+        # Each name the router serves -> the retry budget its entries ask for (max_retries),
+        # None for the router's default.  Names that cannot be served -> why.
+        self.budgets: dict[str, int | None] = {name: _budget(usable[name]) for name in served}
+        self.unavailable: dict[str, Deployment] = {
+            name: group[0] for name, group in self.by_name.items() if name not in served}
+        for alias, target in aliases.items():
+            if target["model"] in served:
+                self.budgets[alias] = self.budgets[target["model"]]
+            else:
+                self.unavailable[alias] = self.by_name[target["model"]][0]
+        listed = [*self.by_name, *(a for a, t in aliases.items() if not t["hidden"])]
+        self.names = ", ".join(listed)
         self.master_key = config.master_key
         self.max_body = config.max_request_body_bytes
         self.created = int(time.time())
         self.models_body = orjson.dumps(
-            {"object": "list", "data": [self._model_card(n) for n in self.by_name]})
-        self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in self.by_name}
-        self._client: AsyncClient | None = None
+            {"object": "list", "data": [self._model_card(n) for n in listed]})
+        self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in listed}
+        self.client = self._make_client()
+        self._router = self._make_router(settings, aliases, served) if served else None
 
     def _model_card(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "gatewise"}
 
-    @property
-    def client(self) -> AsyncClient:
-        if self._client is None:
-            from gatewise._async_client import AsyncClient  # aiohttp: only where it is used
+    def _make_client(self) -> AsyncClient:
+        from gatewise._async_client import AsyncClient
 
-            config = self.config
-            self._client = AsyncClient(
-                timeout=config.request_timeout,
-                num_retries=2 if config.num_retries is None else config.num_retries,
-                drop_params=config.drop_params, catalogue=self.catalogue)
-        return self._client
+        # The router passes each deployment's options and its own timeout on every call,
+        # and makes every retry decision itself (the SDK's retries are off per call).
+        return AsyncClient(drop_params=self.config.drop_params, catalogue=self.catalogue)
+
+    def _make_router(self, settings: dict[str, Any], aliases: Mapping[str, Mapping[str, Any]],
+                     served: set[str]) -> Router:
+        from gatewise.router import Router
+        from gatewise.router.fallbacks import WILDCARD
+
+        config = self.config
+        settings.setdefault("num_retries", 2 if config.num_retries is None
+                            else config.num_retries)
+        if config.request_timeout is not None:
+            settings.setdefault("timeout", config.request_timeout)
+        aliases = {a: t for a, t in aliases.items() if t["model"] in served}
+        for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+            if key in settings:
+                settings[key] = self._usable_chains(settings[key], key, served | {WILDCARD})
+        entries = [d.router_entry() for d in self.deployments if d.problem is None]
+        try:
+            return Router(entries, model_group_alias=aliases, client=self.client, **settings)
+        except ValueError as exc:
+            raise ConfigError([f"{config.source}: router_settings: {exc}"]) from None
+
+    def _usable_chains(self, chains: dict[str, list[str]], key: str, served: set[str]
+                       ) -> dict[str, list[str]]:
+        """Fallback chains without the names that cannot serve (noted for the startup
+        report): the router is only given the deployments that can."""
+        out: dict[str, list[str]] = {}
+        for group, targets in chains.items():
+            dropped = sorted({n for n in (group, *targets) if n not in served})
+            if dropped:
+                self.notes.append(f"router_settings.{key}: {', '.join(dropped)} cannot be "
+                                  f"served (see above), left out of {group!r}'s fallbacks")
+            kept = [t for t in targets if t in served]
+            if group in served and kept:
+                out[group] = kept
+        return out
+
+    @property
+    def router(self) -> Router:
+        router = self._router
+        if router is None:  # only reached when no deployment is usable
+            raise ProxyError(503, "no deployment of this proxy can serve: see its startup log",
+                             type="api_error", code="deployment_not_configured")
+        return router
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._router is not None:
+            await self._router.aclose()
+        await self.client.aclose()
 
-    def deployment_for(self, name: Any) -> Deployment:
-        """The deployment serving ``name``, or the error to answer with."""
-        deployment = self.serving.get(name) if isinstance(name, str) else None
-        if deployment is None:
-            if name is None:
-                raise bad_request(f"you must provide a model parameter: one of {self.names}",
-                                  param="model")
-            if not isinstance(name, str):
-                raise bad_request(f"`model` must be a string: one of {self.names}",
-                                  param="model")
-            shown = name if len(name) <= _MAX_ECHO else name[:_MAX_ECHO] + "…"
-            raise ProxyError(404, f"The model `{shown}` does not exist on this proxy. "
-                                  f"Available models: {self.names}",
-                             param="model", code="model_not_found")
-        if deployment.missing_env:
-            raise deployment.unavailable()
-        return deployment
+    def budget_for(self, name: Any) -> int | None:
+        """The retry budget for a call to ``name`` (None: the router's), or the error to
+        answer with when the proxy cannot route ``name``."""
+        budget = self.budgets.get(name, _UNKNOWN) if type(name) is str else _UNKNOWN
+        if budget is _UNKNOWN:
+            raise self._no_route(name)
+        return budget  # type: ignore[no-any-return]
+
+    def _no_route(self, name: Any) -> ProxyError:
+        if name is None:
+            return bad_request(f"you must provide a model parameter: one of {self.names}",
+                               param="model")
+        if not isinstance(name, str):
+            return bad_request(f"`model` must be a string: one of {self.names}", param="model")
+        unusable = self.unavailable.get(name)
+        if unusable is not None:
+            return unusable.unavailable(name)
+        shown = name if len(name) <= _MAX_ECHO else name[:_MAX_ECHO] + "…"
+        return ProxyError(404, f"The model `{shown}` does not exist on this proxy. "
+                               f"Available models: {self.names}",
+                          param="model", code="model_not_found")
 
     def missing_env(self) -> dict[str, list[Deployment]]:
         """Each unset variable -> the deployments it disables."""
@@ -90,3 +152,9 @@ class AppState:
             for name in deployment.missing_env:
                 missing.setdefault(name, []).append(deployment)
         return missing
+
+
+def _budget(group: list[Deployment]) -> int | None:
+    """An entry's ``max_retries`` is its model name's retry budget (the most any asks)."""
+    given = [d.config.num_retries for d in group if d.config.num_retries is not None]
+    return max(given) if given else None

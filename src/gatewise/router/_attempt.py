@@ -1,9 +1,11 @@
 """One attempt on one deployment: the call under its deadline, and the bookkeeping around it.
 
-In flight is counted from just before the call until the answer is read, or, for a stream,
-until the stream ends or is closed.  A stream counts as started once its first chunk has
-arrived within ``stream_timeout``; until then any failure (status, connection, silence) is
-the attempt's and the router may go elsewhere; after it, errors reach the caller as they are.
+In flight is counted from the router's ``acquire`` (which also counts the request against
+rpm/tpm) until the answer is read, or, for a stream, until the stream ends or is closed; the
+latency and the tokens actually used are booked with the release, in the same store call.
+A stream counts as started once its first chunk has arrived within ``stream_timeout``;
+until then any failure (status, connection, silence) is the attempt's and the router may
+go elsewhere; after it, errors reach the caller as they are.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gatewise._exceptions import APIError, APITimeoutError
+from gatewise.router._deadline import PerLoop
 from gatewise.router.deployments import Deployment
 from gatewise.router.store import StateStore
 
@@ -23,9 +25,9 @@ Send = Callable[..., Awaitable[Any]]
 OnFailure = Callable[[Deployment, APIError], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class CallSpec:
-    """The parts of a routed call that are the same on every deployment."""
+class CallSpec(NamedTuple):
+    """The parts of a routed call that are the same on every deployment (a tuple: one is
+    made per call, on the hot path)."""
 
     payload: Any
     """``messages`` for chat, ``input`` for embeddings."""
@@ -81,44 +83,59 @@ class Caller:
         self.on_failure = on_failure
         self._timeout = timeout
         self._stream_timeout = stream_timeout
+        self._bases: dict[str, dict[str, Any]] = {}
+        self._deadlines = PerLoop()
+
+    def _base(self, deployment: Deployment) -> dict[str, Any]:
+        """The deployment's call parameters as a plain dict (merging a mapping proxy on
+        every call costs more), with the SDK's own retries off: the router decides."""
+        base = self._bases.get(deployment.id)
+        if base is None:
+            base = self._bases[deployment.id] = {**deployment.params, "num_retries": 0}
+        return base
 
     async def call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
-        params = {**deployment.params, **spec.params, "num_retries": 0}
-        headers = deployment.params.get("extra_headers")
-        if headers and spec.params.get("extra_headers"):  # the deployment's win on conflicts
-            params["extra_headers"] = {**spec.params["extra_headers"], **headers}
-        timeout = spec.timeout or deployment.timeout or self._timeout
-        if timeout is not None:
-            params["timeout"] = timeout
-        await self._store.incr_in_flight(deployment.id)
+        """Call ``deployment``, which the router has acquired (it is counted in flight)."""
         handed_over = False
+        latency: float | None = None
+        tokens = 0
         started = time.perf_counter()
         try:
+            base = self._base(deployment)
+            params = {**base, **spec.params, "num_retries": 0}
+            headers = base.get("extra_headers")
+            if headers and spec.params.get("extra_headers"):  # the deployment's win
+                params["extra_headers"] = {**spec.params["extra_headers"], **headers}
+            timeout = spec.timeout or deployment.timeout or self._timeout
+            if timeout is not None:
+                params["timeout"] = timeout
             if spec.stream:
                 limit = (spec.stream_timeout or deployment.stream_timeout
                          or self._stream_timeout or timeout)
                 stream = await self._open(deployment, send, spec, params, limit, started)
                 handed_over = True
                 return stream
-            try:
-                async with asyncio.timeout(timeout):
-                    response = await send(deployment.model, spec.payload, **params)
-            except TimeoutError:
-                assert timeout is not None
-                raise _timeout_error(deployment, "no answer", timeout) from None
-            await self._store.record_latency(deployment.id, time.perf_counter() - started)
+            if timeout is None:
+                response = await send(deployment.model, spec.payload, **params)
+            else:
+                try:
+                    async with self._deadlines.within(timeout):
+                        response = await send(deployment.model, spec.payload, **params)
+                except TimeoutError:
+                    raise _timeout_error(deployment, "no answer", timeout) from None
+            latency = time.perf_counter() - started
             used = total_tokens(response)
-            if used is not None and used != spec.tokens:
-                await self._store.add_tokens(deployment.id, self._clock(), used - spec.tokens)
+            if used is not None:
+                tokens = used - spec.tokens
             return response
         except APITimeoutError:
             # A timeout is a latency too: it keeps latency-based routing away from it.
-            await self._store.record_latency(deployment.id, time.perf_counter() - started,
-                                             first_token=spec.stream)
+            latency = time.perf_counter() - started
             raise
         finally:
             if not handed_over:
-                await self._store.decr_in_flight(deployment.id)
+                await self._store.release(deployment.id, self._clock(), latency=latency,
+                                          first_token=spec.stream, tokens=tokens)
 
     async def _open(self, deployment: Deployment, send: Send, spec: CallSpec,
                     params: dict[str, Any], limit: float | None, started: float) -> Any:
@@ -127,7 +144,8 @@ class Caller:
         upstream: Any = None
         first: Any = _END
         try:
-            async with asyncio.timeout(limit):
+            async with (contextlib.nullcontext() if limit is None
+                        else self._deadlines.within(limit)):
                 upstream = await send(deployment.model, spec.payload, **params)
                 with contextlib.suppress(StopAsyncIteration):
                     first = await upstream.__anext__()
@@ -147,9 +165,8 @@ class Caller:
 
     async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None
                             ) -> None:
-        await self._store.decr_in_flight(deployment.id)
-        if used is not None and used != spec.tokens:
-            await self._store.add_tokens(deployment.id, self._clock(), used - spec.tokens)
+        tokens = 0 if used is None else used - spec.tokens
+        await self._store.release(deployment.id, self._clock(), tokens=tokens)
 
 
 _END: Any = object()

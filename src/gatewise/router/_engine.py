@@ -1,11 +1,13 @@
 """The routing loop: groups of the fallback plan, retries within a group, failure booking.
 
 For each group: pick an available deployment (not cooling down, under its rpm/tpm, best
-``order`` tier, then the strategy) and reserve it atomically; call it; on failure, book it
-(failure count, cooldown) and retry per :mod:`gatewise.router.policy` on another deployment
-where one is ready, else on a tried one after its ``Retry-After`` or a backoff.  When the
-group is spent, the plan's next group; when all are spent, the most telling error, carrying
-every attempt.  Waits are ``asyncio.sleep``: nothing blocks the event loop.
+``order`` tier, then the strategy) and acquire it atomically (simple-shuffle and lone
+deployments skip the stats snapshot: ``acquire`` says who is available); call it; on
+failure, book it (failure count, cooldown) and retry per :mod:`gatewise.router.policy` on
+another deployment where one is ready, else on a tried one after its ``Retry-After`` or a
+backoff.  When the group is spent, the plan's next group; when all are spent, the most
+telling error, carrying every attempt.  Waits are ``asyncio.sleep``: nothing blocks the
+event loop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from gatewise.router.fallbacks import FallbackPlan
 from gatewise.router.policy import Attempt, Cooldown, Retry, final_error, policy_for
 from gatewise.router.result import DeploymentHealth, RouteResult, Status
 from gatewise.router.store import StateStore
-from gatewise.router.strategies import Strategy, availability, best_tier, recent_latency
+from gatewise.router.strategies import (
+    Strategy,
+    availability,
+    best_tier,
+    recent_latency,
+    shuffle_weights,
+    simple_shuffle,
+    weighted_pick,
+)
 
 
 @dataclass(eq=False)
@@ -46,6 +56,10 @@ class Engine:
     def __post_init__(self) -> None:
         self.caller = Caller(self.store, self.clock, self.failed, timeout=self.timeout,
                              stream_timeout=self.stream_timeout)
+        # simple-shuffle needs no stats snapshot to choose: see _acquire_blind.
+        self._blind = self.strategy is simple_shuffle
+        self._first_tiers = {id(group): (tier, shuffle_weights(tier))
+                             for group in self.groups.values() for tier in [best_tier(group)]}
 
     async def route(self, send: Send, spec: CallSpec, plan: FallbackPlan, budget: int
                     ) -> RouteResult[Any]:
@@ -119,21 +133,49 @@ class Engine:
 
     async def _pick(self, deployments: Sequence[Deployment], spec: CallSpec, *,
                     avoid: set[str] | frozenset[str] = frozenset()) -> Deployment | _Busy:
-        """Choose and reserve a deployment not in ``avoid``, or say why none can be had."""
+        """Choose and acquire a deployment not in ``avoid``, or say why none can be had."""
+        if not avoid and (self._blind or len(deployments) == 1):
+            blind = await self._acquire_blind(deployments, spec)
+            if blind is not None:
+                return blind
         lost: set[str] = set()
         while True:
             now = self.clock()
             stats = await self.store.stats([d.id for d in deployments], now)
             ready, wait = availability(deployments, stats, now, tokens=spec.tokens)
-            ready = [d for d in ready if d.id not in lost]
-            pool = [d for d in ready if d.id not in avoid]
+            if lost:
+                ready = [d for d in ready if d.id not in lost]
+            pool = [d for d in ready if d.id not in avoid] if avoid else ready
             if not pool:
                 return _Busy(wait, avoided_only=bool(ready))
-            choice = self.strategy(best_tier(pool), stats, self.rng, stream=spec.stream)
-            if await self.store.reserve(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,
+            tier = best_tier(pool)
+            choice = (tier[0] if len(tier) == 1
+                      else self.strategy(tier, stats, self.rng, stream=spec.stream))
+            if await self.store.acquire(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,
                                         tokens=spec.tokens):
                 return choice
             lost.add(choice.id)  # another call took its last slot since the snapshot
+
+    async def _acquire_blind(self, deployments: Sequence[Deployment], spec: CallSpec
+                             ) -> Deployment | None:
+        """The hot path when the choice needs no stats (one deployment, or simple-shuffle):
+        choose among the group's first tier with the weights worked out at startup and let
+        ``acquire`` say whether it can be had; if not, choose again without it (the same
+        odds as choosing among those available).  None when none could be had: the caller
+        then takes a snapshot to say why, and for how long."""
+        now = self.clock()
+        tier, weights = self._first_tiers[id(deployments)]
+        rest: Sequence[Deployment] = deployments
+        while True:
+            choice = tier[0] if len(tier) == 1 else weighted_pick(tier, weights, self.rng)
+            if await self.store.acquire(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,
+                                        tokens=spec.tokens):
+                return choice
+            rest = [d for d in rest if d is not choice]
+            if not rest:
+                return None
+            tier = best_tier(rest)
+            weights = shuffle_weights(tier)
 
     def _unavailable(self, group: str, deployments: Sequence[Deployment],
                      wait: float | None) -> RateLimitError:

@@ -118,6 +118,8 @@ class Router:
         client: AsyncClient | None = None,
     ) -> None:
         self.deployments: tuple[Deployment, ...] = build_deployments(model_list)
+        # Prompt tokens are only estimated when some deployment has a tpm limit to keep.
+        self._counts_tokens = any(d.tpm is not None for d in self.deployments)
         self._groups: dict[str, tuple[Deployment, ...]] = {}
         for deployment in self.deployments:
             group = self._groups.get(deployment.model_name, ())
@@ -289,10 +291,16 @@ class Router:
     async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any]
                      ) -> RouteResult[Any]:
         first = self._group(model)
-        pinned = sorted(_PINNED.intersection(params))
-        if pinned:
+        if not _PINNED.isdisjoint(params):
+            pinned = sorted(_PINNED.intersection(params))
             raise BadRequestError(f"{', '.join(pinned)} cannot be set per call on a router: "
                                   "each deployment has its own", param=pinned[0])
+        if _CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
+            budget = self.num_retries
+            spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
+                            estimate_tokens(payload) if self._counts_tokens else 0)
+            return await self._engine.route(send, spec, self._plan(first, self._fallbacks),
+                                            budget)
         call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
         retries = params.get("num_retries", params.get("max_retries"))
         budget = (self.num_retries if retries is None
@@ -304,16 +312,24 @@ class Router:
             timeout=timeout,
             stream_timeout=_seconds(params.get("stream_timeout"), "stream_timeout",
                                     per_call=True),
-            tokens=estimate_tokens(payload))
-        config = self._fallbacks.with_overrides(
-            first, fallbacks=params.get("fallbacks"),
-            context_window=params.get("context_window_fallbacks"),
-            content_policy=params.get("content_policy_fallbacks"))
+            tokens=estimate_tokens(payload) if self._counts_tokens else 0)
+        try:
+            config = self._fallbacks.with_overrides(
+                first, fallbacks=params.get("fallbacks"),
+                context_window=params.get("context_window_fallbacks"),
+                content_policy=params.get("content_policy_fallbacks"))
+        except ValueError as exc:
+            raise BadRequestError(str(exc), param="fallbacks") from None
         if config is not self._fallbacks:
             self._check_known(config.groups(), "fallbacks", per_call=True)
-        plan = FallbackPlan(first, config, max_fallbacks=self.max_fallbacks,
-                            resolve=lambda name: self._aliases.get(name, name))
-        return await self._engine.route(send, spec, plan, budget)
+        return await self._engine.route(send, spec, self._plan(first, config), budget)
+
+    def _plan(self, first: str, config: FallbackConfig) -> FallbackPlan:
+        return FallbackPlan(first, config, max_fallbacks=self.max_fallbacks,
+                            resolve=self._resolve_alias)
+
+    def _resolve_alias(self, name: str) -> str:
+        return self._aliases.get(name, name)
 
 
 def _shutdown(thread: LoopThread, client: AsyncClient) -> None:

@@ -2,8 +2,10 @@
 
 Every operation is atomic on its own (a shared store implements each as one script or
 transaction), and the router never needs two of them to be atomic together: the one
-check-then-act it needs, "is this deployment under its rpm/tpm limit? then count me in",
-is a single operation (:meth:`StateStore.reserve`).
+check-then-act it needs, "is this deployment in rotation and under its rpm/tpm limit? then
+count me in", is a single operation (:meth:`StateStore.acquire`).  A routed call makes two
+store calls on its way (``acquire``, ``release``), plus a ``stats`` snapshot when its group
+has a choice to make: each is one round trip for a shared store.
 
 Times are the router's clock readings, passed in: the store never reads a clock, so tests
 drive it with a fake one.  Usage is counted in fixed one-minute windows (``now // 60``).
@@ -83,6 +85,16 @@ class StateStore(Protocol):
     async def add_tokens(self, deployment_id: str, now: float, tokens: int) -> None:
         """Correct the current window's token count (actual usage minus the estimate)."""
 
+    async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
+                      tpm: int | None, tokens: int) -> bool:
+        """If the deployment is not cooling down and :meth:`reserve` succeeds, also count
+        the call in flight and return True; else change nothing and return False."""
+
+    async def release(self, deployment_id: str, now: float, *, latency: float | None = None,
+                      first_token: bool = False, tokens: int = 0) -> None:
+        """The end of an acquired call: no longer in flight, plus :meth:`record_latency`
+        (when ``latency`` is given) and :meth:`add_tokens` (when ``tokens`` is not 0)."""
+
     async def record_failure(self, deployment_id: str, now: float) -> int:
         """Count a failure; return how many fell in the last :data:`WINDOW` seconds."""
 
@@ -105,15 +117,20 @@ class _State:
     tokens: int = 0
     failures: deque[float] = field(default_factory=deque)
     cooldown_until: float | None = None
+    snapshot: DeploymentStats | None = None
+    """The last snapshot, kept until the state changes (most calls change one deployment
+    of a group, so the others' snapshots are reused)."""
 
     def roll(self, now: float) -> None:
         current = window_of(now)
         if current != self.window:
             self.window, self.requests, self.tokens = current, 0, 0
+            self.snapshot = None
 
     def prune(self, now: float) -> None:
         while self.failures and self.failures[0] <= now - WINDOW:
             self.failures.popleft()
+            self.snapshot = None
 
 
 class MemoryStore:
@@ -126,9 +143,12 @@ class MemoryStore:
         self._lock = threading.Lock()
 
     def _state(self, deployment_id: str) -> _State:
+        """The state, for a change: its snapshot is forgotten."""
         state = self._states.get(deployment_id)
         if state is None:
             state = self._states[deployment_id] = _State()
+        else:
+            state.snapshot = None
         return state
 
     async def incr_in_flight(self, deployment_id: str) -> int:
@@ -166,6 +186,32 @@ class MemoryStore:
             state.roll(now)
             state.tokens = max(0, state.tokens + tokens)
 
+    async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
+                      tpm: int | None, tokens: int) -> bool:
+        with self._lock:
+            state = self._state(deployment_id)
+            until = state.cooldown_until
+            if until is not None and until > now:
+                return False
+            state.roll(now)
+            if over_limit(state.requests, state.tokens, rpm=rpm, tpm=tpm, tokens=tokens):
+                return False
+            state.requests += 1
+            state.tokens += max(0, tokens)
+            state.in_flight += 1
+            return True
+
+    async def release(self, deployment_id: str, now: float, *, latency: float | None = None,
+                      first_token: bool = False, tokens: int = 0) -> None:
+        with self._lock:
+            state = self._state(deployment_id)
+            state.in_flight = max(0, state.in_flight - 1)
+            if latency is not None:
+                (state.ttfts if first_token else state.latencies).append(max(0.0, latency))
+            if tokens:
+                state.roll(now)
+                state.tokens = max(0, state.tokens + tokens)
+
     async def record_failure(self, deployment_id: str, now: float) -> int:
         with self._lock:
             state = self._state(deployment_id)
@@ -193,9 +239,12 @@ class MemoryStore:
         state.prune(now)
         until = state.cooldown_until
         if until is not None and until <= now:
-            until = state.cooldown_until = None
-        return DeploymentStats(
-            in_flight=state.in_flight, latencies=tuple(state.latencies),
-            ttfts=tuple(state.ttfts), requests=state.requests, tokens=state.tokens,
-            cooldown_until=until, failures=len(state.failures),
-        )
+            until = state.cooldown_until = state.snapshot = None
+        snapshot = state.snapshot
+        if snapshot is None:
+            snapshot = state.snapshot = DeploymentStats(
+                in_flight=state.in_flight, latencies=tuple(state.latencies),
+                ttfts=tuple(state.ttfts), requests=state.requests, tokens=state.tokens,
+                cooldown_until=until, failures=len(state.failures),
+            )
+        return snapshot

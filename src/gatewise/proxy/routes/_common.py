@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from time import perf_counter
 from typing import Any
 
 import orjson
 
-from gatewise._exceptions import APIError
+from gatewise._exceptions import APIError, AuthenticationError
 from gatewise.proxy._asgi import JSON_TYPE, Headers, Receive, Scope, Send, read_body, respond
-from gatewise.proxy.deployments import Deployment
+from gatewise.proxy.deployments import Deployment, check_fields
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
 from gatewise.proxy.state import AppState
+from gatewise.router.policy import attempts_of
+from gatewise.router.result import (
+    FALLBACKS_HEADER,
+    MODEL_ID_HEADER,
+    RETRIES_HEADER,
+    RouteResult,
+    failure_headers,
+)
 
 logger = logging.getLogger("gatewise.proxy")
 
@@ -30,12 +39,33 @@ async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> d
     return body
 
 
+def check_call_fields(body: dict[str, Any], budget: int | None) -> None:
+    """The request's fields are the call's parameters: refuse those that would redirect a
+    deployment's key, and give the model name's retry budget unless the request has one."""
+    check_fields(body)
+    if budget is not None and "num_retries" not in body and "max_retries" not in body:
+        body["num_retries"] = budget
+
+
 def new_call_id() -> bytes:
     return os.urandom(16).hex().encode()
 
 
-def meta_headers(call_id: bytes, deployment: Deployment) -> Headers:
-    return [(b"x-gatewise-call-id", call_id), (b"x-gatewise-model-id", deployment.id_header)]
+_MODEL_ID = MODEL_ID_HEADER.encode()
+_RETRIES = RETRIES_HEADER.encode()
+_FALLBACKS = FALLBACKS_HEADER.encode()
+_COUNTS = [str(n).encode() for n in range(10)]
+
+
+def _count(n: int) -> bytes:
+    return _COUNTS[n] if n < 10 else str(n).encode()
+
+
+def meta_headers(call_id: bytes, deployment: Deployment, retries: int = 0, fallbacks: int = 0
+                 ) -> Headers:
+    """Which call, which deployment served it, and what it took to get there."""
+    return [(b"x-gatewise-call-id", call_id), (_MODEL_ID, deployment.id_header),
+            (_RETRIES, _count(retries)), (_FALLBACKS, _count(fallbacks))]
 
 
 def cost_header(cost: float | None) -> tuple[bytes, bytes] | None:
@@ -46,29 +76,50 @@ def cost_header(cost: float | None) -> tuple[bytes, bytes] | None:
 
 
 def overhead_header(start: float, upstream: float) -> tuple[bytes, bytes]:
-    """Time spent in the proxy itself: all of it but the wait for the upstream."""
+    """Time spent in the proxy itself: all of it but the wait for the router's answer."""
     ms = max(0.0, (perf_counter() - start - upstream) * 1000.0)
     return (b"x-gatewise-overhead-ms", f"{ms:.3f}".encode())
 
 
-def upstream_error(exc: APIError, deployment: Deployment, call_id: bytes) -> ProxyError:
-    """Map an SDK error for the client, with the call's metadata, and log what deserves it."""
-    error = from_api_error(exc, env_hint=deployment.key_env)
-    error.headers += meta_headers(call_id, deployment)
+def upstream_error(exc: APIError, call_id: bytes, deployments: Mapping[str, Deployment],
+                   serving: Deployment | None = None) -> ProxyError:
+    """Map an SDK or router error for the client, with the call's metadata (the attempts a
+    routed call made, in its headers and message), and log what deserves it.
+
+    ``serving``: the deployment whose stream failed; else the attempts say who was tried.
+    """
+    attempts = attempts_of(exc)
+    tried = [(a, deployments[a.deployment_id]) for a in attempts
+             if a.deployment_id is not None and a.deployment_id in deployments]
+    if serving is None and tried:
+        serving = tried[-1][1]
+    rejected = [d.key_env for a, d in tried if isinstance(a.error, AuthenticationError)]
+    hint = (", ".join(dict.fromkeys(k for k in rejected if k))
+            or (serving.key_env if serving else None))
+    error = from_api_error(exc, env_hint=hint)
+    if len(attempts) > 1:
+        error.message += (f" [all {len(attempts)} attempts failed: "
+                          f"{'; '.join(a.describe() for a in attempts)}]")
+    error.headers.append((b"x-gatewise-call-id", call_id))
+    if serving is not None:
+        error.headers.append((_MODEL_ID, serving.id_header))
+    error.headers += [(k.encode(), v.encode()) for k, v in failure_headers(exc).items()]
     if (error.status >= 500 or error.status == 401) and logger.isEnabledFor(logging.WARNING):
-        logger.warning("call %s to %s (%s) failed: %d %s", call_id.decode(),
-                       deployment.model_name, deployment.id, error.status, error.message)
+        where = f"{serving.model_name} ({serving.id})" if serving else "the router"
+        logger.warning("call %s to %s failed: %d %s", call_id.decode(), where, error.status,
+                       error.message)
     return error
 
 
-async def respond_result(send: Send, result: dict[str, Any], deployment: Deployment,
+async def respond_result(send: Send, result: RouteResult[Any], deployment: Deployment,
                          call_id: bytes, start: float, upstream: float) -> None:
     """A JSON answer with the metadata headers; the overhead is taken last."""
-    headers = meta_headers(call_id, deployment)
-    cost = cost_header(deployment.cost(result.get("usage")))
+    response: dict[str, Any] = result.response
+    headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
+    cost = cost_header(deployment.cost(response.get("usage")))
     if cost is not None:
         headers.append(cost)
     headers.append(JSON_TYPE)
-    payload = orjson.dumps(result)
+    payload = orjson.dumps(response)
     headers.append(overhead_header(start, upstream))
     await respond(send, 200, payload, headers)

@@ -1,4 +1,4 @@
-"""``POST /chat/completions``: validate the few fields the proxy owns, call the SDK core."""
+"""``POST /chat/completions``: validate the few fields the proxy owns, call the router."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.routes._common import (
+    check_call_fields,
     meta_headers,
     new_call_id,
     overhead_header,
@@ -40,22 +41,28 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
 async def chat_completions(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     start = perf_counter()
     body = await read_json_object(state, scope, receive)
-    deployment = state.deployment_for(body.pop("model", None))
+    name = body.pop("model", None)
+    budget = state.budget_for(name)
     messages = check_messages(body.pop("messages", None))
     stream = body.get("stream")
     if stream is not None and type(stream) is not bool:
         raise bad_request("`stream` must be true or false", param="stream")
-    kwargs = deployment.call_kwargs(body)
+    check_call_fields(body, budget)
+    router = state.router
     call_id = new_call_id()
     sent = perf_counter()
     try:
-        result = await state.client.completion_dict(deployment.model, messages, **kwargs)
+        result = await router.acompletion_dict(name, messages, **body)
     except APIError as exc:
-        raise upstream_error(exc, deployment, call_id) from None
+        raise upstream_error(exc, call_id, state.by_id) from None
     upstream = perf_counter() - sent
-    if isinstance(result, dict):
+    deployment = state.by_id[result.deployment_id]
+    response = result.response
+    if isinstance(response, dict):
         await respond_result(send, result, deployment, call_id, start, upstream)
         return
-    # An AsyncStream of chunk dicts: the cost is not known before the headers go out.
-    headers = [*meta_headers(call_id, deployment), overhead_header(start, upstream)]
-    await relay(result, receive, send, headers, deployment, call_id)
+    # An AsyncStream of chunk dicts, its first chunk already in: the router has settled
+    # where it runs, and the cost is not known before the headers go out.
+    headers = [*meta_headers(call_id, deployment, result.retries, result.fallbacks),
+               overhead_header(start, upstream)]
+    await relay(response, receive, send, headers, deployment, call_id)

@@ -1,4 +1,5 @@
-"""``POST /embeddings``: the SDK core validates ``input`` and splits big batches."""
+"""``POST /embeddings``: through the router; the SDK core validates ``input`` and splits
+big batches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.routes._common import (
+    check_call_fields,
     new_call_id,
     read_json_object,
     respond_result,
@@ -19,15 +21,18 @@ from gatewise.proxy.state import AppState
 async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     start = perf_counter()
     body = await read_json_object(state, scope, receive)
-    deployment = state.deployment_for(body.pop("model", None))
+    name = body.pop("model", None)
+    budget = state.budget_for(name)
     if "input" not in body:
         raise bad_request("`input` is required: a string or a list of strings", param="input")
     inputs = body.pop("input")
-    kwargs = deployment.call_kwargs(body)
+    check_call_fields(body, budget)
+    router = state.router
     call_id = new_call_id()
     sent = perf_counter()
     try:
-        result = await state.client.embedding_dict(deployment.model, inputs, **kwargs)
+        result = await router.aembedding_dict(name, inputs, **body)
     except APIError as exc:
-        raise upstream_error(exc, deployment, call_id) from None
-    await respond_result(send, result, deployment, call_id, start, perf_counter() - sent)
+        raise upstream_error(exc, call_id, state.by_id) from None
+    await respond_result(send, result, state.by_id[result.deployment_id], call_id, start,
+                         perf_counter() - sent)

@@ -1,13 +1,15 @@
 """Health: liveness and readiness for orchestrators, ``/health`` for people.
 
-``/health`` lists the deployments and what is known about them without calling anyone;
-``/health?probe=true`` makes one tiny real call to each (it costs money, so it needs the
-master key when there is one).
+``/health`` lists the deployments and the router's state of each (``healthy``,
+``cooling_down`` with ``cooldown_until`` as a Unix time, ``at_limit``; in flight, recent
+latency and time to first token) without calling anyone; ``/health?probe=true`` makes one
+tiny real call to each (it costs money, so it needs the master key when there is one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +21,7 @@ from gatewise.proxy.errors import from_api_error
 from gatewise.proxy.state import AppState
 
 _TRUE = ("1", "true", "yes")
+_UNHEALTHY = frozenset({"unavailable", "unhealthy", "cooling_down"})
 
 
 async def liveliness(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -33,30 +36,36 @@ async def readiness(state: AppState, scope: Scope, receive: Receive, send: Send)
 
 
 def _describe(deployment: Deployment) -> dict[str, Any]:
-    entry: dict[str, Any] = {"model_name": deployment.model_name, "model": deployment.model,
-                             "id": deployment.id, "mode": deployment.mode}
-    if deployment.config.api_base:
-        entry["api_base"] = deployment.config.api_base
+    entry: dict[str, Any] = {"id": deployment.id, "model_name": deployment.model_name,
+                             "model": deployment.model, "mode": deployment.mode,
+                             "api_base": deployment.config.api_base}
     if deployment.is_mock:
         entry["mock"] = True
     return entry
 
 
 async def _probe(state: AppState, deployment: Deployment) -> str | None:
+    """One tiny real call straight to ``deployment`` (not routed, no retries)."""
+    params = {**deployment.call_params(), "num_retries": 0}
+    timeout = deployment.config.timeout or state.router.timeout
+    if timeout is not None:
+        params["timeout"] = timeout
+    model = params.pop("model")
     try:
         if deployment.mode == "embedding":
-            await state.client.embedding_dict(deployment.model, "ping",
-                                              **deployment.call_kwargs({}))
+            await state.client.embedding_dict(model, "ping", **params)
         else:
-            await state.client.completion_dict(deployment.model,
-                                               [{"role": "user", "content": "ping"}],
-                                               **deployment.call_kwargs({"max_tokens": 1}))
+            await state.client.completion_dict(model, [{"role": "user", "content": "ping"}],
+                                               **{**params, "max_tokens": 1})
     except APIError as exc:
         return from_api_error(exc, env_hint=deployment.key_env).message
     return None
 
 
 async def health(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    """Each deployment with the router's view of it (healthy, cooling down until when, at
+    its rpm/tpm limit; in flight, recent latency and time to first token), and, with
+    ``?probe=true``, the outcome of one real call."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     probe = query.get("probe", [""])[-1].lower() in _TRUE
     if probe:
@@ -66,17 +75,23 @@ async def health(state: AppState, scope: Scope, receive: Receive, send: Send) ->
     if probe:
         results = await asyncio.gather(*(_probe(state, d) for d in usable))
         errors.update({id(d): r for d, r in zip(usable, results, strict=True)})
-    healthy, unhealthy = [], []
+    routed = {h.id: h for h in await state.router.ahealth()} if usable else {}
+    now = time.time()
+    healthy: list[dict[str, Any]] = []
+    unhealthy: list[dict[str, Any]] = []
     for deployment in state.deployments:
         entry = _describe(deployment)
+        seen = routed.get(deployment.id)
+        if seen is not None:
+            entry.update(seen.to_dict())
+            if seen.cooldown_remaining is not None:
+                entry["cooldown_until"] = round(now + seen.cooldown_remaining, 3)
         error = errors[id(deployment)]
-        if error is None:
-            entry["status"] = "healthy" if probe else "configured"
-            healthy.append(entry)
-        else:
+        if error is not None:
             entry["status"] = "unavailable" if deployment.problem else "unhealthy"
             entry["error"] = error
-            unhealthy.append(entry)
-    await respond_json(send, {"probed": probe, "healthy_count": len(healthy),
-                              "unhealthy_count": len(unhealthy),
+        (unhealthy if entry["status"] in _UNHEALTHY else healthy).append(entry)
+    await respond_json(send, {"probed": probe, "routing_strategy": state.router.routing_strategy
+                              if usable else None,
+                              "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
                               "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy})
