@@ -2,7 +2,8 @@
 
 Both sides call the same local fixed-answer upstream (``bench.upstream``) with the same
 body, one call at a time, so the difference is what gatewise adds: translation, retries
-bookkeeping, parsing into typed objects.  Run: ``python -m bench.sdk [--calls N]``.
+bookkeeping, parsing into typed objects.  Run: ``python -m bench.sdk [--calls N]``
+(``--base URL`` to use an upstream already running, as ``python -m bench`` does with nginx).
 """
 
 from __future__ import annotations
@@ -52,57 +53,68 @@ def upstream(port: int | None = None) -> Iterator[str]:
         proc.wait(5)
 
 
-def import_time(statement: str, runs: int) -> float:
-    """Median wall time of a fresh interpreter running ``statement``, in ms."""
-    times = []
+def import_times(statements: list[str], runs: int) -> list[float]:
+    """Median wall time of a fresh interpreter running each statement, in ms; the
+    statements take turns, so a slow moment of the machine hits them alike."""
+    times: list[list[float]] = [[] for _ in statements]
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], check=True)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for i, statement in enumerate(statements):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", statement], check=True)
+            times[i].append((time.perf_counter() - start) * 1000)
+    return [statistics.median(t) for t in times]
 
 
-def per_call(fn: Callable[[], Any], calls: int) -> float:
-    """Median µs per call over batches of 100 calls, after a warm-up."""
-    for _ in range(200):
-        fn()
-    batches = []
-    for _ in range(max(1, calls // 100)):
-        start = time.perf_counter()
-        for _ in range(100):
+def per_call(fns: list[Callable[[], Any]], calls: int) -> list[float]:
+    """Median µs per call of each function over batches of 100 calls, after a warm-up; the
+    functions take turns batch by batch."""
+    for fn in fns:
+        for _ in range(200):
             fn()
-        batches.append((time.perf_counter() - start) * 1e4)
-    return statistics.median(batches)
-
-
-async def aper_call(fn: Callable[[], Any], calls: int) -> float:
-    for _ in range(200):
-        await fn()
-    batches = []
+    batches: list[list[float]] = [[] for _ in fns]
     for _ in range(max(1, calls // 100)):
-        start = time.perf_counter()
-        for _ in range(100):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(100):
+                fn()
+            batches[i].append((time.perf_counter() - start) * 1e4)
+    return [statistics.median(b) for b in batches]
+
+
+async def aper_call(fns: list[Callable[[], Any]], calls: int) -> list[float]:
+    for fn in fns:
+        for _ in range(200):
             await fn()
-        batches.append((time.perf_counter() - start) * 1e4)
-    return statistics.median(batches)
+    batches: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(1, calls // 100)):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(100):
+                await fn()
+            batches[i].append((time.perf_counter() - start) * 1e4)
+    return [statistics.median(b) for b in batches]
 
 
-def run(calls: int, import_runs: int) -> dict[str, Any]:
+@contextmanager
+def given(base: str) -> Iterator[str]:
+    yield base
+
+
+def run(calls: int, import_runs: int, base: str | None = None) -> dict[str, Any]:
     import httpx
 
     import gatewise
 
     results: dict[str, Any] = {}
-    baseline = import_time("pass", import_runs)
-    results["python_startup_ms"] = baseline
-    results["import_gatewise_ms"] = import_time("import gatewise", import_runs)
-    results["import_httpx_pydantic_ms"] = import_time("import httpx, pydantic", import_runs)
+    (results["python_startup_ms"], results["import_gatewise_ms"],
+     results["import_httpx_pydantic_ms"], results["import_gatewise_client_ms"]) = import_times(
+        ["pass", "import gatewise", "import httpx, pydantic",
+         "import gatewise; gatewise.Client"], import_runs)
     results["import_gatewise_ratio"] = (results["import_gatewise_ms"]
                                         / results["import_httpx_pydantic_ms"])
-    results["import_gatewise_client_ms"] = import_time(
-        "import gatewise; gatewise.Client", import_runs)
 
-    with upstream() as base:
+    with given(base) if base else upstream() as base_url:
+        base = base_url
         body = json.dumps({"model": MODEL, "messages": MESSAGES}).encode()
         headers = {"Authorization": "Bearer bench-key", "Content-Type": "application/json"}
         plain = httpx.Client()
@@ -115,8 +127,8 @@ def run(calls: int, import_runs: int) -> dict[str, Any]:
         def gatewise_call() -> Any:
             return client.completion(f"mistral/{MODEL}", MESSAGES)
 
-        results["sync_plain_httpx_us"] = per_call(plain_call, calls)
-        results["sync_completion_us"] = per_call(gatewise_call, calls)
+        results["sync_plain_httpx_us"], results["sync_completion_us"] = per_call(
+            [plain_call, gatewise_call], calls)
         results["sync_ratio"] = results["sync_completion_us"] / results["sync_plain_httpx_us"]
 
         async def async_side() -> tuple[float, float]:
@@ -131,8 +143,7 @@ def run(calls: int, import_runs: int) -> dict[str, Any]:
             async def agatewise_call() -> Any:
                 return await aclient.completion(f"mistral/{MODEL}", MESSAGES)
 
-            plain_us = await aper_call(aplain_call, calls)
-            ours_us = await aper_call(agatewise_call, calls)
+            plain_us, ours_us = await aper_call([aplain_call, agatewise_call], calls)
             await aplain.aclose()
             await aclient.aclose()
             return plain_us, ours_us
@@ -147,10 +158,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--import-runs", type=int, default=15)
+    parser.add_argument("--base", help="a running fixed-answer upstream's /v1 URL")
+    parser.add_argument("--out", type=Path, default=RESULTS / "sdk.json")
     args = parser.parse_args()
-    results = run(args.calls, args.import_runs)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sdk.json").write_text(json.dumps(results, indent=2) + "\n")
+    results = run(args.calls, args.import_runs, args.base)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value:10.3f}")

@@ -1,0 +1,231 @@
+"""The targets, checked against one run's figures, and the table (Markdown, printed and
+saved next to the JSON) of figures and ratios."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Target:
+    id: str
+    description: str
+    value: float | None
+    limit: float
+    higher_is_better: bool
+    unit: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    node: Any = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def targets(r: dict[str, Any]) -> list[Target]:
+    g = _get
+    p1, r1 = g(r, "chat", "proxy", "1", "p50_ms"), g(r, "chat", "reference", "1", "p50_ms")
+    mem = g(r, "memory", "proxy", "checkpoints") or []
+    return [
+        Target("chat_rps_c16", "proxy requests/s, chat, 16 connections, one core "
+               "(x reference)", _ratio(g(r, "chat", "proxy", "16", "rps"),
+                                       g(r, "chat", "reference", "16", "rps")), 0.6, True, "x"),
+        Target("chat_p50_c1", "proxy p50 at 1 connection (ms over reference p50)",
+               None if p1 is None or r1 is None else p1 - r1, 0.3, False, "ms"),
+        Target("stream_events", "streaming events relayed/s (x reference)",
+               _ratio(g(r, "stream", "proxy", "16", "events_per_s"),
+                      g(r, "stream", "reference", "16", "events_per_s")), 0.6, True, "x"),
+        Target("rss_first", f"proxy RSS after {mem[0]['requests']:,} requests (MB)"
+               if mem else "proxy RSS after 50k requests (MB)",
+               mem[0]["rss_mb"] if mem else None, 80.0, False, "MB"),
+        Target("rss_growth", "proxy RSS growth between the memory checkpoints (%)",
+               g(r, "memory", "proxy", "growth_pct"), 5.0, False, "%"),
+        Target("cold_start", "`gatewise --config` start until ready (ms)",
+               g(r, "startup", "proxy", "median_ms"), 1000.0, False, "ms"),
+        Target("import", "`import gatewise` (x `import httpx, pydantic`)",
+               g(r, "sdk", "import_gatewise_ratio"), 1.25, False, "x"),
+        Target("completion_sync", "`completion()` per call (x plain `httpx.Client` POST)",
+               g(r, "sdk", "sync_ratio"), 1.25, False, "x"),
+        Target("completion_async", "`acompletion` per call (x plain `httpx.AsyncClient` "
+               "POST)", g(r, "sdk", "async_ratio"), 1.25, False, "x"),
+        Target("workers", "`--workers 2` on 2 cores (x 1 worker), chat, 64 connections",
+               g(r, "workers", "proxy", "ratio"), 1.6, True, "x"),
+        Target("errors", "unexpected errors in all proxy runs", float(_errors(r, "proxy")),
+               0.0, False),
+    ]
+
+
+def _errors(r: dict[str, Any], name: str) -> int:
+    total = 0
+    for scenario in ("chat", "stream", "embeddings"):
+        for cell in (_get(r, scenario, name) or {}).values():
+            total += sum(run["errors"] for run in cell.get("runs", [cell]))
+    total += _get(r, "memory", name, "errors") or 0
+    return int(total)
+
+
+# ----------------------------------------------------------------------------- the table
+
+def _n(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _mark(target: Target | None) -> str:
+    if target is None or target.passed is None:
+        return ""
+    return "pass" if target.passed else "**FAIL**"
+
+
+def table(r: dict[str, Any]) -> str:
+    checks = {t.id: t for t in targets(r)}
+    has_litellm = "litellm" in r and "chat" in r["litellm"]
+    head = "| figure | gatewise proxy | reference | proxy ÷ reference |"
+    rule = "|---|---:|---:|---:|"
+    if has_litellm:
+        head += " LiteLLM proxy |"
+        rule += "---:|"
+    head += " target | |"
+    rule += "---|---|"
+    rows = [head, rule]
+
+    def row(label: str, get: Callable[[str], Any], fmt: Callable[[Any], str],
+            compare: str, target: str = "", check: str | None = None) -> None:
+        cells = [label, fmt(get("proxy")), fmt(get("reference")), compare]
+        if has_litellm:
+            cells.append(fmt(get("litellm")))
+        cells += [target, _mark(checks.get(check)) if check else ""]
+        rows.append("| " + " | ".join(cells) + " |")
+
+    def src(name: str) -> dict[str, Any]:
+        return dict(r.get("litellm", {})) if name == "litellm" else r
+
+    for c in ("1", "16", "64"):
+        def cell(name: str, c: str = c) -> Any:
+            return _get(src(name), "chat", name, c)
+
+        p = cell("proxy") or {}
+        ref = cell("reference") or {}
+        row(f"chat, {c} conn: requests/s", lambda n, cell=cell: (cell(n) or {}).get("rps"),
+            _n, _n(_ratio(p.get("rps"), ref.get("rps")), 2),
+            "≥ 0.6 x reference" if c == "16" else "", "chat_rps_c16" if c == "16" else None)
+        diff = (None if p.get("p50_ms") is None or ref.get("p50_ms") is None
+                else p["p50_ms"] - ref["p50_ms"])
+        row(f"chat, {c} conn: p50 / p99 ms",
+            lambda n, cell=cell: cell(n), lambda v: "-" if not v else
+            f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}",
+            "-" if diff is None else f"{diff:+.2f} ms (p50)",
+            "p50 ≤ reference + 0.3 ms" if c == "1" else "", "chat_p50_c1" if c == "1" else None)
+        row(f"chat, {c} conn: server CPU µs/request",
+            lambda n, cell=cell: (cell(n) or {}).get("cpu_us_per_request"), _n,
+            _n(_ratio(p.get("cpu_us_per_request"), ref.get("cpu_us_per_request")), 2))
+
+    def stream(name: str) -> dict[str, Any]:
+        return _get(src(name), "stream", name, "16") or {}
+
+    sp, sr = stream("proxy"), stream("reference")
+    row("stream, 16 conn: events relayed/s", lambda n: stream(n).get("events_per_s"), _n,
+        _n(_ratio(sp.get("events_per_s"), sr.get("events_per_s")), 2), "≥ 0.6 x reference",
+        "stream_events")
+    row("stream, 1 conn: first event p50 / p99 ms", stream,
+        lambda v: "-" if not v or "ttfb_p50_ms" not in v else
+        f"{v['ttfb_p50_ms']:.2f} / {v['ttfb_p99_ms']:.2f}",
+        "-" if "ttfb_p50_ms" not in sp or "ttfb_p50_ms" not in sr
+        else f"{sp['ttfb_p50_ms'] - sr['ttfb_p50_ms']:+.2f} ms (p50)")
+
+    def embed(name: str) -> dict[str, Any]:
+        return _get(src(name), "embeddings", name, "16") or {}
+
+    ep, er = embed("proxy"), embed("reference")
+    row("embeddings, 16 conn: requests/s", lambda n: embed(n).get("rps"), _n,
+        _n(_ratio(ep.get("rps"), er.get("rps")), 2))
+    row("embeddings, 16 conn: p50 / p99 ms", embed, lambda v: "-" if not v else
+        f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}", "")
+
+    def mem(name: str) -> dict[str, Any]:
+        return _get(src(name), "memory", name) or {}
+
+    marks = mem("proxy").get("checkpoints") or []
+    for i, point in enumerate(marks):
+        row(f"RSS after {point['requests']:,} requests, MB",
+            lambda n, i=i: _checkpoint(mem(n), i),
+            lambda v: _n(v, 1), "", "≤ 80 MB" if i == 0 else "",
+            "rss_first" if i == 0 else None)
+    row("RSS growth between checkpoints, %", lambda n: mem(n).get("growth_pct"),
+        lambda v: _n(v, 1), "", "≤ 5 %", "rss_growth")
+    row("peak RSS, MB", lambda n: _peak(src(n), n), lambda v: _n(v, 1), "")
+    row("cold start until ready, ms",
+        lambda n: _get(src(n), "startup", n, "median_ms"), _n, "", "≤ 1,000 ms", "cold_start")
+    w = r.get("workers", {})
+    row("`--workers 2` ÷ 1 worker, requests/s, 64 conn",
+        lambda n: _get(src(n), "workers", n, "ratio"), lambda v: _n(v, 2), "",
+        "≥ 1.6", "workers")
+    if w:
+        row("… requests/s with 1 / 2 workers",
+            lambda n: _get(src(n), "workers", n),
+            lambda v: "-" if not v or "1" not in v else
+            f"{v['1']['rps']:,.0f} / {v['2']['rps']:,.0f}", "")
+    row("unexpected errors (all runs)", lambda n: _errors(src(n), n), _n, "", "0", "errors")
+    rows.append("")
+    rows.append(sdk_table(r.get("sdk") or {}, checks))
+    return "\n".join(rows)
+
+
+def _checkpoint(memory: dict[str, Any], index: int) -> float | None:
+    points = memory.get("checkpoints") or []
+    return points[index]["rss_mb"] if index < len(points) else None
+
+
+def _peak(r: dict[str, Any], name: str) -> float | None:
+    values = [_get(r, "memory", name, "peak_rss_mb"),
+              _get(r, "peak_rss_mb_throughput", name)]
+    found = [v for v in values if v]
+    return max(found) if found else None
+
+
+def sdk_table(s: dict[str, Any], checks: dict[str, Target]) -> str:
+    if not s:
+        return ""
+    rows = ["| SDK figure | gatewise | baseline | ratio | target | |",
+            "|---|---:|---:|---:|---|---|",
+            f"| `import gatewise` vs `import httpx, pydantic`, ms | "
+            f"{s['import_gatewise_ms']:.0f} | {s['import_httpx_pydantic_ms']:.0f} | "
+            f"{s['import_gatewise_ratio']:.2f} | ≤ 1.25 | {_mark(checks.get('import'))} |",
+            f"| `completion()` vs `httpx.Client` POST, µs/call | {s['sync_completion_us']:.0f} "
+            f"| {s['sync_plain_httpx_us']:.0f} | {s['sync_ratio']:.2f} | ≤ 1.25 | "
+            f"{_mark(checks.get('completion_sync'))} |",
+            f"| `AsyncClient.completion()` vs `httpx.AsyncClient` POST, µs/call | "
+            f"{s['async_completion_us']:.0f} | {s['async_plain_httpx_us']:.0f} | "
+            f"{s['async_ratio']:.2f} | ≤ 1.25 | {_mark(checks.get('completion_async'))} |",
+            f"| (Python start-up alone, ms) | {s['python_startup_ms']:.0f} | | | | |"]
+    return "\n".join(rows)
+
+
+def summary(r: dict[str, Any]) -> str:
+    checks = targets(r)
+    failed = [t for t in checks if t.passed is False]
+    missing = [t for t in checks if t.passed is None]
+    lines = [f"targets: {sum(1 for t in checks if t.passed)} of {len(checks)} met"]
+    lines += [f"  FAIL {t.description}: {_n(t.value, 2)} (limit {_n(t.limit, 2)})"
+              for t in failed]
+    lines += [f"  not measured: {t.description}" for t in missing]
+    return "\n".join(lines)

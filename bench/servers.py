@@ -1,0 +1,151 @@
+"""The servers under test, each started pinned to the server core: the gatewise proxy (with a
+realistic config: master key, two deployments behind one name with the router shuffling
+between them, a streaming and an embeddings deployment, keys from ``os.environ/``, cost
+headers on as by default) and the reference forwarder.  The bodies and keys the load
+generator sends live here too, so every server gets the same requests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bench.load import Workload
+from bench.procs import SERVER_CPU, Service, free_port, python
+
+MASTER_KEY = "sk-bench-master-key"
+ENV = {"BENCH_MISTRAL_KEY_A": "upstream-key-a", "BENCH_MISTRAL_KEY_B": "upstream-key-b",
+       "BENCH_MASTER_KEY": MASTER_KEY}
+
+CHAT_MODEL, STREAM_MODEL, EMBED_MODEL = "bench-chat", "bench-stream", "bench-embed"
+_MESSAGES = [{"role": "system", "content": "You are a terse assistant."},
+             {"role": "user", "content": "Reply with the single word OK."}]
+
+
+def _body(**fields: object) -> bytes:
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+CHAT = Workload("chat", "/v1/chat/completions",
+                _body(model=CHAT_MODEL, messages=_MESSAGES, max_tokens=16, temperature=0.2),
+                MASTER_KEY)
+STREAM = Workload("stream", "/v1/chat/completions",
+                  _body(model=STREAM_MODEL, messages=_MESSAGES, max_tokens=256, stream=True),
+                  MASTER_KEY)
+EMBED = Workload("embeddings", "/v1/embeddings",
+                 _body(model=EMBED_MODEL, input=["The quick brown fox jumps over the dog."]),
+                 MASTER_KEY)
+
+
+SLOW_CHAT_MODEL, SLOW_STREAM_MODEL = "bench-slow-chat", "bench-slow-stream"
+SLOW_CHAT = Workload("slow-chat", "/v1/chat/completions",
+                     _body(model=SLOW_CHAT_MODEL, messages=_MESSAGES), MASTER_KEY)
+SLOW_STREAM = Workload("slow-stream", "/v1/chat/completions",
+                       _body(model=SLOW_STREAM_MODEL, messages=_MESSAGES, stream=True),
+                       MASTER_KEY)
+
+
+def _slow_entries(upstream: str) -> str:
+    return f"""\
+  - model_name: {SLOW_CHAT_MODEL}
+    litellm_params:
+      model: mistral/mistral-small-latest
+      api_base: {upstream}/slow/v1
+      api_key: os.environ/BENCH_MISTRAL_KEY_A
+  - model_name: {SLOW_STREAM_MODEL}
+    litellm_params:
+      model: mistral/mistral-small-latest
+      api_base: {upstream}/slow/stream/v1
+      api_key: os.environ/BENCH_MISTRAL_KEY_A
+"""
+
+
+_COOLDOWN = "  allowed_fails: 3\n  cooldown_time: 5\n"
+# Faults at ~3 % of a few hundred requests/s would bench both chat deployments all the time
+# (3 failures in 60 s, or one 429, bench a deployment): the soak checks that retries absorb
+# faults and nothing leaks, so its deployments are benched rarely and briefly.
+_SOAK_COOLDOWN = "  allowed_fails: 1000\n  cooldown_time: 1\n"
+
+
+def proxy_config(upstream: str, *, faulty: bool = False) -> str:
+    """The proxy's YAML; ``faulty`` (the soak scenario) points the chat deployments at the
+    path where a few percent of answers are upstream errors and adds slow deployments."""
+    chat_base = f"{upstream}/faulty/v1" if faulty else f"{upstream}/v1"
+    stream_base = f"{upstream}/faulty/stream/v1" if faulty else f"{upstream}/stream/v1"
+    return f"""\
+# Written by `python -m bench`: the proxy as a user would run it, against a fixed-answer
+# upstream on loopback.
+model_list:
+  - model_name: {CHAT_MODEL}
+    litellm_params:
+      model: mistral/mistral-small-latest
+      api_base: {chat_base}
+      api_key: os.environ/BENCH_MISTRAL_KEY_A
+      timeout: 30
+      rpm: 1000000
+    model_info: {{id: chat-a}}
+  - model_name: {CHAT_MODEL}
+    litellm_params:
+      model: mistral/mistral-small-latest
+      api_base: {chat_base}
+      api_key: os.environ/BENCH_MISTRAL_KEY_B
+      timeout: 30
+      rpm: 1000000
+    model_info: {{id: chat-b}}
+  - model_name: {STREAM_MODEL}
+    litellm_params:
+      model: mistral/mistral-small-latest
+      api_base: {stream_base}
+      api_key: os.environ/BENCH_MISTRAL_KEY_A
+      timeout: 30
+  - model_name: {EMBED_MODEL}
+    litellm_params:
+      model: mistral/mistral-embed
+      api_base: {upstream}/v1
+      api_key: os.environ/BENCH_MISTRAL_KEY_A
+    model_info: {{mode: embedding}}
+{_slow_entries(upstream) if faulty else ""}
+router_settings:
+  routing_strategy: simple-shuffle
+  num_retries: 2
+{_SOAK_COOLDOWN if faulty else _COOLDOWN}
+settings:
+  drop_params: true
+
+general_settings:
+  master_key: os.environ/BENCH_MASTER_KEY
+"""
+
+
+def gatewise_command(config: Path, port: int, workers: int = 1) -> list[str]:
+    return python("-m", "gatewise", "--config", str(config), "--host", "127.0.0.1",
+                  "--port", str(port), "--workers", str(workers), "--log-level", "warning")
+
+
+def proxy(workdir: Path, upstream: str, *, workers: int = 1, faulty: bool = False,
+          cpu: int | str = SERVER_CPU, command: list[str] | None = None) -> Service:
+    config = workdir / ("proxy-faulty.yaml" if faulty else "proxy.yaml")
+    config.write_text(proxy_config(upstream, faulty=faulty))
+    port = free_port()
+    return Service("proxy" if workers == 1 else f"proxy-{workers}w",
+                   command or gatewise_command(config, port, workers), port, cpu=cpu,
+                   env=ENV, cwd=workdir, log=workdir / f"proxy-{port}.log")
+
+
+def reference(workdir: Path, upstream: str, *, workers: int = 1,
+              cpu: int | str = SERVER_CPU) -> Service:
+    port = free_port()
+    cmd = python("-m", "bench.reference", "--port", str(port), "--upstream", upstream,
+                 "--key", MASTER_KEY, "--workers", str(workers))
+    root = str(Path(__file__).resolve().parent.parent)
+    return Service("reference" if workers == 1 else f"reference-{workers}w", cmd, port,
+                   cpu=cpu, env={"PYTHONPATH": root}, log=workdir / f"reference-{port}.log")
+
+
+def python_upstream(workdir: Path, port: int, cpu: int | str) -> Service:
+    """The pure-Python fixed-answer upstream, when nginx is not available."""
+    root = Path(__file__).resolve().parent.parent
+    return Service("upstream (python)", [sys.executable, "-m", "bench.upstream", "--port",
+                                         str(port)],
+                   port, ready_path="/", cpu=cpu, cwd=root, log=workdir / "upstream.log")
