@@ -77,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(line)
     options = ServeOptions(host=args.host, port=args.port, workers=args.workers,
                            log_level=args.log_level, access_log=args.access_log,
-                           config_path=args.config, models=tuple(args.model or ()))
+                           config_path=args.config, models=tuple(args.model or ()),
+                           max_header_bytes=config.max_request_header_bytes,
+                           client_timeout=config.client_timeout,
+                           graceful_shutdown_timeout=config.graceful_shutdown_timeout)
 
     def announce(port: int) -> None:
         shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host

@@ -22,6 +22,7 @@ import openai
 import pytest
 
 from tests.fake_mistral import CutStream, FakeMistral, Status
+from tests.proxy._checks import assert_nothing_in_flight
 from tests.proxy._server import EXAMPLE_CONFIG, ISSUE_CONFIG, Proxy, run_proxy
 
 MODEL = "mistral-small-latest"
@@ -350,6 +351,7 @@ def test_client_disconnect_cancels_the_upstream(proxy: Proxy, fake_mistral: Fake
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     assert fake_mistral.disconnected.wait(5), "the upstream request was not cancelled"
     assert httpx.get(proxy.url + "/health/liveliness").status_code == 200
+    assert_nothing_in_flight(proxy)
 
 
 # -- one model without a file, two workers ---------------------------------------------------

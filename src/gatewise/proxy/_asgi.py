@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from gatewise.proxy.errors import ProxyError
+from gatewise.router._deadline import PerLoop
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,12 +37,29 @@ def too_large(limit: int) -> ProxyError:
                       code="request_too_large", headers=[(b"connection", b"close")])
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body; a 413 as soon as it is known to exceed ``limit`` bytes."""
+def too_slow(seconds: float) -> ProxyError:
+    return ProxyError(408, f"the request body stopped arriving: nothing came for {seconds:g} s "
+                           "(general_settings.client_timeout)",
+                      code="request_timeout", headers=[(b"connection", b"close")])
+
+
+async def _next(receive: Receive, deadlines: PerLoop, seconds: float) -> Message:
+    try:
+        async with deadlines.within(seconds):
+            return await receive()
+    except TimeoutError:
+        raise too_slow(seconds) from None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: PerLoop,
+                    timeout: float) -> bytes:
+    """The whole request body; a 413 as soon as it is known to exceed ``limit`` bytes, a 408
+    when the client leaves ``timeout`` seconds between two pieces of it (or before the
+    first): the server itself never gives up on a slow body."""
     length = header(scope, b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise too_large(limit)
-    message = await receive()
+    message = await _next(receive, deadlines, timeout)
     body = message.get("body", b"")
     if not message.get("more_body"):
         if message["type"] == "http.disconnect":
@@ -52,7 +70,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     parts = [body]
     size = len(body)
     while message.get("more_body"):
-        message = await receive()
+        message = await _next(receive, deadlines, timeout)
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")

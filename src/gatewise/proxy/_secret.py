@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
 
 
 class Secret:
     """Holds an API key or the master key; ``reveal()`` is the only way to read it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_digest", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._digest = _digest(value.encode())
 
     def reveal(self) -> str:
         return self._value
 
     def matches(self, candidate: bytes) -> bool:
-        """Compare with ``candidate`` in constant time."""
-        return hmac.compare_digest(candidate, self._value.encode())
+        """Compare with ``candidate`` in constant time: fixed-length digests, so neither the
+        key's length nor how much of it a candidate gets right shows in the timing."""
+        return hmac.compare_digest(_digest(candidate), self._digest)
 
     def __repr__(self) -> str:
         return "'***'"
@@ -28,7 +35,7 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return hmac.compare_digest(self._digest, other._digest)
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self._digest)

@@ -8,6 +8,7 @@ multi-process mode; it reads the config named by the environment the CLI sets.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -16,7 +17,7 @@ import os
 from gatewise.proxy._asgi import ClientDisconnected, Receive, Scope, Send, respond_error
 from gatewise.proxy.auth import require_key
 from gatewise.proxy.config import ProxyConfig, config_for_models, load_config
-from gatewise.proxy.errors import ProxyError, internal_error
+from gatewise.proxy.errors import ProxyError, internal_error, shutting_down
 from gatewise.proxy.routes import PREFIX_ROUTES, PUBLIC, ROUTES, Handler
 from gatewise.proxy.state import AppState
 
@@ -67,6 +68,12 @@ class ProxyApp:
         except ProxyError as error:
             await respond_error(send, error)
         except ClientDisconnected:
+            return
+        except asyncio.CancelledError:
+            # Only the server cancels a request: its graceful-shutdown period is over.  Say
+            # so rather than vanish (a stream has sent its last event already), and end.
+            with contextlib.suppress(Exception):
+                await respond_error(send, shutting_down())
             return
         except Exception:
             call_id = os.urandom(8).hex()

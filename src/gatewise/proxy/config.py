@@ -32,6 +32,13 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_REQUEST_TIMEOUT = 600.0
+"""Seconds a call may take on one deployment when nothing else is configured (a stream: the
+longest silence, before its first chunk and between two chunks)."""
+DEFAULT_CLIENT_TIMEOUT = 30.0
+"""Seconds a client may take to send its request's head, and each piece of its body."""
+DEFAULT_GRACEFUL_SHUTDOWN = 10.0
 MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
 
 _TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
@@ -41,7 +48,9 @@ _ROUTER_PARAMS = ("rpm", "tpm", "weight", "order")
 _UNSUPPORTED_PARAMS = ("max_parallel_requests",)
 _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
 _SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
-_GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb"})
+_GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
+                           "max_request_header_bytes", "client_timeout",
+                           "graceful_shutdown_timeout"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -88,6 +97,9 @@ class ProxyConfig:
     deployments: tuple[DeploymentConfig, ...]
     master_key: Secret | None = None
     max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_request_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT
+    graceful_shutdown_timeout: float = DEFAULT_GRACEFUL_SHUTDOWN
     drop_params: bool = False
     num_retries: int | None = None
     request_timeout: float | None = None
@@ -196,6 +208,13 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict
         mb = r.number(values["max_request_size_mb"], "general_settings.max_request_size_mb")
         if mb is not None:
             out["max_request_body_bytes"] = max(1, int(mb * 1024 * 1024))
+    if "max_request_header_bytes" in values:
+        out["max_request_header_bytes"] = r.count(
+            values["max_request_header_bytes"], "general_settings.max_request_header_bytes",
+            low=1024)
+    for name in ("client_timeout", "graceful_shutdown_timeout"):
+        if name in values:
+            out[name] = r.seconds(values[name], f"general_settings.{name}")
     return {k: v for k, v in out.items() if v is not None}
 
 

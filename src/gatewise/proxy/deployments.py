@@ -20,6 +20,7 @@ from gatewise._exceptions import APIError
 from gatewise._prepare import Settings, prepare_chat, prepare_embedding
 from gatewise.catalogue import Catalogue, ModelInfo, cost_for_usage
 from gatewise.providers.base import PROVIDERS
+from gatewise.proxy._secret import Secret
 from gatewise.proxy.config import ConfigError, DeploymentConfig, ProxyConfig
 from gatewise.proxy.errors import ProxyError, bad_request
 
@@ -40,6 +41,7 @@ class Deployment:
     missing_env: tuple[str, ...] = ()
     key_env: str | None = None  # where the key comes from, for error messages
     id_header: bytes = b""
+    api_key: Secret | None = None  # the entry's, or the provider's variable read at startup
 
     @property
     def model_name(self) -> str:
@@ -67,8 +69,8 @@ class Deployment:
         (with the API key revealed: build it only to hand it over)."""
         config = self.config
         params: dict[str, Any] = {"model": config.model, **config.params}
-        if config.api_key is not None:
-            params["api_key"] = config.api_key.reveal()
+        if self.api_key is not None:
+            params["api_key"] = self.api_key.reveal()
         for name in ("api_base", "drop_params", "extra_headers", "mock_response"):
             value = getattr(config, name)
             if value is not None:
@@ -124,17 +126,19 @@ def check_fields(body: Mapping[str, Any]) -> None:
 
 
 def _key_source(config: DeploymentConfig, environ: Mapping[str, str]
-                ) -> tuple[str | None, tuple[str, ...]]:
-    """The variable the key comes from, and the variables missing for this entry."""
+                ) -> tuple[str | None, tuple[str, ...], Secret | None]:
+    """The variable the key comes from, the variables missing for this entry, and the key
+    (the entry's own, else the provider's variable read now, once, as a secret)."""
     missing = config.missing_env
     # A key of its own (when it is an unset os.environ/NAME, NAME is missing already), or
     # a mock: the provider's default variable is not needed.
     if config.api_key is not None or config.api_key_env or config.mock_response is not None:
-        return config.api_key_env, missing
+        return config.api_key_env, missing, config.api_key
     env = PROVIDERS[config.model.partition("/")[0]].api_key_env
-    if not environ.get(env) and env not in missing:
+    value = environ.get(env)
+    if not value and env not in missing:
         missing = (*missing, env)
-    return config.api_key_env or env, missing
+    return config.api_key_env or env, missing, Secret(value) if value else None
 
 
 def _check_params(config: DeploymentConfig, mode: str, catalogue: Catalogue,
@@ -169,10 +173,11 @@ def build_deployments(config: ProxyConfig, catalogue: Catalogue,
             continue
         number = seen[entry.model_name] = seen.get(entry.model_name, -1) + 1
         deployment_id = str(entry.model_info.get("id") or f"{entry.model_name}#{number}")
-        key_env, missing = _key_source(entry, environ)
+        key_env, missing, key = _key_source(entry, environ)
         deployments.append(Deployment(
             config=entry, id=deployment_id, info=info, mode=mode, missing_env=missing,
             key_env=key_env, id_header=quote(deployment_id, safe=_HEADER_SAFE).encode("ascii"),
+            api_key=key,
         ))
     if problems:
         raise ConfigError(problems)

@@ -80,3 +80,10 @@ def from_api_error(exc: APIError, *, env_hint: str | None = None) -> ProxyError:
 def internal_error(call_id: str) -> ProxyError:
     return ProxyError(500, f"internal error in the proxy (call id {call_id}); see its log",
                       type="api_error", code="internal_error")
+
+
+def shutting_down() -> ProxyError:
+    """For a request still running when the graceful-shutdown period ends."""
+    return ProxyError(503, "the proxy is shutting down and this request did not finish within "
+                           "its grace period (general_settings.graceful_shutdown_timeout); "
+                           "retry it", type="api_error", code="server_shutting_down")

@@ -3,6 +3,7 @@ tells the user."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -10,15 +11,22 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import cast
 
 import uvicorn
 
+from gatewise.proxy._protocol import GuardedHttpToolsProtocol
 from gatewise.proxy.app import CONFIG_ENV, MODELS_ENV, ProxyApp
+from gatewise.proxy.config import (
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_GRACEFUL_SHUTDOWN,
+    DEFAULT_MAX_HEADER_BYTES,
+)
 from gatewise.proxy.state import AppState
 
 logger = logging.getLogger("gatewise.proxy")
 
-GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,11 @@ class ServeOptions:
     access_log: bool = False
     config_path: str | None = None  # for the workers, which load the config themselves
     models: tuple[str, ...] = ()
+    # From general_settings: the request head's limits, and the time in-flight requests
+    # get to finish once SIGTERM/SIGINT has stopped new connections.
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT
+    graceful_shutdown_timeout: float = DEFAULT_GRACEFUL_SHUTDOWN
 
 
 def startup_report(state: AppState) -> list[str]:
@@ -62,12 +75,15 @@ def _uvicorn_config(app: ProxyApp | str, options: ServeOptions) -> uvicorn.Confi
     # loop="auto" is uvloop where it is installed (the proxy extra; not on Windows).
     # uvicorn's own info lines repeat ours: keep it one level quieter at "info".
     level = "warning" if options.log_level == "info" else options.log_level
+    protocol = partial(GuardedHttpToolsProtocol, max_head=options.max_header_bytes,
+                       head_timeout=options.client_timeout)
     return uvicorn.Config(
         app, host=options.host, port=options.port, workers=options.workers,
-        factory=isinstance(app, str), loop="auto", http="httptools", lifespan="on",
+        factory=isinstance(app, str), loop="auto", lifespan="on",
+        http=cast("type[asyncio.Protocol]", protocol),
         log_level=level, access_log=options.access_log, server_header=False,
         proxy_headers=options.access_log,  # only the access log would use the client address
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_graceful_shutdown=options.graceful_shutdown_timeout,  # type: ignore[arg-type]
     )
 
 

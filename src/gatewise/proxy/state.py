@@ -16,9 +16,10 @@ import orjson
 
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
-from gatewise.proxy.config import ConfigError, ProxyConfig
+from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments
 from gatewise.proxy.errors import ProxyError, bad_request
+from gatewise.router._deadline import PerLoop
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
@@ -55,15 +56,37 @@ class AppState:
             else:
                 self.unavailable[alias] = self.by_name[target["model"]][0]
         listed = [*self.by_name, *(a for a, t in aliases.items() if not t["hidden"])]
+        self.listed = listed
+        self.aliases = aliases
         self.names = ", ".join(listed)
         self.master_key = config.master_key
         self.max_body = config.max_request_body_bytes
+        self.client_timeout = config.client_timeout
+        self.deadlines = PerLoop()  # for reading request bodies
         self.created = int(time.time())
         self.models_body = orjson.dumps(
             {"object": "list", "data": [self._model_card(n) for n in listed]})
         self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in listed}
+        self._openapi: bytes | None = None
         self.client = self._make_client()
         self._router = self._make_router(settings, aliases, served) if served else None
+
+    def openapi_body(self) -> bytes:
+        """The OpenAPI document for the names this proxy can serve now, made once."""
+        if self._openapi is None:
+            from gatewise.proxy.openapi import openapi_document
+
+            served = [n for n in self.listed if n in self.budgets]
+            embedding = [n for n in served if self.mode_of(n) == "embedding"]
+            chat = [n for n in served if n not in embedding]
+            self._openapi = orjson.dumps(openapi_document(
+                chat, embedding, secured=self.master_key is not None))
+        return self._openapi
+
+    def mode_of(self, name: str) -> str:
+        """``chat`` or ``embedding``: the mode of the deployments behind ``name``."""
+        target = self.aliases[name]["model"] if name in self.aliases else name
+        return self.by_name[target][0].mode
 
     def _model_card(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "gatewise"}
@@ -83,8 +106,8 @@ class AppState:
         config = self.config
         settings.setdefault("num_retries", 2 if config.num_retries is None
                             else config.num_retries)
-        if config.request_timeout is not None:
-            settings.setdefault("timeout", config.request_timeout)
+        # Every call has a deadline: the config's, else the default (600 s).
+        settings.setdefault("timeout", config.request_timeout or DEFAULT_REQUEST_TIMEOUT)
         aliases = {a: t for a, t in aliases.items() if t["model"] in served}
         for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
             if key in settings:

@@ -5,7 +5,9 @@ rpm/tpm) until the answer is read, or, for a stream, until the stream ends or is
 latency and the tokens actually used are booked with the release, in the same store call.
 A stream counts as started once its first chunk has arrived within ``stream_timeout``;
 until then any failure (status, connection, silence) is the attempt's and the router may
-go elsewhere; after it, errors reach the caller as they are.
+go elsewhere; after it, errors reach the caller as they are.  ``stream_timeout`` is also the
+stream's idle timeout (the client's read timeout): a silence that long between two chunks
+ends the stream with an ``APITimeoutError``.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ class Caller:
             if spec.stream:
                 limit = (spec.stream_timeout or deployment.stream_timeout
                          or self._stream_timeout or timeout)
+                if limit is not None:  # the SDK's read timeout: a stream's longest silence
+                    params["timeout"] = limit
                 stream = await self._open(deployment, send, spec, params, limit, started)
                 handed_over = True
                 return stream

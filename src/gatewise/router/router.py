@@ -82,9 +82,10 @@ class Router:
     ``Retry-After``); a 401/403/404/429 benches it at once.  A group's only deployment is
     never benched: there is nowhere else to go, so it is retried after a backoff instead.
 
-    ``timeout`` bounds a whole call on one deployment; ``stream_timeout`` bounds the wait
-    for a stream's first chunk (default: ``timeout``); both can be set per deployment and
-    per call (call > deployment > router).  ``fallbacks``, ``context_window_fallbacks``,
+    ``timeout`` bounds a whole call on one deployment; ``stream_timeout`` bounds a stream's
+    silences: the wait for its first chunk, and every gap between two chunks after it
+    (default: ``timeout``); both can be set per deployment and per call (call > deployment
+    > router).  ``fallbacks``, ``context_window_fallbacks``,
     ``content_policy_fallbacks``: see :mod:`gatewise.router.fallbacks`.
     ``model_group_alias``: ``{"alias": "model_name"}``.
 

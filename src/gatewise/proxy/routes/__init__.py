@@ -14,6 +14,7 @@ from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
+from gatewise.proxy.routes.schema import openapi_json
 from gatewise.proxy.state import AppState
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
@@ -26,6 +27,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/health/liveliness": {"GET": liveliness},
     "/health/liveness": {"GET": liveliness},
     "/health/readiness": {"GET": readiness},
+    "/openapi.json": {"GET": openapi_json},
 }
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})

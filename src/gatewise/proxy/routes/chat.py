@@ -65,4 +65,5 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     # where it runs, and the cost is not known before the headers go out.
     headers = [*meta_headers(call_id, deployment, result.retries, result.fallbacks),
                overhead_header(start, upstream)]
-    await relay(response, receive, send, headers, deployment, call_id)
+    await relay(response, receive, send, headers, deployment, call_id,
+                state.client_timeout)
