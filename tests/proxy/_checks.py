@@ -3,10 +3,7 @@ says is still in flight, and a port that never accepts a connection."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -61,32 +58,3 @@ def assert_nothing_in_flight(proxy: Proxy, within: float = 2.0) -> None:
         time.sleep(0.02)
 
 
-@contextlib.contextmanager
-def unanswered_port() -> Iterator[int]:
-    """A port whose accept queue is full: a new connect() hangs until the connecting side's
-    timeout, as with a firewall that drops packets."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port: int = server.getsockname()[1]
-    fillers = []
-    for _ in range(8):
-        filler = socket.socket()
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(("127.0.0.1", port))
-        fillers.append(filler)
-    try:
-        yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        server.close()
-
-
-def refused_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -21,6 +21,7 @@ import pytest
 
 from gatewise.proxy.app import ProxyApp
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT
+from tests._net import refused_port, unanswered_port
 from tests.fake_mistral import (
     BadEvent,
     Behavior,
@@ -36,9 +37,7 @@ from tests.proxy._checks import (
     assert_nothing_in_flight,
     final_error_event,
     openai_error,
-    refused_port,
     sse_data,
-    unanswered_port,
 )
 from tests.proxy._server import Proxy, run_proxy
 from tests.proxy.conftest import HELLO, call, make_app

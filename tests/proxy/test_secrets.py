@@ -21,6 +21,7 @@ from gatewise.proxy import _secret
 from gatewise.proxy.auth import require_key
 from gatewise.proxy.config import parse_config
 from gatewise.proxy.errors import ProxyError
+from tests._net import refused_port
 from tests.fake_mistral import (
     BadEvent,
     Behavior,
@@ -30,7 +31,6 @@ from tests.fake_mistral import (
     Garbage,
     Status,
 )
-from tests.proxy._checks import refused_port
 from tests.proxy._server import Proxy, run_proxy, stop
 from tests.proxy.conftest import HELLO, make_app
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -135,16 +134,6 @@ def test_stream_errors_before_the_first_byte_are_retried(sdk: SDK, fake_mistral:
                                                          ) -> None:
     fake_mistral.script(Status(503))
     assert sdk.stream(num_retries=1)
-
-
-def test_connection_refused(sdk: SDK) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sdk.defaults["api_base"] = f"http://127.0.0.1:{port}/v1"
-    with pytest.raises(APIConnectionError) as info:
-        sdk.completion(num_retries=0)
-    assert info.value.provider == "mistral"
 
 
 def test_error_tree() -> None:

@@ -4,10 +4,7 @@ typed error within the configured timeout and leaves no connection or task behin
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +19,7 @@ from gatewise import (
     RateLimitError,
     ServiceUnavailableError,
 )
+from tests._net import refused_port, unanswered_port
 from tests.fake_mistral import (
     BadEvent,
     CutStream,
@@ -120,18 +118,11 @@ def test_retry_after_is_read_from_the_upstream(fake_mistral: FakeMistral) -> Non
     assert info.value.retry_after == 7
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @MODES
 @STREAM
 def test_connection_refused(mode: str, stream: bool) -> None:
     with pytest.raises(APIConnectionError) as info:
-        call(mode, f"http://127.0.0.1:{_free_port()}/v1", stream=stream)
+        call(mode, f"http://127.0.0.1:{refused_port()}/v1", stream=stream)
     assert not isinstance(info.value, APITimeoutError)
 
 
@@ -141,32 +132,9 @@ def test_dns_failure(mode: str) -> None:
         call(mode, "http://no-such-host.invalid/v1", stream=False)
 
 
-@contextlib.contextmanager
-def _full_backlog() -> Iterator[int]:
-    """A port that accepts no more connections: its accept queue is full, so a new
-    connect() hangs until the client's connect timeout."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(8):
-        s = socket.socket()
-        s.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            s.connect(("127.0.0.1", port))
-        fillers.append(s)
-    try:
-        yield port
-    finally:
-        for s in fillers:
-            s.close()
-        server.close()
-
-
 @MODES
 def test_connect_timeout(mode: str) -> None:
-    with _full_backlog() as port:
+    with unanswered_port() as port:
         start = time.monotonic()
         with pytest.raises(APITimeoutError):
             call(mode, f"http://127.0.0.1:{port}/v1", stream=False, timeout=0.3)
