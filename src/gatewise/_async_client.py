@@ -12,9 +12,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from gatewise._http import Request, Timeout, _async
+from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, prepare_chat, prepare_embedding
+from gatewise._relay import SseRelay, arelay_events, encode_event, unchanged
 from gatewise._results import (
     JSON,
     include_usage,
@@ -68,6 +69,14 @@ class AsyncClient:
         call = prepare_chat(self._settings, self.catalogue, model, messages, params)
         return await self._stream(call, raw) if call.stream else await self._answer(call)
 
+    async def completion_sse(self, model: str, messages: list[JSON], **params: Any
+                             ) -> JSON | AsyncStream[bytes]:
+        """For relaying: like :meth:`completion_dict`, but a stream's items are OpenAI SSE
+        bytes (each one or more ``data: {...}`` events, no ``[DONE]``), mostly passed
+        through from the upstream's (``gatewise._relay``); ``.usage`` once it is known."""
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        return await self._relay(call) if call.stream else await self._answer(call)
+
     async def embedding(self, model: str, input: str | list[str], **params: Any
                         ) -> EmbeddingResponse:
         """Embeddings; inputs over the provider's per-request limits are split into requests
@@ -108,9 +117,22 @@ class AsyncClient:
                                        policy=call.policy, error_for=call.error_for,
                                        provider=call.provider, model=call.model_id)
         events = _async.iter_events(raw, provider=call.provider, model=call.model_id,
-                                     secret=call.secret)
+                                     secret=call.secret, decoder=EventDecoder())
         translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
         return AsyncStream(atranslate(events, translator), wrap, on_close=raw.close)
+
+    async def _relay(self, call: Call) -> AsyncStream[bytes]:
+        if call.request is None:
+            chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
+            return AsyncStream(aiter_list([encode_event(c) for c in chunks]), unchanged)
+        upstream = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
+                                            policy=call.policy, error_for=call.error_for,
+                                            provider=call.provider, model=call.model_id)
+        relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
+        blocks = _async.iter_events(upstream, provider=call.provider, model=call.model_id,
+                                    secret=call.secret, decoder=relay)
+        return AsyncStream(arelay_events(blocks, relay), unchanged, on_close=upstream.close,
+                           usage=lambda: relay.usage)
 
     async def aclose(self) -> None:
         if self._transport is not None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gatewise._http import Request, Timeout, _sync
+from gatewise._http import EventDecoder, Request, Timeout, _sync
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, prepare_chat, prepare_embedding
+from gatewise._relay import SseRelay, encode_event, relay_events, unchanged
 from gatewise._results import (
     JSON,
     include_usage,
@@ -67,6 +68,14 @@ class Client:
         call = prepare_chat(self._settings, self.catalogue, model, messages, params)
         return self._stream(call, raw) if call.stream else self._answer(call)
 
+    def completion_sse(self, model: str, messages: list[JSON], **params: Any
+                       ) -> JSON | Stream[bytes]:
+        """For relaying: like :meth:`completion_dict`, but a stream's items are OpenAI SSE
+        bytes (each one or more ``data: {...}`` events, no ``[DONE]``), mostly passed
+        through from the upstream's (``gatewise._relay``); ``.usage`` once it is known."""
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        return self._relay(call) if call.stream else self._answer(call)
+
     def embedding(self, model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
         """Embeddings; inputs over the provider's per-request limits are split and merged."""
         call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
@@ -103,9 +112,22 @@ class Client:
                                 policy=call.policy, error_for=call.error_for,
                                 provider=call.provider, model=call.model_id)
         events = _sync.iter_events(raw, provider=call.provider, model=call.model_id,
-                                     secret=call.secret)
+                                   secret=call.secret, decoder=EventDecoder())
         translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
         return Stream(translate(events, translator), wrap, on_close=raw.close)
+
+    def _relay(self, call: Call) -> Stream[bytes]:
+        if call.request is None:
+            chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
+            return Stream(iter([encode_event(c) for c in chunks]), unchanged)
+        upstream = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
+                                     policy=call.policy, error_for=call.error_for,
+                                     provider=call.provider, model=call.model_id)
+        relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
+        blocks = _sync.iter_events(upstream, provider=call.provider, model=call.model_id,
+                                   secret=call.secret, decoder=relay)
+        return Stream(relay_events(blocks, relay), unchanged, on_close=upstream.close,
+                      usage=lambda: relay.usage)
 
     def close(self) -> None:
         if self._transport is not None:

@@ -21,12 +21,20 @@ Chunk = dict[str, Any]
 class Stream(Generic[T]):
     """Iterate to get chunks; ``with`` or ``close()`` to let go of the connection early."""
 
-    def __init__(self, chunks: Iterator[Chunk], wrap: Callable[[Chunk], T],
-                 on_close: Callable[[], None] | None = None) -> None:
+    def __init__(self, chunks: Iterator[Any], wrap: Callable[[Any], T],
+                 on_close: Callable[[], None] | None = None,
+                 usage: Callable[[], Chunk | None] | None = None) -> None:
         self._chunks = chunks
         self._wrap = wrap
         self._on_close = on_close
+        self._usage = usage
         self._closed = False
+
+    @property
+    def usage(self) -> Chunk | None:
+        """A relayed stream's usage (``completion_sse``), once an event said it; else None:
+        a chunk stream's usage is in its chunks."""
+        return self._usage() if self._usage is not None else None
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -61,12 +69,20 @@ class Stream(Generic[T]):
 class AsyncStream(Generic[T]):
     """``async for`` to get chunks; ``async with`` or ``aclose()`` to stop early."""
 
-    def __init__(self, chunks: AsyncIterator[Chunk], wrap: Callable[[Chunk], T],
-                 on_close: Callable[[], None] | None = None) -> None:
+    def __init__(self, chunks: AsyncIterator[Any], wrap: Callable[[Any], T],
+                 on_close: Callable[[], None] | None = None,
+                 usage: Callable[[], Chunk | None] | None = None) -> None:
         self._chunks = chunks
         self._wrap = wrap
         self._on_close = on_close
+        self._usage = usage
         self._closed = False
+
+    @property
+    def usage(self) -> Chunk | None:
+        """A relayed stream's usage (``completion_sse``), once an event said it; else None:
+        a chunk stream's usage is in its chunks."""
+        return self._usage() if self._usage is not None else None
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
@@ -123,7 +139,7 @@ async def atranslate(events: AsyncIterator[Chunk], translator: Any) -> AsyncIter
             await aclose()  # now, rather than in a task the event loop would schedule
 
 
-async def aiter_list(chunks: list[Chunk]) -> AsyncIterator[Chunk]:
+async def aiter_list(chunks: list[T]) -> AsyncIterator[T]:
     for chunk in chunks:
         yield chunk
 

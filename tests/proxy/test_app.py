@@ -37,7 +37,10 @@ async def test_a_mocked_stream_is_sse(mock_app: ProxyApp) -> None:
     assert "x-gatewise-overhead-ms" in answer.headers
     assert all(c.startswith(b"data: ") and c.endswith(b"\n\n") for c in answer.chunks)
     assert answer.chunks[-1] == b"data: [DONE]\n\n"
-    chunks = [orjson.loads(c[6:]) for c in answer.chunks[:-1]]
+    events = answer.body.split(b"\n\n")
+    assert events.pop() == b"" and events.pop() == b"data: [DONE]"
+    assert all(e.startswith(b"data: {") for e in events)
+    chunks = [orjson.loads(e[6:]) for e in events]
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks
                    if c["choices"]) == "hi there"
     assert chunks[-1]["usage"]["total_tokens"] > 0

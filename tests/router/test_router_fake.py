@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from gatewise import (
@@ -304,6 +305,22 @@ async def test_after_the_first_chunk_a_stream_stays_where_it_is(fakes: Fakes, ma
     assert len(received) >= 1 and counts(fakes)["b"] == 0
     health = {h.id: h for h in await router.ahealth()}
     assert health["a"].in_flight == 0 and health["a"].failures_last_minute == 1
+
+
+async def test_a_relayed_stream_counts_its_tokens_and_fails_over(fakes: Fakes, make: Any
+                                                                 ) -> None:
+    """``acompletion_sse`` (the proxy's): SSE bytes out, the same routing, and the usage
+    the last event carried counted against the deployment once the stream ends."""
+    fakes["a"].script(StallStream(after_events=0, seconds=0.5))
+    router = make([on(fakes, "small", "a", order=1, stream_timeout=0.2),
+                   on(fakes, "small", "b", order=2)])
+    result = await router.acompletion_sse("small", HELLO, stream=True)
+    body = b"".join([block async for block in result.response])
+    events = [orjson.loads(e[6:]) for e in body.split(b"\n\n")[:-1]]
+    assert result.deployment_id == "b" and events[-1]["choices"][0]["finish_reason"]
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["b"].tokens_this_minute == events[-1]["usage"]["total_tokens"] > 0
+    assert health["b"].in_flight == 0
 
 
 # -- typed results and the sync twins ------------------------------------------------------

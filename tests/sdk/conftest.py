@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
 import gatewise
@@ -53,6 +54,27 @@ class SDK:
                 stream = await client.completion(**kw)
                 return [chunk async for chunk in stream]  # type: ignore[union-attr]
         return asyncio.run(run())
+
+    def relayed(self, **kw: Any) -> tuple[list[dict[str, Any]], Any]:
+        """``completion_sse``: the events, decoded, and the stream's ``usage``."""
+        kw = self._kwargs(kw)
+        kw["stream"] = True
+        if self.mode == "sync":
+            with gatewise.Client(**self.defaults) as client:
+                stream = client.completion_sse(**kw)
+                blocks = list(stream)  # type: ignore[arg-type]
+                usage = stream.usage  # type: ignore[union-attr]
+        else:
+            async def run() -> tuple[list[bytes], Any]:
+                async with gatewise.AsyncClient(**self.defaults) as client:
+                    stream = await client.completion_sse(**kw)
+                    out = [block async for block in stream]  # type: ignore[union-attr]
+                    return out, stream.usage  # type: ignore[union-attr]
+            blocks, usage = asyncio.run(run())
+        events = b"".join(blocks).split(b"\n\n")
+        assert events.pop() == b""
+        assert all(e.startswith(b"data: {") for e in events)  # no [DONE]: the relay adds it
+        return [orjson.loads(e[6:]) for e in events], usage
 
     def embedding(self, **kw: Any) -> EmbeddingResponse:
         kw.setdefault("model", "mistral/mistral-embed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,24 @@ async def test_async_stream_closes_on_aclose(fake_mistral: FakeMistral) -> None:
             async for _chunk in stream:
                 break
         assert await asyncio.to_thread(fake_mistral.disconnected.wait, 5)
+
+
+@pytest.mark.parametrize("options", [{}, {"stream_options": {"include_usage": True}},
+                                     {"tools": [WEATHER_TOOL], "tool_choice": "required"}])
+def test_a_relayed_stream_says_what_the_chunks_say(sdk: SDK, options: dict[str, Any]) -> None:
+    """``completion_sse`` (what the proxy relays) gives the same events as the chunk stream,
+    and its usage."""
+    chunks = [c.model_dump(exclude_none=True) for c in sdk.stream(**options)]
+    events, usage = sdk.relayed(**options)
+    assert _without_none(events) == _without_none(chunks)
+    assert usage == next(c["usage"] for c in events if c.get("usage"))
+
+
+def _without_none(value: Any) -> Any:
+    """Nones dropped, ids blanked (each call has its own)."""
+    if isinstance(value, dict):
+        return {k: "" if k == "id" else _without_none(v) for k, v in value.items()
+                if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value

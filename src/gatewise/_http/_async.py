@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -17,7 +17,9 @@ from gatewise._http._common import ErrorFor, secret_of, with_context
 from gatewise._http._decode import decode_answer, decode_error_body
 from gatewise._http._models import RawResponse, Request, Timeout
 from gatewise._http._retry import RetryPolicy
-from gatewise._http._sse import EventDecoder
+from gatewise._http._sse import Decoder
+
+T = TypeVar("T")
 
 
 class AsyncRawStream(Protocol):
@@ -186,10 +188,11 @@ async def open_stream(
 
 
 async def iter_events(
-    stream: AsyncRawStream, *, provider: str, model: str, secret: str | None = None
-) -> AsyncIterator[dict[str, Any]]:
-    """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
-    decoder = EventDecoder()
+    stream: AsyncRawStream, *, provider: str, model: str, secret: str | None = None,
+    decoder: Decoder[T],
+) -> AsyncIterator[T]:
+    """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
+    ``[DONE]``; a stream cut before it raises.  Always closes."""
     chunks = stream.aiter_bytes()
     try:
         async for chunk in chunks:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from gatewise._exceptions import APIResponseValidationError
 
 DONE = b"[DONE]"
+T = TypeVar("T")
+
+
+class Decoder(Protocol[T]):
+    """Bytes in as they arrive, items out: :class:`EventDecoder`'s events, or a relay's
+    blocks of SSE bytes (``gatewise._relay``)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def error(self) -> Exception | None: ...
+
+    def feed(self, chunk: bytes) -> list[T]: ...
 
 
 class EventDecoder:
@@ -28,6 +42,11 @@ class EventDecoder:
         self._data: list[bytes] = []
         self.done = False
         self.error: APIResponseValidationError | None = None
+
+    @property
+    def idle(self) -> bool:
+        """No partial line or event held: the next byte fed starts an event."""
+        return not self._buffer and not self._data
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         if self.error is not None:

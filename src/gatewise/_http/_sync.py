@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -13,7 +13,9 @@ from gatewise._http._common import ErrorFor, secret_of, with_context
 from gatewise._http._decode import decode_answer, decode_error_body
 from gatewise._http._models import RawResponse, Request, Timeout
 from gatewise._http._retry import RetryPolicy
-from gatewise._http._sse import EventDecoder
+from gatewise._http._sse import Decoder
+
+T = TypeVar("T")
 
 
 class SyncRawStream(Protocol):
@@ -156,10 +158,12 @@ def open_stream(
         attempt += 1
 
 
-def iter_events(stream: SyncRawStream, *, provider: str, model: str,
-                secret: str | None = None) -> Iterator[dict[str, Any]]:
-    """Decoded events until ``[DONE]``; a stream cut before it raises. Always closes."""
-    decoder = EventDecoder()
+def iter_events(
+    stream: SyncRawStream, *, provider: str, model: str, secret: str | None = None,
+    decoder: Decoder[T],
+) -> Iterator[T]:
+    """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
+    ``[DONE]``; a stream cut before it raises.  Always closes."""
     try:
         for chunk in stream.iter_bytes():
             yield from decoder.feed(chunk)

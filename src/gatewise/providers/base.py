@@ -47,14 +47,23 @@ class StreamTranslator(Protocol):
     """Turns one provider stream into OpenAI chunks; one instance per stream.
 
     ``feed`` takes a decoded SSE event and returns zero or more OpenAI-shaped chunk dicts;
+    ``passthrough`` may take runs of raw events that read the same in OpenAI's shape;
     ``finish`` is called once the provider's stream ended cleanly and returns what is left
     (for instance a trailing usage-only chunk when ``stream_options.include_usage`` asked
     for one).
     """
 
+    usage: JSON | None  # the stream's usage in OpenAI's shape, once an event said it
+
     def feed(self, event: JSON) -> list[JSON]: ...
 
     def finish(self) -> list[JSON]: ...
+
+    def passthrough(self, data: bytes, pos: int, *, bulk: bool) -> tuple[bytes, int]:
+        """Events at ``data[pos:]`` (raw SSE) that need no decoding, as OpenAI SSE bytes, and
+        where they end (with ``bulk`` as many as it can, else one); ``(b"", pos)`` for
+        none.  A translator that never passes anything through returns that always."""
+        ...
 
 
 class Adapter(Protocol):

@@ -1,7 +1,8 @@
-"""Relaying a stream of chunk dicts as Server-Sent Events.
+"""Relaying a stream as Server-Sent Events.
 
-Headers go out before the first chunk is awaited; each chunk is one ``data: {json}`` event
-and ``data: [DONE]`` ends a clean stream.  A failure mid-stream becomes a last
+The stream's items are OpenAI SSE bytes already (``Router.acompletion_sse``: each upstream
+read becomes one block of events, most passed through untouched), sent as they come;
+``data: [DONE]`` ends a clean stream.  A failure mid-stream becomes a last
 ``data: {"error": {...}}`` event (the ``openai`` package raises on it), never a silent clean
 end.  If the client goes away, the upstream request is closed at once; so it is when the
 client stops reading (general_settings.client_timeout), or the server's graceful-shutdown
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -48,14 +49,12 @@ class _Progress:
         self.sending = False
 
 
-async def _pump(stream: AsyncStream[dict[str, Any]], send: Send, deployment: Deployment,
+async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
                 call_id: bytes, progress: _Progress) -> None:
-    dumps = orjson.dumps
     try:
-        async for chunk in stream:
+        async for block in stream:
             progress.sending = True
-            await send({"type": "http.response.body", "body": b"data: " + dumps(chunk) + b"\n\n",
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": block, "more_body": True})
             progress.sending = False
             progress.sent += 1
     except APIError as exc:
@@ -90,7 +89,7 @@ async def _until_done(pump: asyncio.Future[None], watch: asyncio.Future[None],
         seen = progress.sent
 
 
-async def relay(stream: AsyncStream[dict[str, Any]], receive: Receive, send: Send,
+async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
                 headers: Headers, deployment: Deployment, call_id: bytes,
                 client_timeout: float) -> None:
     """Send ``stream`` as SSE until it ends or the client disconnects.  If the server cuts

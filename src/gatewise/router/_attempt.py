@@ -227,6 +227,8 @@ class _Relay:
             if self._upstream is not None:
                 await self._upstream.aclose()
         finally:
+            if self._used is None:  # a relayed stream (bytes) knows its usage itself
+                self._used = total_tokens(self._upstream)
             await self._caller.stream_ended(self._deployment, self._spec, self._used)
 
     def release_soon(self) -> None:

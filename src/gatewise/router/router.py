@@ -222,6 +222,12 @@ class Router:
         """For the proxy: OpenAI-shaped dicts, plus who served and what it took."""
         return await self._route(self.client.completion_dict, model, messages, params)
 
+    async def acompletion_sse(self, model: str, messages: list[JSON], **params: Any
+                              ) -> RouteResult[JSON | AsyncStream[bytes]]:
+        """For relaying: a stream comes as OpenAI SSE bytes (``AsyncClient.completion_sse``),
+        first block already in."""
+        return await self._route(self.client.completion_sse, model, messages, params)
+
     async def aembedding_dict(self, model: str, input: str | list[str], **params: Any
                               ) -> RouteResult[JSON]:
         return await self._route(self.client.embedding_dict, model, input, params)

@@ -142,9 +142,14 @@ class ThinkSplitter:
         self._said_reasoning = False
         self._said_content = False
 
+    @property
+    def idle(self) -> bool:
+        """Past the start, outside a think block, nothing held: text without ``<`` is
+        content as it is."""
+        return self._said_content and not (self._held or self._inside or self._skip_ws)
+
     def feed(self, text: str) -> tuple[str, str]:
-        if self._said_content and not (self._held or self._inside or self._skip_ws) \
-                and "<" not in text:
+        if "<" not in text and self.idle:
             return "", text  # the common case: plain answer text
         text = self._held + text
         self._held = ""

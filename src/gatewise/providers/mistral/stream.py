@@ -12,6 +12,7 @@ from __future__ import annotations
 from gatewise._exceptions import InternalServerError
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
+from gatewise.providers.mistral.passthrough import plain_run, prefix
 from gatewise.providers.mistral.reasoning import ThinkSplitter
 from gatewise.providers.mistral.response import (
     finish_reason,
@@ -41,6 +42,8 @@ class MistralStreamTranslator:
         self._created = 0
         self._choices: dict[int, _ChoiceState] = {}
         self._usage: JSON | None = None
+        self._head: bytes | None = None
+        self.usage: JSON | None = None  # the stream's usage (OpenAI's shape), once seen
 
     def _chunk(self, choices: list[JSON]) -> JSON:
         return {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
@@ -68,13 +71,26 @@ class MistralStreamTranslator:
 
         usage = event.get("usage")
         if isinstance(usage, dict):
+            self.usage = translate_usage(usage)
             if self._usage_chunk_at_end:
-                self._usage = translate_usage(usage)
+                self._usage = self.usage
             else:
                 chunk = self._chunk(choices)
-                chunk["usage"] = translate_usage(usage)
+                chunk["usage"] = self.usage
                 return [chunk]
         return [self._chunk(choices)] if choices else []
+
+    def passthrough(self, data: bytes, pos: int, *, bulk: bool) -> tuple[bytes, int]:
+        """Plain text events at ``data[pos:]`` (SSE bytes) as OpenAI SSE bytes, without
+        decoding them (see ``passthrough.py``), and where they end; ``(b"", pos)`` when
+        the next event needs :meth:`feed`."""
+        state = self._choices.get(0)
+        if (state is None or not state.said_role or state.finished or not self._id
+                or not state.splitter.idle):
+            return b"", pos
+        if self._head is None:
+            self._head = prefix(self._id, self._created, self._model)
+        return plain_run(data, pos, self._head, bulk=bulk)
 
     def _choice(self, raw: JSON, position: int) -> JSON | None:
         index = raw.get("index")

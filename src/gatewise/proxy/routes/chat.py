@@ -52,7 +52,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     call_id = new_call_id()
     sent = perf_counter()
     try:
-        result = await router.acompletion_dict(name, messages, **body)
+        result = await router.acompletion_sse(name, messages, **body)
     except APIError as exc:
         raise upstream_error(exc, call_id, state.by_id) from None
     upstream = perf_counter() - sent
@@ -61,7 +61,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     if isinstance(response, dict):
         await respond_result(send, result, deployment, call_id, start, upstream)
         return
-    # An AsyncStream of chunk dicts, its first chunk already in: the router has settled
+    # An AsyncStream of SSE bytes, its first block already in: the router has settled
     # where it runs, and the cost is not known before the headers go out.
     headers = [*meta_headers(call_id, deployment, result.retries, result.fallbacks),
                overhead_header(start, upstream)]

@@ -1,0 +1,130 @@
+"""A provider's SSE stream as OpenAI SSE bytes, a read at a time: what the proxy relays.
+
+The SDK's streams decode every event, translate it and hand out chunk objects.  A relay
+has no use for objects: it wants bytes out, and most of a stream's events (plain text
+deltas) read the same in both shapes.  :class:`SseRelay` lets the provider's translator
+pass such runs through as bytes (``passthrough``) and decodes, translates and encodes the
+others, in order, so a read of 200 events costs a few C-level byte operations instead of
+200 JSON round trips.  Both ways give the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from gatewise._exceptions import APIError
+from gatewise._http._sse import EventDecoder
+
+if TYPE_CHECKING:
+    from gatewise.providers.base import StreamTranslator
+
+JSON = dict[str, Any]
+
+DONE = b"data: [DONE]\n\n"
+
+
+def unchanged(block: bytes) -> bytes:
+    return block
+
+
+def encode_event(chunk: JSON) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def encode_events(chunks: Iterable[JSON]) -> bytes:
+    return b"".join([b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks])
+
+
+class SseRelay:
+    """Feed the upstream's bytes as they come; get OpenAI SSE bytes for the events complete
+    so far (a list of one block, or none).  ``done``/``error`` as :class:`EventDecoder`'s;
+    ``finish()`` once the stream ended cleanly; ``usage`` once an event said it."""
+
+    __slots__ = ("_decoder", "_failed", "_odd", "_rest", "_translator")
+
+    def __init__(self, translator: StreamTranslator) -> None:
+        self._translator = translator
+        self._decoder = EventDecoder()
+        self._rest = b""  # an event not complete yet
+        self._odd = False  # framed with CR: every event goes the decoding way
+        self._failed: APIError | None = None  # an error event: raised after what came first
+
+    @property
+    def done(self) -> bool:
+        return self._decoder.done
+
+    @property
+    def error(self) -> Exception | None:
+        return self._failed or self._decoder.error
+
+    @property
+    def usage(self) -> JSON | None:
+        return self._translator.usage
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        decoder = self._decoder
+        if self.error is not None:
+            raise self.error
+        out: list[bytes] = []
+        if self._odd:
+            self._decode(chunk, out)
+            return [b"".join(out)] if out else []
+        data = self._rest + chunk if self._rest else chunk
+        complete = data.rfind(b"\n\n") + 2
+        if complete < 2:
+            self._rest = data
+            if b"\r" in data:  # CRLF framing: the decoder knows it, the fast path does not
+                self._odd, self._rest = True, b""
+                self._decode(data, out)
+            return [b"".join(out)] if out else []
+        self._rest = data[complete:]
+        passthrough = self._translator.passthrough
+        pos = 0
+        bulk = True  # whole runs, until one turns out mixed; then an event at a time
+        while pos < complete and not decoder.done:
+            block, end = passthrough(data, pos, bulk=bulk)
+            if end == pos and bulk:
+                block, end = passthrough(data, pos, bulk=False)
+                bulk = end == pos
+            if end > pos:
+                out.append(block)
+                pos = end
+                continue
+            cut = data.find(b"\n\n", pos) + 2
+            self._decode(data[pos:cut], out)
+            pos = cut
+            if self.error is not None:
+                break
+        return [b"".join(out)] if out else []
+
+    def _decode(self, data: bytes, out: list[bytes]) -> None:
+        feed = self._translator.feed
+        try:
+            for event in self._decoder.feed(data):
+                out.extend(encode_event(c) for c in feed(event))
+        except APIError as exc:
+            self._failed = exc
+
+    def finish(self) -> list[bytes]:
+        tail = encode_events(self._translator.finish())
+        return [tail] if tail else []
+
+
+def relay_events(events: Iterator[bytes], relay: SseRelay) -> Iterator[bytes]:
+    yield from events
+    yield from relay.finish()
+
+
+async def arelay_events(events: AsyncIterator[bytes], relay: SseRelay) -> AsyncIterator[bytes]:
+    try:
+        async for block in events:
+            yield block
+        for block in relay.finish():
+            yield block
+    finally:
+        aclose: Any = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()  # now, rather than in a task the event loop would schedule

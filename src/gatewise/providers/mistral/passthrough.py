@@ -1,0 +1,93 @@
+"""Plain text stream events relayed as bytes, without decoding them one by one.
+
+Once a stream has said who it is (id, created, model) and its first choice is past its
+first words, almost every Mistral event is a plain text delta that, as OpenAI SSE, reads
+byte for byte the same::
+
+    data: {"id":"…","object":"chat.completion.chunk","created":…,"model":"…",
+           "choices":[{"index":0,"delta":{"content":"…"},"finish_reason":null}]}
+
+Mistral may add ``"logprobs":null`` to the choice and a padding field ``"p"`` at the end
+(§5); the translator drops both, so they are cut here too.  :func:`plain_run` checks a
+whole run of such events with a handful of C-level byte operations and returns them as
+they are (less the noise).  Anything else -- a role, a finish reason, usage, tool calls,
+thinking, ``<`` that might open a ``<think>`` tag, another choice, an unexpected key or
+encoding -- is left to the translator, which decodes it.  Output is the same either way
+(the text is the upstream's JSON string, escaped as the upstream escaped it).
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+# What follows a plain event's text, once the noise is cut.
+SUFFIX = b'"},"finish_reason":null}]}\n\n'
+_TEXT_END = b'"},"finish_reason":null'  # in every plain event, in no other kind
+_EMPTY = b'"content":"' + SUFFIX
+_SUFFIX_QUOTES = SUFFIX.count(b'"')
+_LOGPROBS = b',"logprobs":null}]'
+_PADDING = re.compile(rb',"p":"[A-Za-z0-9_-]*"}\n\n')
+
+
+def prefix(event_id: str, created: int, model: str) -> bytes:
+    """The bytes before a plain event's text, as the translator would write them."""
+    return b"".join([b'data: {"id":', orjson.dumps(event_id),
+                     b',"object":"chat.completion.chunk","created":', str(created).encode(),
+                     b',"model":', orjson.dumps(model),
+                     b',"choices":[{"index":0,"delta":{"content":"'])
+
+
+def _denoised(run: bytes) -> bytes:
+    if b'"logprobs"' in run:
+        run = run.replace(_LOGPROBS, b"}]")
+    if b'"p":"' in run:
+        run = _PADDING.sub(b"}\n\n", run)
+    return run
+
+
+def _checked(run: bytes, head: bytes) -> bytes | None:
+    """``run`` (whole events, the first starting with ``head``) without noise if every
+    event in it is a plain text event whose text holds no ``<``; else None.
+
+    Each check is one C-level pass over the bytes: one ``head`` and one ``SUFFIX`` per
+    event and no other line (so no other event); no empty text (the translator drops
+    those); no quote but a plain event's own and the text's escaped ones (an extra key
+    such as ``tool_calls`` brings quotes; when the text has backslashes, ``\\"`` ending a
+    text counts as escaped, fails, and the events go the decoding way).  The upstream's
+    JSON is taken as well formed: what is checked is each event's kind.
+    """
+    heads = run.count(head)
+    if run.count(b"\n") != 2 * heads:
+        return None
+    first = run.find(b"\n\n") + 2
+    if run[first - len(SUFFIX):first] != SUFFIX:
+        run = _denoised(run)
+    if not run.endswith(SUFFIX) or run.count(SUFFIX) != heads or _EMPTY in run:
+        return None
+    if b"<" in run:
+        return None  # maybe a <think> tag: the translator's splitter decides
+    quotes = heads * (head.count(b'"') + _SUFFIX_QUOTES)
+    if b"\\" in run:
+        if b"\\u003" in run:
+            return None  # maybe \u003c, a "<"
+        quotes += run.count(b'\\"')
+    return run if run.count(b'"') == quotes else None
+
+
+def plain_run(data: bytes, pos: int, head: bytes, *, bulk: bool) -> tuple[bytes, int]:
+    """The plain text events at ``data[pos:]`` as OpenAI SSE bytes, and where they end:
+    with ``bulk``, up to the last event that looks plain (all must be); else one event.
+    ``(b"", pos)`` when the event at ``pos`` is not one."""
+    if not data.startswith(head, pos):
+        return b"", pos
+    if bulk:
+        last = data.rfind(_TEXT_END, pos)
+        end = data.find(b"\n\n", last) + 2 if last >= 0 else 1
+    else:
+        end = data.find(b"\n\n", pos) + 2
+    if end <= pos + len(head):
+        return b"", pos
+    run = _checked(data[pos:end], head)
+    return (b"", pos) if run is None else (run, end)

@@ -1,0 +1,191 @@
+"""``SseRelay``: a Mistral stream as OpenAI SSE bytes, runs of plain text events passed
+through without decoding.  Whatever the events and however the bytes are cut into reads,
+the relay says what the decoding path (events -> translator -> one ``data:`` line per
+chunk) says; and the plain runs really are taken the fast way."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gatewise._exceptions import APIResponseValidationError, InternalServerError
+from gatewise._http._sse import EventDecoder
+from gatewise._relay import SseRelay, encode_event
+from gatewise._streaming import translate
+from gatewise.providers.mistral import passthrough
+from gatewise.providers.mistral.stream import stream_translator
+
+HEAD = {"id": "b3999b8c4d2a4d2e9c7f0e5a1b2c3d4e", "object": "chat.completion.chunk",
+        "created": 1769088854, "model": "mistral-small-latest"}
+TEXTS = st.one_of(
+    st.sampled_from([" word", ", and", " \"quoted\"", " back\\slash\\", " line\nbreak",
+                     " tab\t", " é ü 漢字 🙂", " <think>", " </think>", " a < b", "<",
+                     " \\u003c", " x\\", "\\\"", "", " {\"k\": 1}", " a\":b"]),
+    st.text(max_size=12),
+)
+
+
+def event(delta: dict[str, Any], finish: str | None = None, *, index: int = 0,
+          noise: bool = False, **extra: Any) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
+    if noise:
+        choice["logprobs"] = None
+    out: dict[str, Any] = {**HEAD, "choices": [choice], **extra}
+    if noise:
+        out["p"] = "abcdefghij0123"
+    return out
+
+
+def sse(events: list[dict[str, Any]], *, ascii_only: bool = False, crlf: bool = False
+        ) -> bytes:
+    end = "\r\n\r\n" if crlf else "\n\n"
+    dump = (lambda e: json.dumps(e, separators=(",", ":"))) if ascii_only else (
+        lambda e: orjson.dumps(e).decode())
+    return ("".join(f"data: {dump(e)}{end}" for e in events) + f"data: [DONE]{end}").encode()
+
+
+def by_decoding(data: bytes, params: dict[str, Any]) -> list[dict[str, Any]]:
+    decoder = EventDecoder()
+    chunks = translate(decoder.feed(data), stream_translator("m", params))
+    return [orjson.loads(encode_event(c)[6:]) for c in chunks]
+
+
+def by_relay(reads: list[bytes], params: dict[str, Any]) -> tuple[list[dict[str, Any]], bytes]:
+    relay = SseRelay(stream_translator("m", params))
+    out = b""
+    for read in reads:
+        out += b"".join(relay.feed(read))
+        if relay.done:
+            break
+    assert relay.done
+    out += b"".join(relay.finish())
+    events = out.split(b"\n\n")
+    assert events.pop() == b""
+    assert all(e.startswith(b"data: {") for e in events)
+    return [orjson.loads(e[6:]) for e in events], out
+
+
+def cut(data: bytes, sizes: list[int]) -> list[bytes]:
+    reads, pos = [], 0
+    for size in sizes:
+        if pos >= len(data):
+            break
+        reads.append(data[pos:pos + size])
+        pos += size
+    if pos < len(data):
+        reads.append(data[pos:])
+    return reads
+
+
+def text_stream(texts: list[str], **kw: Any) -> list[dict[str, Any]]:
+    events = [event({"role": "assistant", "content": ""}, **kw)]
+    events += [event({"content": t}, **kw) for t in texts]
+    usage = {"prompt_tokens": 3, "completion_tokens": len(texts), "total_tokens": 3 + len(texts)}
+    events.append(event({"content": ""}, "stop", usage=usage, **kw))
+    return events
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
+    kinds = st.one_of(
+        TEXTS.map(lambda t: event({"content": t})),
+        TEXTS.map(lambda t: event({"content": t}, noise=True)),
+        TEXTS.map(lambda t: event({"content": [{"type": "thinking",
+                                                "thinking": [{"type": "text", "text": t}]}]})),
+        TEXTS.map(lambda t: event({"content": t}, index=1)),
+        TEXTS.map(lambda t: event({"content": t, "role": "assistant"})),
+        TEXTS.map(lambda t: event({"content": t, "tool_call_id": "x"})),
+        st.just(event({"content": None, "tool_calls": [
+            {"id": "c1", "function": {"name": "f", "arguments": "{\"a\": \"<b>\"}"}}]})),
+    )
+    body = draw(st.lists(kinds, max_size=30))
+    runs = draw(st.lists(TEXTS, max_size=40))
+    return text_stream([])[:1] + body + [event({"content": t}) for t in runs] + body[:3] + [
+        event({"content": ""}, draw(st.sampled_from(["stop", "length", "tool_calls"])),
+              usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.lists(st.integers(1, 600), max_size=12), st.booleans(), st.booleans())
+def test_the_relay_says_what_decoding_says(events: list[dict[str, Any]], sizes: list[int],
+                                           ascii_only: bool, include_usage: bool) -> None:
+    params = {"stream_options": {"include_usage": True}} if include_usage else {}
+    data = sse(events, ascii_only=ascii_only)
+    relayed, _ = by_relay(cut(data, sizes), params)
+    assert relayed == by_decoding(data, params)
+
+
+def test_plain_runs_pass_through_untouched() -> None:
+    texts = [f" word{i}" for i in range(200)]
+    data = sse(text_stream(texts))
+    relayed, out = by_relay([data], {})
+    assert relayed == by_decoding(data, {})
+    run = data[data.index(b" word1\"") - 200:]
+    run = run[run.index(b"data: "):run.index(b'"finish_reason":"stop"')]
+    run = run[:run.rindex(b"\n\n") + 2]
+    assert run in out  # the upstream's own bytes, not re-encoded
+
+
+def test_a_long_run_is_checked_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+    real = passthrough._checked
+
+    def spy(run: bytes, head: bytes) -> bytes | None:
+        checked.append(run.count(b"\n\n"))
+        return real(run, head)
+
+    monkeypatch.setattr(passthrough, "_checked", spy)
+    data = sse(text_stream([f" w{i}" for i in range(200)]))
+    by_relay([data], {})
+    assert max(checked) == 199  # all but the role, the first words and the last event
+
+
+def test_noise_is_cut_as_the_translator_cuts_it() -> None:
+    data = sse(text_stream([" a", " b", " c", " d"], noise=True))
+    relayed, out = by_relay([data], {})
+    assert relayed == by_decoding(data, {})
+    assert b'"p":' not in out and b"logprobs" not in out
+
+
+@pytest.mark.parametrize("texts", [[" <think>x</think> y", " z"], [" a", " <", "think>b"],
+                                   [" a", " \\u003cthink>"]])
+def test_think_tags_go_the_decoding_way(texts: list[str]) -> None:
+    data = sse(text_stream(texts), ascii_only=True)
+    assert by_relay([data], {})[0] == by_decoding(data, {})
+
+
+def test_crlf_framing_is_decoded() -> None:
+    data = sse(text_stream([" a", " b", " c"]), crlf=True)
+    for reads in ([data], cut(data, [7] * 200)):
+        assert by_relay(reads, {})[0] == by_decoding(data.replace(b"\r\n", b"\n"), {})
+
+
+def test_usage_is_known_after_the_last_event() -> None:
+    relay = SseRelay(stream_translator("m", {}))
+    relay.feed(sse(text_stream([" a", " b"])))
+    assert relay.usage == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+
+
+def test_events_before_an_error_event_come_out_first() -> None:
+    error = {"object": "error", "message": "overloaded", "type": "internal_error"}
+    data = sse(text_stream([" a", " b", " c"])[:-1])[:-len(b"data: [DONE]\n\n")]
+    data += b"data: " + orjson.dumps(error) + b"\n\n"
+    relay = SseRelay(stream_translator("m", {}))
+    out = b"".join(relay.feed(data))
+    assert out.count(b"\n\n") == 4 and b'" c"' in out
+    assert isinstance(relay.error, InternalServerError)
+    with pytest.raises(InternalServerError):
+        relay.feed(b"data: [DONE]\n\n")
+
+
+def test_a_bad_event_after_good_ones() -> None:
+    data = sse(text_stream([" a", " b"])[:-1])[:-len(b"data: [DONE]\n\n")] + b"data: {oops\n\n"
+    relay = SseRelay(stream_translator("m", {}))
+    out = b"".join(relay.feed(data))
+    assert out.count(b"\n\n") == 3
+    assert isinstance(relay.error, APIResponseValidationError)
