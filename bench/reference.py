@@ -114,9 +114,20 @@ def main() -> None:
 
     os.environ[UPSTREAM_ENV] = args.upstream
     os.environ[KEY_ENV] = args.key
-    uvicorn.run("bench.reference:factory", factory=True, host=args.host, port=args.port,
-                workers=args.workers, loop="uvloop", http="httptools", lifespan="on",
-                access_log=False, log_level="warning", server_header=False)
+    config = uvicorn.Config("bench.reference:factory", factory=True, host=args.host,
+                            port=args.port, workers=args.workers, loop="uvloop",
+                            http="httptools", lifespan="on", access_log=False,
+                            log_level="warning", server_header=False)
+    if args.workers <= 1:
+        uvicorn.Server(config).run()
+        return
+    # Several workers as the proxy runs them: a listening socket each (SO_REUSEPORT).
+    from uvicorn.supervisors import Multiprocess
+
+    from gatewise.proxy.server import PerWorkerListener
+
+    config.backlog = PerWorkerListener.backlog
+    Multiprocess(config, sockets=[PerWorkerListener.bind_to(args.host, args.port)]).run()
 
 
 if __name__ == "__main__":

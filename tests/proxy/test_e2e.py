@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -356,13 +358,39 @@ def test_client_disconnect_cancels_the_upstream(proxy: Proxy, fake_mistral: Fake
 
 # -- one model without a file, two workers ---------------------------------------------------
 
+def _listening_sockets(pid: int, port: int) -> set[str]:
+    """The inodes of the sockets process ``pid`` holds that listen on ``port`` (Linux)."""
+    listen = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                listen.add(fields[9])
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                held.add(target[8:-1])
+    return held & listen
+
+
 def test_model_flag_with_two_workers_stopped_by_ctrl_c(fake_mistral: FakeMistral,
                                                        tmp_path: Path) -> None:
     args = ["--model", "mistral/mistral-small-latest", "--workers", "2"]
     with run_proxy(args, tmp_path, _env(fake_mistral), stop_with=signal.SIGINT) as server:
         children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
-        if children.exists():  # Linux
-            assert len(children.read_text().split()) >= 2
+        if children.exists():  # Linux: each worker listens on a socket of its own
+            port = int(server.url.rsplit(":", 1)[1])
+            deadline = time.monotonic() + 10  # the second may still be starting
+            while True:  # (multiprocessing's resource tracker is a child too)
+                children_now = [int(p) for p in children.read_text().split()]
+                listening = [s for s in (_listening_sockets(p, port) for p in children_now) if s]
+                if len(listening) >= 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert [len(s) for s in listening] == [1, 1]
+            assert len(set().union(*listening)) == 2
         api = client(server)
         for _ in range(6):
             answer = api.chat.completions.create(model="mistral/mistral-small-latest",
