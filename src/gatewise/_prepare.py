@@ -133,14 +133,21 @@ def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: b
     return headers
 
 
-def _check_context_window(info: ModelInfo, messages: list[Any], params: dict[str, Any]
-                          ) -> None:
-    """Refuse, before the network, a prompt that clearly cannot fit the model's window."""
-    if not info.known or info.max_input_tokens is None:
+def _check_context_window(info: ModelInfo, messages: list[Any], params: dict[str, Any],
+                          body: bytes | None = None) -> None:
+    """Refuse, before the network, a prompt that clearly cannot fit the model's window.
+
+    The estimate never exceeds the body's size in bytes (a character is at most a token,
+    and each message's JSON outweighs its control tokens) unless media parts count: a
+    body without typed parts that fits by its size alone needs no estimate."""
+    window = info.max_input_tokens
+    if not info.known or window is None:
         return
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens") or 0
     if not isinstance(max_tokens, int):
         return  # the adapter reports a bad value
+    if body is not None and len(body) + max_tokens < window and b'"type":"' not in body:
+        return
     tokens = estimate_prompt_tokens(messages, params.get("tools"))
     if not fits_context(info, tokens, max_tokens):
         raise ContextWindowExceededError(
@@ -216,17 +223,20 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
     stream = bool(params.get("stream"))
     drop = bool(options.get("drop_params", settings.drop_params))
     body = adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
-    _check_context_window(info, messages, params)
     mock = options.get("mock_response")
     request = key = None
     if mock is None:
+        content = encode_body(body)
+        _check_context_window(info, messages, params, content)
         key = _api_key(spec, options, settings)
         request = Request(
             "POST",
             _api_base(spec, options, settings) + adapter.CHAT_PATH,
             _headers(key, options, settings, stream=stream),
-            encode_body(body),
+            content,
         )
+    else:
+        _check_context_window(info, messages, params)
     return Call(spec.name, model_id, adapter, info, params, stream, _timeout(options, settings),
                 _policy(options, settings), mock, request, key)
 

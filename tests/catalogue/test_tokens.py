@@ -21,7 +21,7 @@ from gatewise.catalogue import (
     token_counter,
     tokens,
 )
-from gatewise.catalogue.tokens import MEDIA_TOKENS
+from gatewise.catalogue.tokens import MEDIA_TOKENS, estimate_prompt_tokens
 
 SMALL = "mistral/mistral-small-latest"
 SAMPLE = [  # mistral-api.md §13: 20 tokens with the v3 template, 22 with v7+
@@ -248,3 +248,26 @@ def test_values_json_cannot_carry_are_still_counted() -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"max": 2**70}}}]
     assert token_counter(model=SMALL, messages=[{"role": "user", "content": "x"}],
                          tools=tools) > 0
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
+_MESSAGE = st.one_of(
+    st.builds(lambda r, t: {"role": r, "content": t}, st.sampled_from(["system", "user"]), _TEXT),
+    st.builds(lambda t, a: {"role": "assistant", "content": t, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": a}}]},
+        _TEXT, _TEXT),
+    st.builds(lambda t: {"role": "tool", "content": t, "tool_call_id": "c1", "name": "f"},
+              _TEXT),
+)
+
+
+@given(st.lists(_MESSAGE, min_size=1, max_size=6))
+def test_the_estimate_never_exceeds_the_bodys_size(messages: list[dict[str, Any]]) -> None:
+    """What lets ``prepare_chat`` skip the estimate for a body that fits by its size:
+    without typed (media) parts, the estimate is at most the Mistral body's byte length."""
+    from gatewise._prepare import encode_body
+    from gatewise.providers.mistral.chat import build_chat_body
+
+    body = encode_body(build_chat_body("mistral-small-latest", messages, {}))
+    assert b'"type":"' not in body or any(m.get("tool_calls") for m in messages)
+    assert estimate_prompt_tokens(messages) <= len(body)

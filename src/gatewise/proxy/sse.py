@@ -37,26 +37,56 @@ def error_event(error: ProxyError) -> bytes:
     return b"data: " + orjson.dumps(error.payload()) + b"\n\n"
 
 
-class _Progress:
-    """How far the pump has got: the events handed to the server, and whether it is
-    waiting for the client to take one (the server holds ``send`` while its buffer to the
-    client is full)."""
+class _Watch:
+    """Watches a stream being relayed, and cancels the relaying task when its client has
+    left (``http.disconnect``) or has taken nothing for ``client_timeout`` seconds (the
+    server holds ``send`` while its buffer to the client is full): one listening task and
+    one timer per stream, the relay itself runs in the request's own task."""
 
-    __slots__ = ("sending", "sent")
+    __slots__ = ("_listener", "_loop", "_seen", "_task", "_timeout", "_timer", "reason",
+                 "sending", "sent")
 
-    def __init__(self) -> None:
+    def __init__(self, receive: Receive, client_timeout: float) -> None:
+        self.reason: str | None = None  # "gone" / "stalled" once it has cancelled the relay
         self.sent = 0
         self.sending = False
+        self._seen = -1
+        self._timeout = client_timeout
+        self._task = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        self._listener = self._loop.create_task(self._listen(receive))
+        self._timer = self._loop.call_later(client_timeout, self._tick)
+
+    async def _listen(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._stop("gone")
+
+    def _tick(self) -> None:
+        if self.sending and self.sent == self._seen:
+            self._stop("stalled")
+            return
+        self._seen = self.sent
+        self._timer = self._loop.call_later(self._timeout, self._tick)
+
+    def _stop(self, reason: str) -> None:
+        if self.reason is None and self._task is not None:
+            self.reason = reason
+            self._task.cancel()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        self._listener.cancel()
 
 
 async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
-                call_id: bytes, progress: _Progress) -> None:
+                call_id: bytes, watch: _Watch) -> None:
     try:
         async for block in stream:
-            progress.sending = True
+            watch.sending = True
             await send({"type": "http.response.body", "body": block, "more_body": True})
-            progress.sending = False
-            progress.sent += 1
+            watch.sending = False
+            watch.sent += 1
     except APIError as exc:
         last = error_event(upstream_error(exc, call_id, {}, deployment))
     except Exception:
@@ -64,29 +94,9 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
         last = error_event(internal_error(call_id.decode()))
     else:
         last = DONE
-    progress.sending = True
+    watch.sending = True
     await send({"type": "http.response.body", "body": last, "more_body": False})
-    progress.sending = False
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _until_done(pump: asyncio.Future[None], watch: asyncio.Future[None],
-                      progress: _Progress, client_timeout: float) -> bool:
-    """Wait for the stream to end or the client to leave; False if the client stopped
-    reading: one event has waited for it for ``client_timeout`` seconds or more."""
-    seen = -1
-    while True:
-        done, _ = await asyncio.wait((pump, watch), timeout=client_timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if done:
-            return True
-        if progress.sending and progress.sent == seen:
-            return False
-        seen = progress.sent
+    watch.sending = False
 
 
 async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
@@ -99,31 +109,24 @@ async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
     try:
         await send({"type": "http.response.start", "status": 200,
                     "headers": SSE_HEADERS + headers})
-        progress = _Progress()
-        pump = asyncio.ensure_future(_pump(stream, send, deployment, call_id, progress))
-        watch = asyncio.ensure_future(_wait_for_disconnect(receive))
-        cut = False
-        reading = True
+        watch = _Watch(receive, client_timeout)
         try:
-            reading = await _until_done(pump, watch, progress, client_timeout)
+            await _pump(stream, send, deployment, call_id, watch)
         except asyncio.CancelledError:
-            cut = not pump.done()
-            if not cut:
-                raise
-        finally:
-            for task in (pump, watch):
-                task.cancel()
-            await asyncio.gather(pump, watch, return_exceptions=True)
-        if cut:
-            await send({"type": "http.response.body", "body": error_event(shutting_down()),
-                        "more_body": False})
-        elif not reading:
-            logger.warning("call %s: the client has read nothing for %g s; its stream is "
-                           "dropped", call_id.decode(), client_timeout)
-        elif pump.cancelled():  # the client left first
-            if logger.isEnabledFor(logging.DEBUG):
+            watch.close()
+            if watch.reason is None:  # the server's graceful-shutdown period is over
+                await send({"type": "http.response.body", "body": error_event(shutting_down()),
+                            "more_body": False})
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # our own cancel, handled
+            if watch.reason == "stalled":
+                logger.warning("call %s: the client has read nothing for %g s; its stream is "
+                               "dropped", call_id.decode(), client_timeout)
+            elif logger.isEnabledFor(logging.DEBUG):
                 logger.debug("call %s: client disconnected mid-stream", call_id.decode())
-        elif (error := pump.exception()) is not None:
-            raise error
+            return
+        watch.close()
     finally:
         await stream.aclose()
