@@ -9,13 +9,13 @@ OpenAI-shaped dicts instead of models, for the proxy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, prepare_chat, prepare_embedding
-from gatewise._relay import SseRelay, arelay_events, encode_event, unchanged
+from gatewise._relay import SseRelay, encode_event, unchanged
 from gatewise._results import (
     JSON,
     include_usage,
@@ -98,10 +98,11 @@ class AsyncClient:
         parts = [call.adapter.parse_embedding_response(b, model=call.model_id) for b in bodies]
         return call.adapter.merge_embedding_responses(parts)
 
-    async def _send(self, call: Call, request: Request) -> JSON:
-        return await _async.send(self.transport, request, timeout=call.timeout,
-                                 policy=call.policy, error_for=call.error_for,
-                                 provider=call.provider, model=call.model_id)
+    def _send(self, call: Call, request: Request) -> Coroutine[Any, Any, JSON]:
+        # Returns the coroutine itself (no frame of its own for every resumption to pass).
+        return _async.send(self.transport, request, timeout=call.timeout, policy=call.policy,
+                           error_for=call.error_for, provider=call.provider,
+                           model=call.model_id)
 
     async def _answer(self, call: Call) -> JSON:
         if call.request is None:
@@ -131,7 +132,7 @@ class AsyncClient:
         relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
         blocks = _async.iter_events(upstream, provider=call.provider, model=call.model_id,
                                     secret=call.secret, decoder=relay)
-        return AsyncStream(arelay_events(blocks, relay), unchanged, on_close=upstream.close,
+        return AsyncStream(blocks, unchanged, on_close=upstream.close,
                            usage=lambda: relay.usage)
 
     async def aclose(self) -> None:

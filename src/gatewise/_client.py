@@ -14,7 +14,7 @@ from typing import Any
 from gatewise._http import EventDecoder, Request, Timeout, _sync
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, prepare_chat, prepare_embedding
-from gatewise._relay import SseRelay, encode_event, relay_events, unchanged
+from gatewise._relay import SseRelay, encode_event, unchanged
 from gatewise._results import (
     JSON,
     include_usage,
@@ -126,7 +126,7 @@ class Client:
         relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
         blocks = _sync.iter_events(upstream, provider=call.provider, model=call.model_id,
                                    secret=call.secret, decoder=relay)
-        return Stream(relay_events(blocks, relay), unchanged, on_close=upstream.close,
+        return Stream(blocks, unchanged, on_close=upstream.close,
                       usage=lambda: relay.usage)
 
     def close(self) -> None:

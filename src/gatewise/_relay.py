@@ -10,7 +10,7 @@ others, in order, so a read of 200 events costs a few C-level byte operations in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -111,20 +111,3 @@ class SseRelay:
     def finish(self) -> list[bytes]:
         tail = encode_events(self._translator.finish())
         return [tail] if tail else []
-
-
-def relay_events(events: Iterator[bytes], relay: SseRelay) -> Iterator[bytes]:
-    yield from events
-    yield from relay.finish()
-
-
-async def arelay_events(events: AsyncIterator[bytes], relay: SseRelay) -> AsyncIterator[bytes]:
-    try:
-        async for block in events:
-            yield block
-        for block in relay.finish():
-            yield block
-    finally:
-        aclose: Any = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()  # now, rather than in a task the event loop would schedule

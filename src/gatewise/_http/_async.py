@@ -192,7 +192,7 @@ async def iter_events(
     decoder: Decoder[T],
 ) -> AsyncIterator[T]:
     """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
-    ``[DONE]``; a stream cut before it raises.  Always closes."""
+    ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes."""
     chunks = stream.aiter_bytes()
     try:
         async for chunk in chunks:
@@ -201,6 +201,8 @@ async def iter_events(
             if decoder.error is not None:
                 raise decoder.error
             if decoder.done:
+                for item in decoder.finish():
+                    yield item
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
     except APIError as exc:

@@ -24,6 +24,10 @@ class Decoder(Protocol[T]):
 
     def feed(self, chunk: bytes) -> list[T]: ...
 
+    def finish(self) -> list[T]:
+        """What is left once ``done`` (a clean end): called once."""
+        ...
+
 
 class EventDecoder:
     """Feed raw bytes as they arrive; get back each complete event's JSON payload.
@@ -42,6 +46,9 @@ class EventDecoder:
         self._data: list[bytes] = []
         self.done = False
         self.error: APIResponseValidationError | None = None
+
+    def finish(self) -> list[dict[str, Any]]:
+        return []
 
     @property
     def idle(self) -> bool:

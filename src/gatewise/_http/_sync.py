@@ -163,13 +163,14 @@ def iter_events(
     decoder: Decoder[T],
 ) -> Iterator[T]:
     """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
-    ``[DONE]``; a stream cut before it raises.  Always closes."""
+    ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes."""
     try:
         for chunk in stream.iter_bytes():
             yield from decoder.feed(chunk)
             if decoder.error is not None:
                 raise decoder.error
             if decoder.done:
+                yield from decoder.finish()
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
     except APIError as exc:
