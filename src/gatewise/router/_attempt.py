@@ -13,7 +13,6 @@ ends the stream with an ``APITimeoutError``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
@@ -73,6 +72,20 @@ def _timeout_error(deployment: Deployment, what: str, seconds: float) -> APITime
 
 def _identity(chunk: Any) -> Any:
     return chunk
+
+
+async def _first_of(send: Send, deployment: Deployment, spec: CallSpec,
+                    params: dict[str, Any]) -> tuple[Any, Any]:
+    """Open the stream and wait for its first chunk (``_END`` if it has none); a failure
+    on the way closes it."""
+    upstream = await send(deployment.model, spec.payload, **params)
+    try:
+        return upstream, await upstream.__anext__()
+    except StopAsyncIteration:
+        return upstream, _END
+    except BaseException:
+        await upstream.aclose()
+        raise
 
 
 class Caller:
@@ -145,23 +158,14 @@ class Caller:
                     params: dict[str, Any], limit: float | None, started: float) -> Any:
         from gatewise._streaming import AsyncStream
 
-        upstream: Any = None
-        first: Any = _END
-        try:
-            async with (contextlib.nullcontext() if limit is None
-                        else self._deadlines.within(limit)):
-                upstream = await send(deployment.model, spec.payload, **params)
-                with contextlib.suppress(StopAsyncIteration):
-                    first = await upstream.__anext__()
-        except TimeoutError:
-            if upstream is not None:
-                await upstream.aclose()
-            assert limit is not None
-            raise _timeout_error(deployment, "no first chunk", limit) from None
-        except BaseException:
-            if upstream is not None:
-                await upstream.aclose()
-            raise
+        if limit is None:
+            upstream, first = await _first_of(send, deployment, spec, params)
+        else:
+            try:
+                async with self._deadlines.within(limit):
+                    upstream, first = await _first_of(send, deployment, spec, params)
+            except TimeoutError:
+                raise _timeout_error(deployment, "no first chunk", limit) from None
         await self._store.record_latency(deployment.id, time.perf_counter() - started,
                                          first_token=True)
         relay = _Relay(self, deployment, spec, upstream, first)
