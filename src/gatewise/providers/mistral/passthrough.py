@@ -26,7 +26,8 @@ import orjson
 SUFFIX = b'"},"finish_reason":null}]}\n\n'
 _TEXT_END = b'"},"finish_reason":null'  # in every plain event, in no other kind
 _EMPTY = b'"content":"' + SUFFIX
-_SUFFIX_QUOTES = SUFFIX.count(b'"')
+_SUFFIX_MARKS = SUFFIX.count(b'"') + SUFFIX.count(b"\n")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"\n')  # deleted: quotes and \n stay
 _LOGPROBS = b',"logprobs":null}]'
 _PADDING = re.compile(rb',"p":"[A-Za-z0-9_-]*"}\n\n')
 
@@ -52,15 +53,13 @@ def _checked(run: bytes, head: bytes) -> bytes | None:
     event in it is a plain text event whose text holds no ``<``; else None.
 
     Each check is one C-level pass over the bytes: one ``head`` and one ``SUFFIX`` per
-    event and no other line (so no other event); no empty text (the translator drops
-    those); no quote but a plain event's own and the text's escaped ones (an extra key
-    such as ``tool_calls`` brings quotes; when the text has backslashes, ``\\"`` ending a
-    text counts as escaped, fails, and the events go the decoding way).  The upstream's
-    JSON is taken as well formed: what is checked is each event's kind.
+    event; no empty text (the translator drops those); no ``<``; and no quote or line
+    break but a plain event's own and the text's escaped quotes -- so no other event or
+    line, and no extra key such as ``tool_calls`` (when the text has backslashes,
+    ``\\"`` ending a text counts as escaped, fails, and the events go the decoding way).
+    The upstream's JSON is taken as well formed: what is checked is each event's kind.
     """
     heads = run.count(head)
-    if run.count(b"\n") != 2 * heads:
-        return None
     first = run.find(b"\n\n") + 2
     if run[first - len(SUFFIX):first] != SUFFIX:
         run = _denoised(run)
@@ -68,12 +67,12 @@ def _checked(run: bytes, head: bytes) -> bytes | None:
         return None
     if b"<" in run:
         return None  # maybe a <think> tag: the translator's splitter decides
-    quotes = heads * (head.count(b'"') + _SUFFIX_QUOTES)
+    marks = heads * (head.count(b'"') + _SUFFIX_MARKS)
     if b"\\" in run:
         if b"\\u003" in run:
             return None  # maybe \u003c, a "<"
-        quotes += run.count(b'\\"')
-    return run if run.count(b'"') == quotes else None
+        marks += run.count(b'\\"')
+    return run if len(run.translate(None, _NOT_MARKS)) == marks else None
 
 
 def plain_run(data: bytes, pos: int, head: bytes, *, bulk: bool) -> tuple[bytes, int]:
