@@ -8,6 +8,7 @@ adapter for the body.  Nothing here does I/O beyond reading ``os.environ`` at ca
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -100,10 +101,20 @@ def _api_base(spec: ProviderSpec, options: dict[str, Any], settings: Settings) -
     return str(base).rstrip("/")
 
 
+@functools.lru_cache(maxsize=64)
+def _timeout_of(value: float) -> Timeout:
+    return Timeout.of(value)  # a memo: a deployment passes the same timeout on every call
+
+
+_POLICIES = tuple(RetryPolicy(num_retries=n) for n in range(8))
+
+
 def _timeout(options: dict[str, Any], settings: Settings) -> Timeout:
     value = options.get("timeout", options.get("request_timeout"))
     try:
-        return settings.timeout if value is None else Timeout.of(value)
+        if value is None:
+            return settings.timeout
+        return _timeout_of(value) if type(value) in (int, float) else Timeout.of(value)
     except (TypeError, ValueError):
         raise BadRequestError(f"timeout must be a positive number of seconds, got {value!r}",
                               param="timeout") from None
@@ -112,11 +123,11 @@ def _timeout(options: dict[str, Any], settings: Settings) -> Timeout:
 def _policy(options: dict[str, Any], settings: Settings) -> RetryPolicy:
     value = options.get("num_retries", options.get("max_retries"))
     if value is None:
-        return RetryPolicy(num_retries=settings.num_retries)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        value = settings.num_retries
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise BadRequestError(f"num_retries must be an integer >= 0, got {value!r}",
                               param="num_retries")
-    return RetryPolicy(num_retries=value)
+    return _POLICIES[value] if value < len(_POLICIES) else RetryPolicy(num_retries=value)
 
 
 def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: bool

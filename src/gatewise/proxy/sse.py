@@ -15,9 +15,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-import orjson
-
 from gatewise._exceptions import APIError
+from gatewise._relay import DONE, encode_event
 from gatewise.proxy._asgi import Headers, Receive, Send
 from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import ProxyError, internal_error, shutting_down
@@ -30,11 +29,9 @@ logger = logging.getLogger("gatewise.proxy")
 
 SSE_HEADERS: Headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
                         (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-DONE = b"data: [DONE]\n\n"
-
 
 def error_event(error: ProxyError) -> bytes:
-    return b"data: " + orjson.dumps(error.payload()) + b"\n\n"
+    return encode_event(error.payload())
 
 
 class _Watch:

@@ -155,9 +155,9 @@ EMBEDDING_CHECKS: dict[str, Check] = {
 
 def check_params(params: dict[str, Any], checks: dict[str, Check] = CHECKS) -> None:
     """Raise ``BadRequestError`` naming the first parameter whose value Mistral would refuse."""
-    for name, check in checks.items():
-        value = params.get(name)
-        if value is not None:
+    for name, value in params.items():  # a call has a few parameters; there are many checks
+        check = checks.get(name)
+        if check is not None and value is not None:
             why = check(value)
             if why is not None:
                 raise bad(name, why)
