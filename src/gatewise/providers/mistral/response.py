@@ -93,11 +93,15 @@ def split_content(content: Any, splitter: ThinkSplitter) -> tuple[str, str]:
 def _message(raw: Any) -> JSON:
     if not isinstance(raw, dict):
         raw = {}
-    splitter = ThinkSplitter()
-    reasoning, content = split_content(raw.get("content"), splitter)
-    tail_reasoning, tail_content = splitter.flush()
-    reasoning += tail_reasoning
-    content += tail_content
+    text = raw.get("content")
+    if isinstance(text, str) and "<" not in text:
+        reasoning, content = "", text  # no tag to split: the splitter would keep it whole
+    else:
+        splitter = ThinkSplitter()
+        reasoning, content = split_content(text, splitter)
+        tail_reasoning, tail_content = splitter.flush()
+        reasoning += tail_reasoning
+        content += tail_content
     calls = [c for c in map(tool_call, raw.get("tool_calls") or ()) if c is not None]
     message: JSON = {"role": "assistant", "content": None if calls and not content else content}
     if calls:
