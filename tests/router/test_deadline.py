@@ -13,13 +13,12 @@ from gatewise.router._deadline import Deadlines, PerLoop
 async def test_a_call_past_its_deadline_times_out_on_time() -> None:
     deadlines = PerLoop()
     started = time.perf_counter()
-    with pytest.raises(TimeoutError):
-        async with deadlines.within(0.05):
-            await asyncio.sleep(1)
+    with pytest.raises(TimeoutError), deadlines.within(0.05):
+        await asyncio.sleep(1)
     assert 0.045 <= time.perf_counter() - started < 0.3
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0  # its cancellation was taken back
-    async with deadlines.within(1):  # the same task goes on as usual
+    with deadlines.within(1):  # the same task goes on as usual
         await asyncio.sleep(0.01)
 
 
@@ -27,7 +26,7 @@ async def test_a_cancellation_that_is_not_the_deadlines_passes_through() -> None
     deadlines = PerLoop()
 
     async def call() -> None:
-        async with deadlines.within(5):
+        with deadlines.within(5):
             await asyncio.sleep(1)
 
     task = asyncio.ensure_future(call())
@@ -42,7 +41,7 @@ async def test_an_outside_cancellation_at_the_deadline_still_wins() -> None:
     deadlines = PerLoop()
 
     async def call() -> None:
-        async with deadlines.within(0.02):
+        with deadlines.within(0.02):
             try:
                 await asyncio.sleep(1)
             finally:
@@ -66,7 +65,7 @@ async def test_many_calls_share_one_timer(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(Deadlines, "_arm", spy)
 
     async def call(i: int) -> int:
-        async with deadlines.within(10):
+        with deadlines.within(10):
             await asyncio.sleep(0.001 * (i % 5))
         return i
 
@@ -74,7 +73,7 @@ async def test_many_calls_share_one_timer(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(armed) == 1  # the later deadlines never re-armed it
 
     async def slow(seconds: float) -> None:
-        async with deadlines.within(seconds):
+        with deadlines.within(seconds):
             await asyncio.sleep(1)
 
     results = await asyncio.gather(slow(0.05), slow(0.1), return_exceptions=True)

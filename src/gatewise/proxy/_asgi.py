@@ -45,7 +45,7 @@ def too_slow(seconds: float) -> ProxyError:
 
 async def _next(receive: Receive, deadlines: PerLoop, seconds: float) -> Message:
     try:
-        async with deadlines.within(seconds):
+        with deadlines.within(seconds):
             return await receive()
     except TimeoutError:
         raise too_slow(seconds) from None

@@ -136,7 +136,7 @@ class Caller:
                 response = await send(deployment.model, spec.payload, **params)
             else:
                 try:
-                    async with self._deadlines.within(timeout):
+                    with self._deadlines.within(timeout):
                         response = await send(deployment.model, spec.payload, **params)
                 except TimeoutError:
                     raise _timeout_error(deployment, "no answer", timeout) from None
@@ -162,7 +162,7 @@ class Caller:
             upstream, first = await _first_of(send, deployment, spec, params)
         else:
             try:
-                async with self._deadlines.within(limit):
+                with self._deadlines.within(limit):
                     upstream, first = await _first_of(send, deployment, spec, params)
             except TimeoutError:
                 raise _timeout_error(deployment, "no first chunk", limit) from None

@@ -7,7 +7,7 @@ theirs and re-arms for the next.  Calls with the same timeout end in the order t
 started, so under steady traffic the timer is almost never touched.
 
 The semantics are ``asyncio.timeout``'s: a call past its deadline is cancelled and the
-``async with`` raises ``TimeoutError``; a cancellation that is not the deadline's (the
+``with`` block raises ``TimeoutError``; a cancellation that is not the deadline's (the
 client left, the server is shutting down) passes through as ``CancelledError``.
 """
 
@@ -74,7 +74,9 @@ class PerLoop:
         self._by_loop: dict[asyncio.AbstractEventLoop, Deadlines] = {}
 
     def within(self, seconds: float) -> Within:
-        """``async with deadlines.within(seconds):`` -- like ``asyncio.timeout(seconds)``."""
+        """``with deadlines.within(seconds):`` in a coroutine -- like ``async with
+        asyncio.timeout(seconds)``, but a plain context manager: entering and leaving it
+        need not await anything, so they cost no coroutine of their own."""
         return Within(self, seconds)
 
     def current(self) -> Deadlines:
@@ -94,7 +96,7 @@ class Within:
         self._loops = loops
         self._seconds = seconds
 
-    async def __aenter__(self) -> None:
+    def __enter__(self) -> None:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a deadline needs a task")
@@ -102,7 +104,7 @@ class Within:
         self._deadlines = self._loops.current()
         self._deadlines.add(task, self._seconds)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         if self._deadlines.remove(self._task) and exc_type is asyncio.CancelledError:
             raise TimeoutError from exc
