@@ -99,10 +99,10 @@ def test_a_relayed_stream_says_what_the_chunks_say(sdk: SDK, options: dict[str, 
 
 
 def _without_none(value: Any) -> Any:
-    """Nones dropped, ids blanked (each call has its own)."""
+    """Nones dropped; ids and timestamps blanked (each call has its own)."""
     if isinstance(value, dict):
-        return {k: "" if k == "id" else _without_none(v) for k, v in value.items()
-                if v is not None}
+        return {k: "" if k in ("id", "created") else _without_none(v)
+                for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_without_none(v) for v in value]
     return value
