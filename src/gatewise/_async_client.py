@@ -15,17 +15,16 @@ from typing import Any
 from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, prepare_chat, prepare_embedding
-from gatewise._relay import SseRelay, encode_event, unchanged
+from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
     JSON,
     include_usage,
-    raw,
     settings,
     typed_chunk,
     typed_embedding,
     typed_response,
 )
-from gatewise._streaming import AsyncStream, aiter_list, atranslate
+from gatewise._streaming import AsyncStream, aiter_list, atranslate, same
 from gatewise.catalogue import Catalogue, default_catalogue
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
 
@@ -67,7 +66,7 @@ class AsyncClient:
                               ) -> JSON | AsyncStream[JSON]:
         """Like :meth:`completion`, with plain OpenAI-shaped dicts."""
         call = prepare_chat(self._settings, self.catalogue, model, messages, params)
-        return await self._stream(call, raw) if call.stream else await self._answer(call)
+        return await self._stream(call, same) if call.stream else await self._answer(call)
 
     async def completion_sse(self, model: str, messages: list[JSON], **params: Any
                              ) -> JSON | AsyncStream[bytes]:
@@ -114,25 +113,25 @@ class AsyncClient:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return AsyncStream(aiter_list(chunks), wrap)
-        raw = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
+        upstream = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
                                        policy=call.policy, error_for=call.error_for,
                                        provider=call.provider, model=call.model_id)
-        events = _async.iter_events(raw, provider=call.provider, model=call.model_id,
+        events = _async.iter_events(upstream, provider=call.provider, model=call.model_id,
                                      secret=call.secret, decoder=EventDecoder())
         translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
-        return AsyncStream(atranslate(events, translator), wrap, on_close=raw.close)
+        return AsyncStream(atranslate(events, translator), wrap, on_close=upstream.close)
 
     async def _relay(self, call: Call) -> AsyncStream[bytes]:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
-            return AsyncStream(aiter_list([encode_event(c) for c in chunks]), unchanged)
+            return AsyncStream(aiter_list([encode_event(c) for c in chunks]), same)
         upstream = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
                                             policy=call.policy, error_for=call.error_for,
                                             provider=call.provider, model=call.model_id)
         relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
         blocks = _async.iter_events(upstream, provider=call.provider, model=call.model_id,
                                     secret=call.secret, decoder=relay)
-        return AsyncStream(blocks, unchanged, on_close=upstream.close,
+        return AsyncStream(blocks, same, on_close=upstream.close,
                            usage=lambda: relay.usage)
 
     async def aclose(self) -> None:

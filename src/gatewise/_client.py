@@ -14,17 +14,16 @@ from typing import Any
 from gatewise._http import EventDecoder, Request, Timeout, _sync
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, prepare_chat, prepare_embedding
-from gatewise._relay import SseRelay, encode_event, unchanged
+from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
     JSON,
     include_usage,
-    raw,
     settings,
     typed_chunk,
     typed_embedding,
     typed_response,
 )
-from gatewise._streaming import Stream, translate
+from gatewise._streaming import Stream, same, translate
 from gatewise.catalogue import Catalogue, default_catalogue
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
 
@@ -66,7 +65,7 @@ class Client:
                         ) -> JSON | Stream[JSON]:
         """Like :meth:`completion`, with plain OpenAI-shaped dicts."""
         call = prepare_chat(self._settings, self.catalogue, model, messages, params)
-        return self._stream(call, raw) if call.stream else self._answer(call)
+        return self._stream(call, same) if call.stream else self._answer(call)
 
     def completion_sse(self, model: str, messages: list[JSON], **params: Any
                        ) -> JSON | Stream[bytes]:
@@ -108,25 +107,25 @@ class Client:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return Stream(iter(chunks), wrap)
-        raw = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
+        upstream = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
                                 policy=call.policy, error_for=call.error_for,
                                 provider=call.provider, model=call.model_id)
-        events = _sync.iter_events(raw, provider=call.provider, model=call.model_id,
+        events = _sync.iter_events(upstream, provider=call.provider, model=call.model_id,
                                    secret=call.secret, decoder=EventDecoder())
         translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
-        return Stream(translate(events, translator), wrap, on_close=raw.close)
+        return Stream(translate(events, translator), wrap, on_close=upstream.close)
 
     def _relay(self, call: Call) -> Stream[bytes]:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
-            return Stream(iter([encode_event(c) for c in chunks]), unchanged)
+            return Stream(iter([encode_event(c) for c in chunks]), same)
         upstream = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
                                      policy=call.policy, error_for=call.error_for,
                                      provider=call.provider, model=call.model_id)
         relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
         blocks = _sync.iter_events(upstream, provider=call.provider, model=call.model_id,
                                    secret=call.secret, decoder=relay)
-        return Stream(blocks, unchanged, on_close=upstream.close,
+        return Stream(blocks, same, on_close=upstream.close,
                       usage=lambda: relay.usage)
 
     def close(self) -> None:

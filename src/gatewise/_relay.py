@@ -26,10 +26,6 @@ JSON = dict[str, Any]
 DONE = b"data: [DONE]\n\n"
 
 
-def unchanged(block: bytes) -> bytes:
-    return block
-
-
 def encode_event(chunk: JSON) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
@@ -65,40 +61,38 @@ class SseRelay:
         return self._translator.usage
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        decoder = self._decoder
         if self.error is not None:
             raise self.error
         out: list[bytes] = []
         if self._odd:
             self._decode(chunk, out)
-            return [b"".join(out)] if out else []
-        data = self._rest + chunk if self._rest else chunk
+        else:
+            self._relay(self._rest + chunk if self._rest else chunk, out)
+        return [b"".join(out)] if out else []
+
+    def _relay(self, data: bytes, out: list[bytes]) -> None:
         complete = data.rfind(b"\n\n") + 2
         if complete < 2:
             self._rest = data
             if b"\r" in data:  # CRLF framing: the decoder knows it, the fast path does not
                 self._odd, self._rest = True, b""
                 self._decode(data, out)
-            return [b"".join(out)] if out else []
+            return
         self._rest = data[complete:]
         passthrough = self._translator.passthrough
         pos = 0
         bulk = True  # whole runs, until one turns out mixed; then an event at a time
-        while pos < complete and not decoder.done:
+        while pos < complete and not self._decoder.done and self.error is None:
             block, end = passthrough(data, pos, bulk=bulk)
             if end == pos and bulk:
                 block, end = passthrough(data, pos, bulk=False)
                 bulk = end == pos
             if end > pos:
                 out.append(block)
-                pos = end
-                continue
-            cut = data.find(b"\n\n", pos) + 2
-            self._decode(data[pos:cut], out)
-            pos = cut
-            if self.error is not None:
-                break
-        return [b"".join(out)] if out else []
+            else:
+                end = data.find(b"\n\n", pos) + 2
+                self._decode(data[pos:end], out)
+            pos = end
 
     def _decode(self, data: bytes, out: list[bytes]) -> None:
         feed = self._translator.feed

@@ -42,5 +42,3 @@ def typed_chunk(data: JSON) -> ModelResponseChunk:
     return ModelResponseChunk.model_validate(data)
 
 
-def raw(data: JSON) -> JSON:
-    return data

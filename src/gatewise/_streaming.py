@@ -18,6 +18,11 @@ T = TypeVar("T")
 Chunk = dict[str, Any]
 
 
+def same(item: T) -> T:
+    """The ``wrap`` of a stream whose items go out as they come (dicts, SSE bytes)."""
+    return item
+
+
 class Stream(Generic[T]):
     """Iterate to get chunks; ``with`` or ``close()`` to let go of the connection early."""
 

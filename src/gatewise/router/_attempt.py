@@ -70,10 +70,6 @@ def _timeout_error(deployment: Deployment, what: str, seconds: float) -> APITime
                            model=model or deployment.model)
 
 
-def _identity(chunk: Any) -> Any:
-    return chunk
-
-
 async def _first_of(send: Send, deployment: Deployment, spec: CallSpec,
                     params: dict[str, Any]) -> tuple[Any, Any]:
     """Open the stream and wait for its first chunk (``_END`` if it has none); a failure
@@ -156,7 +152,7 @@ class Caller:
 
     async def _open(self, deployment: Deployment, send: Send, spec: CallSpec,
                     params: dict[str, Any], limit: float | None, started: float) -> Any:
-        from gatewise._streaming import AsyncStream
+        from gatewise._streaming import AsyncStream, same
 
         if limit is None:
             upstream, first = await _first_of(send, deployment, spec, params)
@@ -169,7 +165,7 @@ class Caller:
         await self._store.record_latency(deployment.id, time.perf_counter() - started,
                                          first_token=True)
         relay = _Relay(self, deployment, spec, upstream, first)
-        return AsyncStream(relay, _identity, on_close=relay.release_soon)
+        return AsyncStream(relay, same, on_close=relay.release_soon)
 
     async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None
                             ) -> None:

@@ -120,10 +120,6 @@ class _Bridge(Iterator[Any]):
 
 def sync_stream(thread: LoopThread, source: Any) -> Stream[Any]:
     """A blocking ``Stream`` over an ``AsyncStream`` living on ``thread``'s loop."""
-    from gatewise._streaming import Stream
+    from gatewise._streaming import Stream, same
 
-    return Stream(_Bridge(thread, source), _identity)
-
-
-def _identity(chunk: Any) -> Any:
-    return chunk
+    return Stream(_Bridge(thread, source), same)
