@@ -141,8 +141,8 @@ def test_wildcard_and_per_call_overrides() -> None:
     assert call.groups() == {"a", "c", "d", "default", "big"}  # the call's list replaces a's
 
 
-def test_plan_resolves_aliases_before_checking_for_loops() -> None:
-    config = FallbackConfig(fallbacks={"a": ("alias-of-a", "b")})
-    plan = FallbackPlan("a", config, max_fallbacks=5,
-                        resolve=lambda n: "a" if n == "alias-of-a" else n)
-    assert _walk(plan, {}) == ["a", "b"]
+def test_aliases_resolve_to_their_groups_before_checking_for_loops() -> None:
+    config = FallbackConfig(fallbacks={"a": ("alias-of-a", "b"), "alias-of-b": ("c",)})
+    resolved = config.resolved({"alias-of-a": "a", "alias-of-b": "b"})
+    assert resolved.fallbacks == {"a": ("a", "b"), "b": ("c",)}
+    assert _walk(FallbackPlan("a", resolved, max_fallbacks=5), {}) == ["a", "b", "c"]

@@ -318,6 +318,7 @@ async def test_a_relayed_stream_counts_its_tokens_and_fails_over(fakes: Fakes, m
     body = b"".join([block async for block in result.response])
     events = [orjson.loads(e[6:]) for e in body.split(b"\n\n")[:-1]]
     assert result.deployment_id == "b" and events[-1]["choices"][0]["finish_reason"]
+    assert result.response.usage == events[-1]["usage"]  # type: ignore[union-attr]
     health = {h.id: h for h in await router.ahealth()}
     assert health["b"].tokens_this_minute == events[-1]["usage"]["total_tokens"] > 0
     assert health["b"].in_flight == 0

@@ -287,6 +287,17 @@ async def test_fallbacks_fire_on_any_error_and_count() -> None:
     assert (result.retries, result.fallbacks, len(result.attempts)) == (1, 1, 2)
 
 
+async def test_fallbacks_keyed_or_aimed_by_an_alias_fire() -> None:
+    model_list = group("small", "a") + group("large", "c")
+    aliases = {"fast": "small", "big": "large"}
+    for chains in ({"fast": ["large"]}, {"small": ["big"]}):
+        router, client, _ = make(model_list, model_group_alias=aliases, fallbacks=chains,
+                                 num_retries=0)
+        client.script("a", InternalServerError("x"))
+        result = await router.acompletion_dict("fast", HELLO)
+        assert (result.deployment_id, result.fallbacks) == ("c", 1)
+
+
 async def test_context_window_fallbacks_fire_only_on_context_window_errors() -> None:
     model_list = group("small", "a") + group("big", "c")
     router, client, _ = make(model_list, context_window_fallbacks=[{"small": ["big"]}])

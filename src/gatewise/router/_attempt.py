@@ -113,7 +113,7 @@ class Caller:
         started = time.perf_counter()
         try:
             base = self._base(deployment)
-            params = {**base, **spec.params, "num_retries": 0}
+            params = {**base, **spec.params}  # no call option in spec.params (see _route)
             headers = base.get("extra_headers")
             if headers and spec.params.get("extra_headers"):  # the deployment's win
                 params["extra_headers"] = {**spec.params["extra_headers"], **headers}
@@ -165,7 +165,8 @@ class Caller:
         await self._store.record_latency(deployment.id, time.perf_counter() - started,
                                          first_token=True)
         relay = _Relay(self, deployment, spec, upstream, first)
-        return AsyncStream(relay, same, on_close=relay.release_soon)
+        return AsyncStream(relay, same, on_close=relay.release_soon,
+                           usage=lambda: upstream.usage)
 
     async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None
                             ) -> None:
@@ -193,6 +194,8 @@ class _Relay:
         self._upstream = upstream
         self._first = first
         self._used: int | None = None
+        # Chunk objects carry usage; a relayed stream's bytes do not (it says at the end).
+        self._chunks_say_usage = not isinstance(first, bytes)
         self._released = False
 
     def __aiter__(self) -> _Relay:
@@ -216,7 +219,8 @@ class _Relay:
             except BaseException:
                 await self.aclose()
                 raise
-        self._used = total_tokens(chunk) or self._used
+        if self._chunks_say_usage:
+            self._used = total_tokens(chunk) or self._used
         return chunk
 
     async def aclose(self) -> None:

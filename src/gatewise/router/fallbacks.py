@@ -16,7 +16,7 @@ per call (so ``a -> b -> a`` stops at ``b``), up to ``max_fallbacks`` groups.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,22 @@ class FallbackConfig:
             special = ()
         return special or _lookup(self.fallbacks, group)
 
+    def resolved(self, aliases: Mapping[str, str]) -> FallbackConfig:
+        """The chains with every alias (as a key or a target) replaced by its group: a call
+        is routed by group, so that is the name its chains are looked up and compared by."""
+        if not aliases:
+            return self
+
+        def resolve(chains: Chains) -> Chains:
+            out: dict[str, tuple[str, ...]] = {}
+            for group, targets in chains.items():
+                key = aliases.get(group, group)
+                out[key] = out.get(key, ()) + tuple(aliases.get(t, t) for t in targets)
+            return out
+
+        return FallbackConfig(resolve(self.fallbacks), resolve(self.context_window),
+                              resolve(self.content_policy))
+
     def with_overrides(self, group: str, *, fallbacks: Any = None, context_window: Any = None,
                        content_policy: Any = None) -> FallbackConfig:
         """This config with a call's own chains (a list of names applies to ``group``)."""
@@ -108,10 +124,8 @@ class FallbackConfig:
 class FallbackPlan:
     """The groups one call may use: the requested one first, then fallbacks as needed."""
 
-    def __init__(self, first: str, config: FallbackConfig, *, max_fallbacks: int,
-                 resolve: Callable[[str], str] | None = None) -> None:
+    def __init__(self, first: str, config: FallbackConfig, *, max_fallbacks: int) -> None:
         self._config = config
-        self._resolve = resolve or (lambda name: name)
         self._queue: deque[str] = deque([first])
         self._seen = {first}
         self._left = max_fallbacks
@@ -124,13 +138,12 @@ class FallbackPlan:
         """Whether another group would be tried if ``group`` failed now with ``error``."""
         if self._queue:
             return True
-        return self._left > 0 and any(self._resolve(name) not in self._seen
+        return self._left > 0 and any(name not in self._seen
                                       for name in self._config.next_for(group, error))
 
     def failed(self, group: str, error: APIError) -> None:
         """Queue what comes after ``group`` for this error."""
-        for name in self._config.next_for(group, error):
-            target = self._resolve(name)
+        for target in self._config.next_for(group, error):
             if target in self._seen or self._left <= 0:
                 continue
             self._seen.add(target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from gatewise.router.policy import Attempt
+from gatewise.router.policy import Attempt, attempts_of
 
 R = TypeVar("R")
 
@@ -44,8 +44,7 @@ class RouteResult(Generic[R]):
 
 def failure_headers(error: BaseException) -> dict[str, str]:
     """The ``x-gatewise-*`` headers for an error the router raised (empty for others)."""
-    attempts: tuple[Attempt, ...] = getattr(error, "attempts", ())
-    if not attempts:
+    if not attempts_of(error):
         return {}
     return routing_headers(None, getattr(error, "attempted_retries", 0),
                            getattr(error, "attempted_fallbacks", 0))

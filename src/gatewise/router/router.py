@@ -26,6 +26,7 @@ from gatewise.router.fallbacks import FallbackConfig, FallbackPlan, parse_chains
 from gatewise.router.result import DeploymentHealth, RouteResult
 from gatewise.router.store import MemoryStore, StateStore
 from gatewise.router.strategies import (
+    EXPLORATION,
     Strategy,
     latency_based,
     strategy_named,
@@ -111,7 +112,7 @@ class Router:
         max_fallbacks: int = 5,
         retry_backoff: float = 0.5,
         max_retry_wait: float = 60.0,
-        latency_exploration: float = 0.1,
+        latency_exploration: float = EXPLORATION,
         store: StateStore | None = None,
         clock: Callable[[], float] | None = None,
         seed: int | None = None,
@@ -131,6 +132,7 @@ class Router:
             parse_chains(context_window_fallbacks, "context_window_fallbacks"),
             parse_chains(content_policy_fallbacks, "content_policy_fallbacks"))
         self._check_known(self._fallbacks.groups(), "fallbacks")
+        self._fallbacks = self._fallbacks.resolved(self._aliases)
         self.routing_strategy = routing_strategy
         strategy = strategy_named(routing_strategy)
         if strategy is latency_based:
@@ -332,14 +334,11 @@ class Router:
             raise BadRequestError(str(exc), param="fallbacks") from None
         if config is not self._fallbacks:
             self._check_known(config.groups(), "fallbacks", per_call=True)
+            config = config.resolved(self._aliases)
         return await self._engine.route(send, spec, self._plan(first, config), budget)
 
     def _plan(self, first: str, config: FallbackConfig) -> FallbackPlan:
-        return FallbackPlan(first, config, max_fallbacks=self.max_fallbacks,
-                            resolve=self._resolve_alias)
-
-    def _resolve_alias(self, name: str) -> str:
-        return self._aliases.get(name, name)
+        return FallbackPlan(first, config, max_fallbacks=self.max_fallbacks)
 
 
 def _shutdown(thread: LoopThread, client: AsyncClient) -> None:
