@@ -135,7 +135,7 @@ async def test_an_unexpected_error_is_a_500_in_openai_shape(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(mock_app.state, "budget_for", boom)
+    monkeypatch.setattr(mock_app.state, "check_served", boom)
     answer = await call(mock_app, "POST", CHAT, {"model": "demo", "messages": HELLO})
     assert answer.status == 500
     error = answer.error()

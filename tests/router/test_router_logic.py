@@ -126,6 +126,22 @@ async def test_retry_budget_counts_retries_across_deployments() -> None:
     assert len(client.calls) == 1
 
 
+async def test_an_entrys_max_retries_is_its_groups_budget() -> None:
+    model_list = group("g", "a", max_retries=0) + group("g", "b", num_retries=1) + group(
+        "g", "c")
+    router, client, _ = make(model_list, num_retries=2)
+    for base in "abc":
+        client.script(base, *[InternalServerError("x")] * 3)
+    with pytest.raises(InternalServerError):
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 2  # the most any entry asks: 1 retry, not the router's 2
+    assert all(params.get("num_retries") == 0 for _, params in client.calls)
+    client.calls.clear()
+    with pytest.raises(InternalServerError):
+        await router.acompletion_dict("g", HELLO, num_retries=2)
+    assert len(client.calls) == 3
+
+
 async def test_auth_errors_retry_elsewhere_but_never_on_the_same_deployment() -> None:
     router, client, _ = make(group("g", "a", "b"))
     client.script("a", AuthenticationError("bad key"))

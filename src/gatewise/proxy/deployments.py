@@ -80,7 +80,7 @@ class Deployment:
     def router_entry(self) -> dict[str, Any]:
         """This deployment as a ``Router`` ``model_list`` entry, under the proxy's id."""
         params = self.call_params()
-        for name in ("timeout", "stream_timeout"):
+        for name in ("timeout", "stream_timeout", "num_retries"):
             value = getattr(self.config, name)
             if value is not None:
                 params[name] = value

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from gatewise.router import Router
 
 _MAX_ECHO = 100  # characters of a client's model name quoted back in an error
-_UNKNOWN: Any = object()
 
 
 class AppState:
@@ -45,16 +44,13 @@ class AppState:
         usable = {name: [d for d in group if d.problem is None]
                   for name, group in self.by_name.items()}
         served = {name for name, group in usable.items() if group}
-        # Each name the router serves -> the retry budget its entries ask for (max_retries),
-        # None for the router's default.  Names that cannot be served -> why.
-        self.budgets: dict[str, int | None] = {name: _budget(usable[name]) for name in served}
+        # The names the router serves (model names and aliases); those it cannot -> why.
         self.unavailable: dict[str, Deployment] = {
             name: group[0] for name, group in self.by_name.items() if name not in served}
         for alias, target in aliases.items():
-            if target["model"] in served:
-                self.budgets[alias] = self.budgets[target["model"]]
-            else:
+            if target["model"] not in served:
                 self.unavailable[alias] = self.by_name[target["model"]][0]
+        self.served = served | {a for a, t in aliases.items() if t["model"] in served}
         listed = [*self.by_name, *(a for a, t in aliases.items() if not t["hidden"])]
         self.listed = listed
         self.aliases = aliases
@@ -76,7 +72,7 @@ class AppState:
         if self._openapi is None:
             from gatewise.proxy.openapi import openapi_document
 
-            served = [n for n in self.listed if n in self.budgets]
+            served = [n for n in self.listed if n in self.served]
             embedding = [n for n in served if self.mode_of(n) == "embedding"]
             chat = [n for n in served if n not in embedding]
             self._openapi = orjson.dumps(openapi_document(
@@ -104,8 +100,8 @@ class AppState:
         from gatewise.router.fallbacks import WILDCARD
 
         config = self.config
-        settings.setdefault("num_retries", 2 if config.num_retries is None
-                            else config.num_retries)
+        if config.num_retries is not None:
+            settings.setdefault("num_retries", config.num_retries)
         # Every call has a deadline: the config's, else the default (600 s).
         settings.setdefault("timeout", config.request_timeout or DEFAULT_REQUEST_TIMEOUT)
         aliases = {a: t for a, t in aliases.items() if t["model"] in served}
@@ -146,13 +142,10 @@ class AppState:
             await self._router.aclose()
         await self.client.aclose()
 
-    def budget_for(self, name: Any) -> int | None:
-        """The retry budget for a call to ``name`` (None: the router's), or the error to
-        answer with when the proxy cannot route ``name``."""
-        budget = self.budgets.get(name, _UNKNOWN) if type(name) is str else _UNKNOWN
-        if budget is _UNKNOWN:
+    def check_served(self, name: Any) -> None:
+        """Raise the error to answer with when the proxy cannot route ``name``."""
+        if type(name) is not str or name not in self.served:
             raise self._no_route(name)
-        return budget  # type: ignore[no-any-return]
 
     def _no_route(self, name: Any) -> ProxyError:
         if name is None:
@@ -175,9 +168,3 @@ class AppState:
             for name in deployment.missing_env:
                 missing.setdefault(name, []).append(deployment)
         return missing
-
-
-def _budget(group: list[Deployment]) -> int | None:
-    """An entry's ``max_retries`` is its model name's retry budget (the most any asks)."""
-    given = [d.config.num_retries for d in group if d.config.num_retries is not None]
-    return max(given) if given else None

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-ROUTING_FIELDS = frozenset({"rpm", "tpm", "weight", "order", "timeout", "stream_timeout"})
+ROUTING_FIELDS = frozenset({"rpm", "tpm", "weight", "order", "timeout", "stream_timeout",
+                            "num_retries", "max_retries"})
 _SECRET_HINTS = ("key", "secret", "token", "password", "authorization", "credential")
 _NOT_SECRET = frozenset({"max_tokens", "max_completion_tokens", "tpm"})
 
@@ -58,6 +59,7 @@ class Deployment:
     tpm: int | None = None
     weight: float | None = None
     order: int = 1
+    num_retries: int | None = None  # retries its model group may make (the most any asks)
     timeout: float | None = None
     stream_timeout: float | None = None
     model_info: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -118,6 +120,10 @@ def _one(entry: Mapping[str, Any], index: int) -> tuple[Deployment, bool]:
         raise ValueError(f"{where}: model_info must be a mapping")
     explicit = info.get("id")
     order = _number(routing.get("order"), "order", where, integer=True)
+    retries = routing.get("num_retries", routing.get("max_retries"))
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)
+                                or retries < 0):
+        raise ValueError(f"{where}: num_retries must be a whole number >= 0, got {retries!r}")
     deployment = Deployment(
         id=str(explicit) if explicit is not None else _fingerprint(model_name, raw),
         model_name=model_name,
@@ -127,6 +133,7 @@ def _one(entry: Mapping[str, Any], index: int) -> tuple[Deployment, bool]:
         tpm=_number(routing.get("tpm"), "tpm", where, integer=True),
         weight=_number(routing.get("weight"), "weight", where, integer=False),
         order=1 if order is None else order,
+        num_retries=retries,
         timeout=_number(routing.get("timeout"), "timeout", where, integer=False),
         stream_timeout=_number(routing.get("stream_timeout"), "stream_timeout", where,
                                integer=False),

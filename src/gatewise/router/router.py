@@ -74,7 +74,8 @@ class Router:
 
     ``routing_strategy``: ``simple-shuffle`` (default), ``least-busy``, ``latency-based``,
     ``usage-based`` (see :mod:`gatewise.router.strategies`); ``order`` tiers come first.
-    ``num_retries``: retries per model group (per call: ``num_retries=``), each on a
+    ``num_retries``: retries per model group (an entry's own ``num_retries``/``max_retries``
+    sets its group's, the most any asks; per call: ``num_retries=``), each on a
     deployment not yet tried when one is ready, else on a tried one after its
     ``Retry-After`` or a backoff -- unless a fallback group can take over, which then does
     at once.  Which errors retry: :mod:`gatewise.router.policy`.
@@ -127,6 +128,10 @@ class Router:
             group = self._groups.get(deployment.model_name, ())
             self._groups[deployment.model_name] = (*group, deployment)
         self._aliases = self._parse_aliases(model_group_alias or {})
+        # A group's retry budget: the most any of its entries asks (else num_retries).
+        self._budgets = {name: max(given) for name, group in self._groups.items()
+                         if (given := [d.num_retries for d in group
+                                       if d.num_retries is not None])}
         self._fallbacks = FallbackConfig(
             parse_chains(fallbacks, "fallbacks"),
             parse_chains(context_window_fallbacks, "context_window_fallbacks"),
@@ -308,14 +313,14 @@ class Router:
             raise BadRequestError(f"{', '.join(pinned)} cannot be set per call on a router: "
                                   "each deployment has its own", param=pinned[0])
         if _CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
-            budget = self.num_retries
+            budget = self._budgets.get(first, self.num_retries)
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
                             estimate_tokens(payload) if self._counts_tokens else 0)
             return await self._engine.route(send, spec, self._plan(first, self._fallbacks),
                                             budget)
         call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
         retries = params.get("num_retries", params.get("max_retries"))
-        budget = (self.num_retries if retries is None
+        budget = (self._budgets.get(first, self.num_retries) if retries is None
                   else _count(retries, "num_retries", per_call=True))
         timeout = _seconds(params.get("timeout", params.get("request_timeout")), "timeout",
                            per_call=True)

@@ -12,7 +12,7 @@ import orjson
 
 from gatewise._exceptions import APIError, AuthenticationError
 from gatewise.proxy._asgi import JSON_TYPE, Headers, Receive, Scope, Send, read_body, respond
-from gatewise.proxy.deployments import Deployment, check_fields
+from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
 from gatewise.proxy.state import AppState
 from gatewise.router.policy import attempts_of
@@ -38,14 +38,6 @@ async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> d
     if type(body) is not dict:
         raise bad_request("the request body must be a JSON object")
     return body
-
-
-def check_call_fields(body: dict[str, Any], budget: int | None) -> None:
-    """The request's fields are the call's parameters: refuse those that would redirect a
-    deployment's key, and give the model name's retry budget unless the request has one."""
-    check_fields(body)
-    if budget is not None and "num_retries" not in body and "max_retries" not in body:
-        body["num_retries"] = budget
 
 
 def new_call_id() -> bytes:

@@ -7,9 +7,9 @@ from typing import Any
 
 from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send
+from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.routes._common import (
-    check_call_fields,
     meta_headers,
     new_call_id,
     overhead_header,
@@ -42,12 +42,12 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     start = perf_counter()
     body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
-    budget = state.budget_for(name)
+    state.check_served(name)
     messages = check_messages(body.pop("messages", None))
     stream = body.get("stream")
     if stream is not None and type(stream) is not bool:
         raise bad_request("`stream` must be true or false", param="stream")
-    check_call_fields(body, budget)
+    check_fields(body)
     router = state.router
     call_id = new_call_id()
     sent = perf_counter()

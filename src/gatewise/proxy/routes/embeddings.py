@@ -7,9 +7,9 @@ from time import perf_counter
 
 from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send
+from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.routes._common import (
-    check_call_fields,
     new_call_id,
     read_json_object,
     respond_result,
@@ -22,11 +22,11 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
     start = perf_counter()
     body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
-    budget = state.budget_for(name)
+    state.check_served(name)
     if "input" not in body:
         raise bad_request("`input` is required: a string or a list of strings", param="input")
     inputs = body.pop("input")
-    check_call_fields(body, budget)
+    check_fields(body)
     router = state.router
     call_id = new_call_id()
     sent = perf_counter()
