@@ -54,6 +54,7 @@ async def test_routes_answer_with_and_without_v1(mock_app: ProxyApp) -> None:
     card = (await call(mock_app, "GET", "/v1/models/demo")).json()
     assert card == {"id": "demo", "object": "model", "created": card["created"],
                     "owned_by": "gatewise"}
+    assert (await call(mock_app, "GET", "/v1/models/demo/")).json() == card
     for path in ("/health/liveliness", "/health/liveness", "/v1/health/readiness", "/health"):
         assert (await call(mock_app, "GET", path)).status == 200, path
 

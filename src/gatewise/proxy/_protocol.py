@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from gatewise.proxy.errors import ProxyError
@@ -30,7 +29,7 @@ LINGER = 2.0  # seconds a refused client may go on sending (dropped) before the 
 
 
 def _answer(error: ProxyError) -> bytes:
-    body = orjson.dumps(error.payload())
+    body = error.body()
     return b"".join([STATUS_LINE[error.status], b"content-type: application/json\r\n",
                      b"content-length: ", str(len(body)).encode(), b"\r\n",
                      b"connection: close\r\n\r\n", body])

@@ -111,16 +111,12 @@ class Reader:
         return number
 
     def seconds(self, value: Any, path: str) -> float | None:
-        number = self.number(value, path)
-        if number == 0:
-            self.error(path, "must be a number of seconds > 0")
-            return None
-        return number
+        return self.positive(value, path, "a number of seconds")
 
-    def positive(self, value: Any, path: str) -> float | None:
+    def positive(self, value: Any, path: str, what: str = "a number") -> float | None:
         number = self.number(value, path)
         if number == 0:
-            self.error(path, "must be a number > 0")
+            self.error(path, f"must be {what} > 0")
             return None
         return number
 

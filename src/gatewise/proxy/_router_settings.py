@@ -14,11 +14,12 @@ from typing import Any
 
 from gatewise.proxy._readers import Reader
 
-_CHAINS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+#: The settings that hold fallback chains.
+CHAINS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
 _COUNTS = ("num_retries", "allowed_fails", "max_fallbacks", "seed")
 _SECONDS = ("timeout", "stream_timeout", "max_retry_wait")
 _NUMBERS = ("cooldown_time", "retry_backoff", "latency_exploration")
-KNOWN = frozenset({"routing_strategy", "model_group_alias", *_CHAINS, *_COUNTS, *_SECONDS,
+KNOWN = frozenset({"routing_strategy", "model_group_alias", *CHAINS, *_COUNTS, *_SECONDS,
                    *_NUMBERS})
 
 
@@ -41,7 +42,7 @@ def router_settings(r: Reader, value: Any, names: set[str]) -> dict[str, Any]:
     if aliases:
         out["model_group_alias"] = aliases
     known = names | set(aliases)
-    for key in _CHAINS:
+    for key in CHAINS:
         if section.get(key) is not None:
             out[key] = _chains(r, section[key], f"router_settings.{key}", known)
     return {k: v for k, v in out.items() if v is not None}

@@ -28,7 +28,6 @@ from gatewise.proxy.state import AppState
 logger = logging.getLogger("gatewise.proxy")
 
 
-
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
     host: str = "0.0.0.0"
@@ -108,12 +107,16 @@ def _keep_exit_code_zero() -> None:
         signal.signal(sig, lambda *_: None)
 
 
-def _listener(family: int, host: str, port: int, backlog: int) -> socket.socket:
-    """A worker's own listening socket on the shared address (SO_REUSEPORT)."""
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _bound(sock: socket.socket, host: str, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
+
+
+def _listener(family: int, host: str, port: int, backlog: int) -> socket.socket:
+    """A worker's own listening socket on the shared address (SO_REUSEPORT)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    _bound(sock, host, port)
     sock.listen(backlog)
     return sock
 
@@ -136,9 +139,7 @@ class PerWorkerListener(socket.socket):
     def bind_to(cls, host: str, port: int) -> PerWorkerListener:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = cls(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
+        _bound(sock, host, port)
         return sock
 
 

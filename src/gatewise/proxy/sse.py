@@ -30,6 +30,7 @@ logger = logging.getLogger("gatewise.proxy")
 SSE_HEADERS: Headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
                         (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
+
 def error_event(error: ProxyError) -> bytes:
     return encode_event(error.payload())
 

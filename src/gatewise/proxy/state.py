@@ -16,6 +16,7 @@ import orjson
 
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments
 from gatewise.proxy.errors import ProxyError, bad_request
@@ -105,7 +106,7 @@ class AppState:
         # Every call has a deadline: the config's, else the default (600 s).
         settings.setdefault("timeout", config.request_timeout or DEFAULT_REQUEST_TIMEOUT)
         aliases = {a: t for a, t in aliases.items() if t["model"] in served}
-        for key in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+        for key in CHAINS:
             if key in settings:
                 settings[key] = self._usable_chains(settings[key], key, served | {WILDCARD})
         entries = [d.router_entry() for d in self.deployments if d.problem is None]
@@ -156,6 +157,9 @@ class AppState:
         unusable = self.unavailable.get(name)
         if unusable is not None:
             return unusable.unavailable(name)
+        return self.model_not_found(name)
+
+    def model_not_found(self, name: str) -> ProxyError:
         shown = name if len(name) <= _MAX_ECHO else name[:_MAX_ECHO] + "…"
         return ProxyError(404, f"The model `{shown}` does not exist on this proxy. "
                                f"Available models: {self.names}",

@@ -4,7 +4,6 @@ made at startup."""
 from __future__ import annotations
 
 from gatewise.proxy._asgi import JSON_TYPE, Receive, Scope, Send, respond
-from gatewise.proxy.errors import ProxyError
 from gatewise.proxy.state import AppState
 
 PREFIX = "/models/"
@@ -17,9 +16,9 @@ async def list_models(state: AppState, scope: Scope, receive: Receive, send: Sen
 async def retrieve_model(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     path: str = scope["path"]
     name = path[path.index(PREFIX) + len(PREFIX):]
+    if len(name) > 1 and name[-1] == "/":  # as the app routes it: /models/x/ is /models/x
+        name = name.rstrip("/") or name
     body = state.model_bodies.get(name)
     if body is None:
-        raise ProxyError(404, f"The model `{name[:100]}` does not exist on this proxy. "
-                              f"Available models: {state.names}",
-                         param="model", code="model_not_found")
+        raise state.model_not_found(name)
     await respond(send, 200, body, [JSON_TYPE])
