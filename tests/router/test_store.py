@@ -14,41 +14,42 @@ def test_memory_store_is_a_state_store() -> None:
 
 async def test_in_flight_counts_never_go_negative() -> None:
     store = MemoryStore()
-    assert await store.incr_in_flight("a") == 1
-    assert await store.incr_in_flight("a") == 2
-    assert await store.decr_in_flight("a") == 1
-    assert await store.decr_in_flight("a") == 0
-    assert await store.decr_in_flight("a") == 0
+    assert await store.acquire("a", 0.0, rpm=None, tpm=None, tokens=0)
+    assert await store.acquire("a", 0.0, rpm=None, tpm=None, tokens=0)
+    assert (await store.stats(["a"], 0.0))["a"].in_flight == 2
+    for left in (1, 0, 0):
+        await store.release("a", 0.0)
+        assert (await store.stats(["a"], 0.0))["a"].in_flight == left
     assert (await store.stats(["a", "b"], 0.0))["b"].in_flight == 0
 
 
-async def test_reserve_respects_rpm_within_the_minute_window() -> None:
+async def test_acquire_respects_rpm_within_the_minute_window() -> None:
     store = MemoryStore()
-    assert await store.reserve("a", 10.0, rpm=2, tpm=None, tokens=5)
-    assert await store.reserve("a", 20.0, rpm=2, tpm=None, tokens=5)
-    assert not await store.reserve("a", 59.9, rpm=2, tpm=None, tokens=5)
+    assert await store.acquire("a", 10.0, rpm=2, tpm=None, tokens=5)
+    assert await store.acquire("a", 20.0, rpm=2, tpm=None, tokens=5)
+    assert not await store.acquire("a", 59.9, rpm=2, tpm=None, tokens=5)
     stats = (await store.stats(["a"], 59.9))["a"]
-    assert (stats.requests, stats.tokens) == (2, 10)
-    assert await store.reserve("a", 60.0, rpm=2, tpm=None, tokens=5)  # a new window
+    assert (stats.requests, stats.tokens, stats.in_flight) == (2, 10, 2)
+    assert await store.acquire("a", 60.0, rpm=2, tpm=None, tokens=5)  # a new window
     assert (await store.stats(["a"], 61.0))["a"].requests == 1
 
 
-async def test_reserve_respects_tpm_and_lets_one_big_request_through() -> None:
+async def test_acquire_respects_tpm_and_lets_one_big_request_through() -> None:
     store = MemoryStore()
-    assert await store.reserve("a", 0.0, rpm=None, tpm=100, tokens=500)  # fresh window
-    assert not await store.reserve("a", 1.0, rpm=None, tpm=100, tokens=1)
-    await store.add_tokens("a", 1.0, -480)  # the real usage was 20 tokens
-    assert await store.reserve("a", 2.0, rpm=None, tpm=100, tokens=80)
-    assert not await store.reserve("a", 2.0, rpm=None, tpm=100, tokens=1)
+    assert await store.acquire("a", 0.0, rpm=None, tpm=100, tokens=500)  # fresh window
+    assert not await store.acquire("a", 1.0, rpm=None, tpm=100, tokens=1)
+    await store.release("a", 1.0, tokens=-480)  # the real usage was 20 tokens
+    assert await store.acquire("a", 2.0, rpm=None, tpm=100, tokens=80)
+    assert not await store.acquire("a", 2.0, rpm=None, tpm=100, tokens=1)
 
 
-def test_reserve_is_atomic_across_threads() -> None:
+def test_acquire_is_atomic_across_threads() -> None:
     store = MemoryStore()
     wins: list[bool] = []
 
     def worker() -> None:
         for _ in range(50):
-            wins.append(asyncio.run(store.reserve("a", 1.0, rpm=100, tpm=None, tokens=1)))
+            wins.append(asyncio.run(store.acquire("a", 1.0, rpm=100, tpm=None, tokens=1)))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:

@@ -69,31 +69,21 @@ EMPTY = DeploymentStats()
 class StateStore(Protocol):
     """What the router keeps about deployments.  Each method is atomic by itself."""
 
-    async def incr_in_flight(self, deployment_id: str) -> int: ...
-
-    async def decr_in_flight(self, deployment_id: str) -> int: ...
-
     async def record_latency(self, deployment_id: str, seconds: float, *,
                              first_token: bool = False) -> None:
         """Remember a call's latency (or a stream's time to first token)."""
 
-    async def reserve(self, deployment_id: str, now: float, *, rpm: int | None,
-                      tpm: int | None, tokens: int) -> bool:
-        """If the deployment is under both limits in the current window, count one request
-        and ``tokens`` tokens and return True; else change nothing and return False."""
-
-    async def add_tokens(self, deployment_id: str, now: float, tokens: int) -> None:
-        """Correct the current window's token count (actual usage minus the estimate)."""
-
     async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
                       tpm: int | None, tokens: int) -> bool:
-        """If the deployment is not cooling down and :meth:`reserve` succeeds, also count
-        the call in flight and return True; else change nothing and return False."""
+        """If the deployment is not cooling down and is under both limits in the current
+        window, count one request, ``tokens`` tokens and one call in flight, and return
+        True; else change nothing and return False."""
 
     async def release(self, deployment_id: str, now: float, *, latency: float | None = None,
                       first_token: bool = False, tokens: int = 0) -> None:
         """The end of an acquired call: no longer in flight, plus :meth:`record_latency`
-        (when ``latency`` is given) and :meth:`add_tokens` (when ``tokens`` is not 0)."""
+        (when ``latency`` is given) and ``tokens`` added to the current window's count (the
+        actual usage minus the estimate acquired with; may be negative)."""
 
     async def record_failure(self, deployment_id: str, now: float) -> int:
         """Count a failure; return how many fell in the last :data:`WINDOW` seconds."""
@@ -151,40 +141,11 @@ class MemoryStore:
             state.snapshot = None
         return state
 
-    async def incr_in_flight(self, deployment_id: str) -> int:
-        with self._lock:
-            state = self._state(deployment_id)
-            state.in_flight += 1
-            return state.in_flight
-
-    async def decr_in_flight(self, deployment_id: str) -> int:
-        with self._lock:
-            state = self._state(deployment_id)
-            state.in_flight = max(0, state.in_flight - 1)
-            return state.in_flight
-
     async def record_latency(self, deployment_id: str, seconds: float, *,
                              first_token: bool = False) -> None:
         with self._lock:
             state = self._state(deployment_id)
             (state.ttfts if first_token else state.latencies).append(max(0.0, seconds))
-
-    async def reserve(self, deployment_id: str, now: float, *, rpm: int | None,
-                      tpm: int | None, tokens: int) -> bool:
-        with self._lock:
-            state = self._state(deployment_id)
-            state.roll(now)
-            if over_limit(state.requests, state.tokens, rpm=rpm, tpm=tpm, tokens=tokens):
-                return False
-            state.requests += 1
-            state.tokens += max(0, tokens)
-            return True
-
-    async def add_tokens(self, deployment_id: str, now: float, tokens: int) -> None:
-        with self._lock:
-            state = self._state(deployment_id)
-            state.roll(now)
-            state.tokens = max(0, state.tokens + tokens)
 
     async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
                       tpm: int | None, tokens: int) -> bool:
