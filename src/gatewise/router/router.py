@@ -229,7 +229,7 @@ class Router:
 
     def acompletion_dict(self, model: str, messages: list[JSON], **params: Any
                          ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:
-        """For the proxy: OpenAI-shaped dicts, plus who served and what it took."""
+        """OpenAI-shaped dicts (a stream of chunk dicts), plus who served and what it took."""
         return self._route(self.client.completion_dict, model, messages, params)
 
     def acompletion_sse(self, model: str, messages: list[JSON], **params: Any
