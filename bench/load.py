@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -56,10 +55,6 @@ class LoadResult:
         out = asdict(self)
         out["cpu_us_per_request"] = self.cpu_us_per_request
         return out
-
-
-def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
 
 
 # ----------------------------------------------------------------------------- wrk

@@ -32,9 +32,6 @@ class MemoryResult:
     errors: int = 0
     seconds: float = 0.0
 
-    def rss_at(self, index: int) -> float:
-        return self.checkpoints[index].rss_mb if len(self.checkpoints) > index else 0.0
-
     def growth_pct(self) -> float:
         if len(self.checkpoints) < 2 or not self.checkpoints[0].rss_mb:
             return 0.0

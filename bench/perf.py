@@ -30,7 +30,17 @@ from typing import Any
 
 from bench import memory, nginx, servers, startup
 from bench.load import LoadResult, Workload, run_load, stream_timing
-from bench.procs import LOAD_CPU, ROOT, SERVER_CPU, Foreign, Service, cpus, pin_pid, pinned
+from bench.procs import (
+    LOAD_CPU,
+    ROOT,
+    SERVER_CPU,
+    Foreign,
+    Service,
+    cpus,
+    free_port,
+    pin_pid,
+    pinned,
+)
 from bench.tools import Tools
 
 CONCURRENCY = (1, 16, 64)
@@ -75,8 +85,6 @@ class Bench:
         return f"http://127.0.0.1:{self.upstream.port}"
 
     def start_upstream(self) -> None:
-        from bench.procs import free_port
-
         port = free_port()
         if self.tools.nginx:
             self.upstream = nginx.service(self.workdir / "nginx", port).start()

@@ -12,45 +12,30 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+
+from bench.procs import LOAD_CPU, Service, free_port, python
 
 RESULTS = Path(__file__).parent / "results"
 MESSAGES = [{"role": "user", "content": "hello from gatewise"}]
 MODEL = "mistral-small-latest"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
-def upstream(port: int | None = None) -> Iterator[str]:
-    port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", str(port)],
-                            cwd=Path(__file__).parent.parent)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+def upstream() -> Iterator[str]:
+    """The fixed-answer upstream (``bench.upstream``) on a free port, on the load core, until
+    the block ends; yields its ``/v1`` URL."""
+    port = free_port()
+    with Service("upstream", python("-m", "bench.upstream", "--port", str(port)), port,
+                 ready_path="/", cpu=LOAD_CPU):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 def import_times(statements: list[str], runs: int) -> list[float]:
@@ -95,11 +80,6 @@ async def aper_call(fns: list[Callable[[], Any]], calls: int) -> list[float]:
     return [statistics.median(b) for b in batches]
 
 
-@contextmanager
-def given(base: str) -> Iterator[str]:
-    yield base
-
-
 def run(calls: int, import_runs: int, base: str | None = None) -> dict[str, Any]:
     import httpx
 
@@ -113,7 +93,7 @@ def run(calls: int, import_runs: int, base: str | None = None) -> dict[str, Any]
     results["import_gatewise_ratio"] = (results["import_gatewise_ms"]
                                         / results["import_httpx_pydantic_ms"])
 
-    with given(base) if base else upstream() as base_url:
+    with nullcontext(base) if base else upstream() as base_url:
         base = base_url
         body = json.dumps({"model": MODEL, "messages": MESSAGES}).encode()
         headers = {"Authorization": "Bearer bench-key", "Content-Type": "application/json"}

@@ -1,4 +1,5 @@
-"""Ports that misbehave on purpose, for connection-fault tests (loopback only)."""
+"""Loopback ports for tests: a free one, and ones that misbehave on purpose (for
+connection-fault tests)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,13 @@ def unanswered_port() -> Iterator[int]:
         server.close()
 
 
-def refused_port() -> int:
-    """A port nothing listens on (bound, then released)."""
+def free_port() -> int:
+    """A port nothing listens on (bound, then released): free to listen on, and refused
+    to whoever connects to it meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+refused_port = free_port  # the same, named for what a connection to it gets

@@ -1,5 +1,5 @@
-"""Checks the reliability tests share: OpenAI's error shape, SSE bodies, what ``/health``
-says is still in flight, and a port that never accepts a connection."""
+"""Checks the reliability tests share: OpenAI's error shape, SSE bodies, and what
+``/health`` says is still in flight."""
 
 from __future__ import annotations
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import openai
+
+from tests._net import free_port
 
 ISSUE_CONFIG = (  # the issue's config, verbatim
     "model_list: [{model_name: mistral-small-latest, litellm_params: "
@@ -21,17 +26,11 @@ ISSUE_CONFIG = (  # the issue's config, verbatim
 EXAMPLE_CONFIG = Path(__file__).parents[2] / "examples" / "config.yaml"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Proxy:
     process: subprocess.Popen[bytes]
     url: str  # without /v1
+    port: int
     log: Path
     started_in: float  # seconds from spawn until /health/readiness answered
 
@@ -77,7 +76,7 @@ def run_proxy(args: list[str], workdir: Path, env: dict[str, str],
         process = subprocess.Popen(
             [sys.executable, "-m", "gatewise", *args, "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir, env={**inherited, **env}, stdout=sink, stderr=subprocess.STDOUT)
-    proxy = Proxy(process, f"http://127.0.0.1:{port}", log, 0.0)
+    proxy = Proxy(process, f"http://127.0.0.1:{port}", port, log, 0.0)
     try:
         _wait_ready(proxy, timeout=20)
         proxy.started_in = time.monotonic() - start
@@ -86,3 +85,16 @@ def run_proxy(args: list[str], workdir: Path, env: dict[str, str],
         if process.poll() is None:
             code = stop(proxy, stop_with)
             assert code == 0, f"exit code {code}:\n{proxy.output()}"
+
+
+def run_proxy_with(config: dict[str, Any], workdir: Path, env: dict[str, str] | None = None,
+                   args: Sequence[str] = ("--log-level", "warning"),
+                   ) -> AbstractContextManager[Proxy]:
+    """``run_proxy`` on ``config``, written to ``workdir/config.yaml`` (JSON is YAML)."""
+    (workdir / "config.yaml").write_text(json.dumps(config))
+    return run_proxy(["--config", "config.yaml", *args], workdir, env or {})
+
+
+def client(proxy: Proxy, key: str = "unused") -> openai.OpenAI:
+    """The ``openai`` package's client for ``proxy``, without retries."""
+    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=key, max_retries=0)

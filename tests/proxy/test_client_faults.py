@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -24,7 +23,7 @@ from gatewise.proxy.config import ConfigError, parse_config
 from tests.fake_mistral import FakeMistral
 from tests.proxy._checks import assert_nothing_in_flight, openai_error
 from tests.proxy._inprocess import post_head, read_answer, serving, until_closed
-from tests.proxy._server import Proxy, run_proxy
+from tests.proxy._server import Proxy, run_proxy_with
 from tests.proxy.conftest import HELLO, make_app
 
 CLIENT_TIMEOUT = 0.5  # general_settings.client_timeout of the proxy under test
@@ -48,9 +47,7 @@ def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory
         ],
         "general_settings": {"client_timeout": CLIENT_TIMEOUT},
     }
-    (workdir / "config.yaml").write_text(json.dumps(config))
-    with run_proxy(["--config", "config.yaml", "--log-level", "warning"], workdir,
-                   {}) as server:
+    with run_proxy_with(config, workdir) as server:
         yield server
 
 
@@ -64,8 +61,7 @@ def clients(proxy: Proxy, fake_mistral: FakeMistral) -> Iterator[Proxy]:
 @contextlib.asynccontextmanager
 async def connection(proxy: Proxy) -> AsyncIterator[tuple[asyncio.StreamReader,
                                                           asyncio.StreamWriter]]:
-    host, port = proxy.url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
     try:
         yield reader, writer
     finally:
@@ -80,6 +76,20 @@ async def demo_is_served(proxy: Proxy, within: float = 2.0) -> None:
         answer = await client.post(proxy.url + CHAT, content=DEMO)
     assert answer.status_code == 200
     assert time.monotonic() - start < within
+
+
+async def refused_with(proxy: Proxy, request: bytes, status: int, code: str) -> None:
+    """``request`` gets ``status`` with an OpenAI error of ``code``, then the connection
+    closes, and the proxy goes on serving others."""
+    async with connection(proxy) as (reader, writer):
+        writer.write(request)
+        with contextlib.suppress(ConnectionError):  # it may hang up before it has read all
+            await writer.drain()
+        answer = await asyncio.wait_for(read_answer(reader), 5)
+        assert await until_closed(reader, 2) == b""
+    assert answer.status == status
+    assert openai_error(answer.body)["code"] == code
+    await demo_is_served(proxy)
 
 
 # -- a slow body, a slow head ------------------------------------------------------------------
@@ -167,11 +177,10 @@ async def test_a_client_that_never_reads_holds_up_nobody(clients: Proxy,
 
 
 async def test_200_idle_keep_alive_connections_do_not_stop_a_request(clients: Proxy) -> None:
-    host, port = clients.url.removeprefix("http://").split(":")
     idle: list[asyncio.StreamWriter] = []
     try:
         for n in range(200):
-            reader, writer = await asyncio.open_connection(host, int(port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", clients.port)
             idle.append(writer)
             if n % 2:  # half have had a request and are kept alive; half never sent one
                 writer.write(post_head(CHAT, len(DEMO)) + DEMO)
@@ -186,13 +195,7 @@ async def test_200_idle_keep_alive_connections_do_not_stop_a_request(clients: Pr
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_sent(clients: Proxy) -> None:
     """413 from the declared length, without reading the body (the e2e test sends one)."""
-    async with connection(clients) as (reader, writer):
-        writer.write(post_head(CHAT, 20 * 1024 * 1024))
-        answer = await asyncio.wait_for(read_answer(reader), 5)
-        assert await until_closed(reader, 2) == b""
-    assert answer.status == 413
-    assert openai_error(answer.body)["code"] == "request_too_large"
-    await demo_is_served(clients)
+    await refused_with(clients, post_head(CHAT, 20 * 1024 * 1024), 413, "request_too_large")
 
 
 @pytest.mark.parametrize("headers", [
@@ -202,15 +205,8 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_sent(clients: Proxy
 ], ids=["one-100kb-header", "1000-headers", "5mb-header"])
 async def test_headers_over_the_limit_get_431_and_the_server_carries_on(
         clients: Proxy, headers: list[bytes]) -> None:
-    async with connection(clients) as (reader, writer):
-        writer.write(post_head(CHAT, len(DEMO), *headers) + DEMO)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        answer = await asyncio.wait_for(read_answer(reader), 5)
-        assert await until_closed(reader, 2) == b""
-    assert answer.status == 431
-    assert openai_error(answer.body)["code"] == "request_header_fields_too_large"
-    await demo_is_served(clients)
+    await refused_with(clients, post_head(CHAT, len(DEMO), *headers) + DEMO, 431,
+                       "request_header_fields_too_large")
 
 
 @pytest.mark.parametrize("request_bytes", [
@@ -220,13 +216,7 @@ async def test_headers_over_the_limit_get_431_and_the_server_carries_on(
 ], ids=["garbage", "bad-header", "two-lengths"])
 async def test_a_request_that_is_not_http_gets_an_openai_400(clients: Proxy,
                                                             request_bytes: bytes) -> None:
-    async with connection(clients) as (reader, writer):
-        writer.write(request_bytes)
-        answer = await asyncio.wait_for(read_answer(reader), 5)
-        assert await until_closed(reader, 2) == b""
-    assert answer.status == 400
-    assert openai_error(answer.body)["code"] == "invalid_http_request"
-    await demo_is_served(clients)
+    await refused_with(clients, request_bytes, 400, "invalid_http_request")
 
 
 async def test_headers_just_under_the_limit_are_fine(clients: Proxy) -> None:

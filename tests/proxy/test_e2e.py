@@ -25,10 +25,10 @@ import pytest
 
 from tests.fake_mistral import CutStream, FakeMistral, Status
 from tests.proxy._checks import assert_nothing_in_flight
-from tests.proxy._server import EXAMPLE_CONFIG, ISSUE_CONFIG, Proxy, run_proxy
+from tests.proxy._server import EXAMPLE_CONFIG, ISSUE_CONFIG, Proxy, client, run_proxy
+from tests.proxy.conftest import HELLO
 
 MODEL = "mistral-small-latest"
-HELLO: list[Any] = [{"role": "user", "content": "hello from gatewise"}]
 MASTER_KEY = "sk-e2e-master"
 WEATHER_TOOL: Any = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather in a city",
@@ -58,10 +58,6 @@ def example_proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFa
     env = _env(_fake_server, GATEWISE_MASTER_KEY=MASTER_KEY)
     with run_proxy(["--config", str(EXAMPLE_CONFIG)], workdir, env) as server:
         yield server
-
-
-def client(proxy: Proxy, key: str = "unused") -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=key, max_retries=0)
 
 
 def aclient(proxy: Proxy, key: str = "unused") -> openai.AsyncOpenAI:
@@ -343,8 +339,7 @@ def test_stream_headers_come_with_the_first_chunk_and_chunks_are_not_held(
 def test_client_disconnect_cancels_the_upstream(proxy: Proxy, fake_mistral: FakeMistral) -> None:
     fake_mistral.stream_delay = 0.15
     body = json.dumps({"model": MODEL, "messages": HELLO, "stream": True}).encode()
-    host, port = proxy.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as sock:
+    with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: "
                      b"application/json\r\ncontent-length: " + str(len(body)).encode()
                      + b"\r\n\r\n" + body)
@@ -381,11 +376,11 @@ def test_model_flag_with_two_workers_stopped_by_ctrl_c(fake_mistral: FakeMistral
     with run_proxy(args, tmp_path, _env(fake_mistral), stop_with=signal.SIGINT) as server:
         children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
         if children.exists():  # Linux: each worker listens on a socket of its own
-            port = int(server.url.rsplit(":", 1)[1])
             deadline = time.monotonic() + 10  # the second may still be starting
             while True:  # (multiprocessing's resource tracker is a child too)
                 children_now = [int(p) for p in children.read_text().split()]
-                listening = [s for s in (_listening_sockets(p, port) for p in children_now) if s]
+                listening = [s for s in (_listening_sockets(p, server.port) for p in children_now)
+                             if s]
                 if len(listening) >= 2 or time.monotonic() > deadline:
                     break
                 time.sleep(0.05)

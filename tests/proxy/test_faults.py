@@ -39,7 +39,7 @@ from tests.proxy._checks import (
     openai_error,
     sse_data,
 )
-from tests.proxy._server import Proxy, run_proxy
+from tests.proxy._server import Proxy, client, run_proxy_with
 from tests.proxy.conftest import HELLO, call, make_app
 
 TIMEOUT = 0.5  # settings.request_timeout of the proxy under test
@@ -75,9 +75,7 @@ def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory
     with unanswered_port() as port:
         data = config(_fake_server.base_url, f"http://127.0.0.1:{refused_port()}/v1",
                       f"http://127.0.0.1:{port}/v1")
-        (workdir / "config.yaml").write_text(json.dumps(data))  # JSON is YAML
-        with run_proxy(["--config", "config.yaml", "--log-level", "warning"], workdir,
-                       {}) as server:
+        with run_proxy_with(data, workdir) as server:
             yield server
 
 
@@ -94,10 +92,6 @@ def post(proxy: Proxy, model: str = "small", *, stream: bool = False
     start = time.monotonic()
     answer = httpx.post(proxy.url + "/v1/chat/completions", json=body, timeout=10)
     return answer, time.monotonic() - start
-
-
-def api(proxy: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0)
 
 
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -136,7 +130,7 @@ def test_upstream_status(faults: Proxy, fake_mistral: FakeMistral, stream: bool,
 
 
 def test_openai_raises_the_matching_error(faults: Proxy, fake_mistral: FakeMistral) -> None:
-    client = api(faults)
+    api = client(faults)
     cases: list[tuple[Behavior, type[openai.APIError]]] = [
         (Status(429), openai.RateLimitError),
         (Status(503), openai.InternalServerError),
@@ -145,7 +139,7 @@ def test_openai_raises_the_matching_error(faults: Proxy, fake_mistral: FakeMistr
     for behavior, error in cases:
         fake_mistral.script(behavior)
         with pytest.raises(error):
-            client.chat.completions.create(model="small", messages=HELLO)  # type: ignore[arg-type]
+            api.chat.completions.create(model="small", messages=HELLO)
 
 
 # -- no answer, or no upstream at all --------------------------------------------------------
@@ -219,8 +213,7 @@ def test_mid_stream_fault_makes_openai_raise(faults: Proxy, fake_mistral: FakeMi
                                              behavior: Behavior, kind: str) -> None:
     fake_mistral.script(behavior)
     received: list[Any] = []
-    stream = api(faults).chat.completions.create(model="small", messages=HELLO,  # type: ignore[arg-type]
-                                                 stream=True)
+    stream = client(faults).chat.completions.create(model="small", messages=HELLO, stream=True)
     with pytest.raises(openai.APIError) as info:
         received.extend(stream)
     assert len(received) == 2

@@ -24,11 +24,11 @@ import pytest
 
 from tests.fake_mistral import Delay, FakeMistral, Status
 from tests.fake_mistral.errors import error_body
-from tests.proxy._server import Proxy, run_proxy
+from tests.proxy._server import Proxy, run_proxy_with
+from tests.proxy.conftest import HELLO
 
 Fakes = dict[str, FakeMistral]
 Headers = Mapping[str, str]
-HELLO: list[Any] = [{"role": "user", "content": "hello from gatewise"}]
 UNSET = "GW_ROUTER_E2E_UNSET_KEY"
 TOO_LONG = error_body("Prompt contains 40000 tokens, too large for model with 32768 maximum "
                       "context length", "invalid_request_error", "3051")
@@ -114,9 +114,7 @@ def proxies(servers: Fakes, tmp_path_factory: pytest.TempPathFactory
     managers = {}
     for name, make in CONFIGS.items():
         workdir = tmp_path_factory.mktemp(name)
-        (workdir / "config.yaml").write_text(json.dumps(make(servers)))  # JSON is YAML
-        managers[name] = run_proxy(["--config", "config.yaml", "--log-level", "warning"],
-                                   workdir, {})
+        managers[name] = run_proxy_with(make(servers), workdir)
     with ThreadPoolExecutor(len(managers)) as pool:
         starting = {name: pool.submit(m.__enter__) for name, m in managers.items()}
         wait(starting.values())

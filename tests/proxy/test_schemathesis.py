@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 
 from tests.fake_mistral import FakeMistral
 from tests.proxy._checks import openai_error, sse_data
-from tests.proxy._server import Proxy, run_proxy
+from tests.proxy._server import Proxy, run_proxy_with
 
 MASTER_KEY = "sk-schemathesis-master"
 AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -48,9 +48,7 @@ def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory
         "settings": {"num_retries": 0, "request_timeout": 5},
         "general_settings": {"master_key": MASTER_KEY},
     }
-    (workdir / "config.yaml").write_text(json.dumps(config))
-    with run_proxy(["--config", "config.yaml", "--log-level", "warning"], workdir,
-                   {}) as server:
+    with run_proxy_with(config, workdir) as server:
         yield server
 
 

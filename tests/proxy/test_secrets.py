@@ -8,7 +8,6 @@ answer, byte for byte, on every route that needs it, after the same constant-tim
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from tests.fake_mistral import (
     Garbage,
     Status,
 )
-from tests.proxy._server import Proxy, run_proxy, stop
+from tests.proxy._server import Proxy, run_proxy_with, stop
 from tests.proxy.conftest import HELLO, make_app
 
 UPSTREAM_KEY = "sk-upstream-QX7TZ3-gatewise-test"
@@ -66,10 +65,9 @@ def config(fake: FakeMistral) -> dict[str, Any]:
 @pytest.fixture
 def proxy(fake_mistral: FakeMistral, tmp_path: Path) -> Iterator[Proxy]:
     """A proxy of its own for each test: the test may stop it to read all it wrote."""
-    (tmp_path / "config.yaml").write_text(json.dumps(config(fake_mistral)))
     env = {"MISTRAL_API_KEY": UPSTREAM_KEY, "GATEWISE_MASTER_KEY": MASTER_KEY}
-    with run_proxy(["--config", "config.yaml", "--log-level", "trace", "--access-log"],
-                   tmp_path, env) as server:
+    with run_proxy_with(config(fake_mistral), tmp_path, env,
+                        args=("--log-level", "trace", "--access-log")) as server:
         yield server
 
 

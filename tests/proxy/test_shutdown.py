@@ -5,7 +5,6 @@ or a final SSE ``error`` event), never cut silently."""
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from tests.fake_mistral import Delay, FakeMistral
 from tests.proxy._checks import final_error_event, openai_error, sse_data
-from tests.proxy._server import Proxy, run_proxy
+from tests.proxy._server import Proxy, run_proxy_with
 from tests.proxy.conftest import HELLO
 
 CHAT = "/v1/chat/completions"
@@ -31,9 +30,7 @@ def proxy_with_grace(fake: FakeMistral, workdir: Path, grace: float) -> Iterator
         "model": "mistral/mistral-small-latest", "api_key": "test-key",
         "api_base": fake.base_url, "max_retries": 0}}],
         "general_settings": {"graceful_shutdown_timeout": grace}}
-    (workdir / "config.yaml").write_text(json.dumps(config))
-    with run_proxy(["--config", "config.yaml", "--log-level", "warning"], workdir,
-                   {}) as proxy:
+    with run_proxy_with(config, workdir) as proxy:
         yield proxy
 
 
@@ -54,11 +51,10 @@ def _plain(proxy: Proxy) -> httpx.Response:
 
 
 def _refuses_connections(proxy: Proxy, within: float = 2.0) -> bool:
-    host, port = proxy.url.removeprefix("http://").split(":")
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
+            socket.create_connection(("127.0.0.1", proxy.port), timeout=0.5).close()
         except ConnectionRefusedError:
             return True
         time.sleep(0.02)
