@@ -14,7 +14,7 @@ from typing import Any
 
 from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
-from gatewise._prepare import Call, prepare_chat, prepare_embedding
+from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
 from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
     JSON,
@@ -40,6 +40,7 @@ class AsyncClient:
         self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
                                    extra_headers)
         self._catalogue = catalogue
+        self._targets = Targets()
         self._transport = transport
 
     @property
@@ -57,7 +58,8 @@ class AsyncClient:
     async def completion(self, model: str, messages: list[JSON], **params: Any
                          ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
         """A chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks."""
-        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params,
+                            self._targets)
         if call.stream:
             return await self._stream(call, typed_chunk)
         return typed_response(call, await self._answer(call))
@@ -65,7 +67,8 @@ class AsyncClient:
     async def completion_dict(self, model: str, messages: list[JSON], **params: Any
                               ) -> JSON | AsyncStream[JSON]:
         """Like :meth:`completion`, with plain OpenAI-shaped dicts."""
-        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params,
+                            self._targets)
         return await self._stream(call, same) if call.stream else await self._answer(call)
 
     async def completion_sse(self, model: str, messages: list[JSON], **params: Any
@@ -73,19 +76,22 @@ class AsyncClient:
         """For relaying: like :meth:`completion_dict`, but a stream's items are OpenAI SSE
         bytes (each one or more ``data: {...}`` events, no ``[DONE]``), mostly passed
         through from the upstream's (``gatewise._relay``); ``.usage`` once it is known."""
-        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params,
+                            self._targets)
         return await self._relay(call) if call.stream else await self._answer(call)
 
     async def embedding(self, model: str, input: str | list[str], **params: Any
                         ) -> EmbeddingResponse:
         """Embeddings; inputs over the provider's per-request limits are split into requests
         sent concurrently and merged in order."""
-        call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
+                                           params, self._targets)
         return typed_embedding(call, await self._embed(call, requests, input))
 
     async def embedding_dict(self, model: str, input: str | list[str], **params: Any) -> JSON:
         """Like :meth:`embedding`, as a plain OpenAI-shaped dict."""
-        call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
+                                           params, self._targets)
         return await self._embed(call, requests, input)
 
     async def _embed(self, call: Call, requests: list[Request], input: str | list[str]

@@ -13,7 +13,7 @@ from typing import Any
 
 from gatewise._http import EventDecoder, Request, Timeout, _sync
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
-from gatewise._prepare import Call, prepare_chat, prepare_embedding
+from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
 from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
     JSON,
@@ -39,6 +39,7 @@ class Client:
         self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
                                    extra_headers)
         self._catalogue = catalogue
+        self._targets = Targets()
         self._transport = transport
 
     @property
@@ -56,7 +57,8 @@ class Client:
     def completion(self, model: str, messages: list[JSON], **params: Any
                    ) -> ModelResponse | Stream[ModelResponseChunk]:
         """A chat completion; with ``stream=True`` a :class:`Stream` of chunks."""
-        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params,
+                            self._targets)
         if call.stream:
             return self._stream(call, typed_chunk)
         return typed_response(call, self._answer(call))
@@ -64,7 +66,8 @@ class Client:
     def completion_dict(self, model: str, messages: list[JSON], **params: Any
                         ) -> JSON | Stream[JSON]:
         """Like :meth:`completion`, with plain OpenAI-shaped dicts."""
-        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params,
+                            self._targets)
         return self._stream(call, same) if call.stream else self._answer(call)
 
     def completion_sse(self, model: str, messages: list[JSON], **params: Any
@@ -72,17 +75,20 @@ class Client:
         """For relaying: like :meth:`completion_dict`, but a stream's items are OpenAI SSE
         bytes (each one or more ``data: {...}`` events, no ``[DONE]``), mostly passed
         through from the upstream's (``gatewise._relay``); ``.usage`` once it is known."""
-        call = prepare_chat(self._settings, self.catalogue, model, messages, params)
+        call = prepare_chat(self._settings, self.catalogue, model, messages, params,
+                            self._targets)
         return self._relay(call) if call.stream else self._answer(call)
 
     def embedding(self, model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
         """Embeddings; inputs over the provider's per-request limits are split and merged."""
-        call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
+                                           params, self._targets)
         return typed_embedding(call, self._embed(call, requests, input))
 
     def embedding_dict(self, model: str, input: str | list[str], **params: Any) -> JSON:
         """Like :meth:`embedding`, as a plain OpenAI-shaped dict."""
-        call, requests = prepare_embedding(self._settings, self.catalogue, model, input, params)
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
+                                           params, self._targets)
         return self._embed(call, requests, input)
 
     def _embed(self, call: Call, requests: list[Request], input: str | list[str]) -> JSON:

@@ -84,8 +84,11 @@ def _resolve(model: str, options: dict[str, Any]) -> tuple[ProviderSpec, str]:
     return PROVIDERS[name], model_id
 
 
-def _api_key(spec: ProviderSpec, options: dict[str, Any], settings: Settings) -> str:
-    key = options.get("api_key") or settings.api_key or os.environ.get(spec.api_key_env)
+def _api_key(spec: ProviderSpec, options: dict[str, Any], settings: Settings,
+             env: list[tuple[str, str | None]]) -> str:
+    key = options.get("api_key") or settings.api_key
+    if not key:
+        key = _read_env(spec.api_key_env, env)
     if not key:
         raise AuthenticationError(
             f"no API key for provider {spec.name!r}: pass api_key=... or set "
@@ -95,10 +98,17 @@ def _api_key(spec: ProviderSpec, options: dict[str, Any], settings: Settings) ->
     return str(key)
 
 
-def _api_base(spec: ProviderSpec, options: dict[str, Any], settings: Settings) -> str:
+def _api_base(spec: ProviderSpec, options: dict[str, Any], settings: Settings,
+              env: list[tuple[str, str | None]]) -> str:
     base = (options.get("api_base") or options.get("base_url") or settings.api_base
-            or os.environ.get(spec.api_base_env) or spec.default_api_base)
+            or _read_env(spec.api_base_env, env) or spec.default_api_base)
     return str(base).rstrip("/")
+
+
+def _read_env(name: str, env: list[tuple[str, str | None]]) -> str | None:
+    value = os.environ.get(name)
+    env.append((name, value))
+    return value
 
 
 @functools.lru_cache(maxsize=64)
@@ -142,6 +152,76 @@ def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: b
         if extra:
             headers.update({str(k): str(v) for k, v in extra.items()})
     return headers
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Target:
+    """Where a call goes and how: everything its model and call options decide (provider,
+    adapter, catalogue record, URL base, headers with the key, timeout, retries)."""
+
+    spec: ProviderSpec
+    model_id: str
+    adapter: Adapter
+    info: ModelInfo
+    api_base: str
+    headers: Mapping[str, str] = field(repr=False)  # they hold the key
+    stream_headers: Mapping[str, str] = field(repr=False)
+    timeout: Timeout
+    policy: RetryPolicy
+    key: str = field(repr=False)
+    env: tuple[tuple[str, str | None], ...] = field(repr=False)
+    """The environment variables read to build it, and what they said."""
+    revision: int
+    """The catalogue's revision it was looked up in."""
+
+
+def _target(settings: Settings, catalogue: Catalogue, model: str, options: dict[str, Any]
+            ) -> Target:
+    spec, model_id = _resolve(model, options)
+    env: list[tuple[str, str | None]] = []
+    key = _api_key(spec, options, settings, env)
+    return Target(spec, model_id, adapter_for(spec.name),
+                  catalogue.get(f"{spec.name}/{model_id}"),
+                  _api_base(spec, options, settings, env),
+                  _headers(key, options, settings, stream=False),
+                  _headers(key, options, settings, stream=True),
+                  _timeout(options, settings), _policy(options, settings), key, tuple(env),
+                  catalogue.revision)
+
+
+# The call options a target depends on (``extra_headers`` too, but calls that pass their
+# own are not memoised: a dict is no key).
+_TARGET_OPTIONS = ("api_key", "api_base", "base_url", "timeout", "request_timeout",
+                   "num_retries", "max_retries", "custom_llm_provider")
+
+
+class Targets:
+    """A client's memo of targets by model and call options (a router or the proxy calls
+    the same few deployments again and again).  A target is built again when the
+    environment variables it read say something else, or the catalogue has changed."""
+
+    __slots__ = ("_memo",)
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], Target] = {}
+
+    def get(self, settings: Settings, catalogue: Catalogue, model: str,
+            options: dict[str, Any]) -> Target:
+        if "extra_headers" in options:
+            return _target(settings, catalogue, model, options)
+        memo = (model, *[options.get(name) for name in _TARGET_OPTIONS])
+        try:
+            target = self._memo.get(memo)
+        except TypeError:  # an unhashable option (the checks below say what is wrong)
+            return _target(settings, catalogue, model, options)
+        if (target is None or target.revision != catalogue.revision
+                or any(os.environ.get(name) != value for name, value in target.env)):
+            target = _target(settings, catalogue, model, options)
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            self._memo[memo] = target
+        return target
 
 
 def _check_context_window(info: ModelInfo, messages: list[Any], params: dict[str, Any],
@@ -222,42 +302,65 @@ def _shortened(path: str) -> str:
 
 
 def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
-                 messages: Any, params: dict[str, Any]) -> Call:
+                 messages: Any, params: dict[str, Any], targets: Targets | None = None
+                 ) -> Call:
     """Build the request for a chat call (or note that it is mocked)."""
     options, params = _split_options(dict(params))
-    spec, model_id = _resolve(model, options)
+    mock = options.get("mock_response")
+    if mock is not None:
+        return _mocked_chat(settings, catalogue, model, messages, params, options)
+    target = (targets.get(settings, catalogue, model, options) if targets is not None
+              else _target(settings, catalogue, model, options))
+    _check_messages(messages)
+    stream = bool(params.get("stream"))
+    drop = bool(options.get("drop_params", settings.drop_params))
+    adapter, info = target.adapter, target.info
+    body = adapter.build_chat_body(target.model_id, messages, params, drop_params=drop,
+                                   model_info=info)
+    content = encode_body(body)
+    _check_context_window(info, messages, params, content)
+    request = Request("POST", target.api_base + adapter.CHAT_PATH,
+                      target.stream_headers if stream else target.headers, content)
+    return Call(target.spec.name, target.model_id, adapter, info, params, stream,
+                target.timeout, target.policy, None, request, target.key)
+
+
+def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list) or not messages:
         raise BadRequestError("`messages` must be a non-empty list of message objects",
                               param="messages")
+
+
+def _mocked_chat(settings: Settings, catalogue: Catalogue, model: str, messages: Any,
+                 params: dict[str, Any], options: dict[str, Any]) -> Call:
+    """A mocked call needs no key, URL or headers: nothing is sent."""
+    spec, model_id = _resolve(model, options)
+    _check_messages(messages)
     adapter = adapter_for(spec.name)
     info = catalogue.get(f"{spec.name}/{model_id}")
-    stream = bool(params.get("stream"))
     drop = bool(options.get("drop_params", settings.drop_params))
-    body = adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
-    mock = options.get("mock_response")
-    request = key = None
-    if mock is None:
-        content = encode_body(body)
-        _check_context_window(info, messages, params, content)
-        key = _api_key(spec, options, settings)
-        request = Request(
-            "POST",
-            _api_base(spec, options, settings) + adapter.CHAT_PATH,
-            _headers(key, options, settings, stream=stream),
-            content,
-        )
-    else:
-        _check_context_window(info, messages, params)
-    return Call(spec.name, model_id, adapter, info, params, stream, _timeout(options, settings),
-                _policy(options, settings), mock, request, key)
+    adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
+    _check_context_window(info, messages, params)
+    return Call(spec.name, model_id, adapter, info, params, bool(params.get("stream")),
+                _timeout(options, settings), _policy(options, settings),
+                options["mock_response"], None)
 
 
 def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
-                      params: dict[str, Any]) -> tuple[Call, list[Request]]:
+                      params: dict[str, Any], targets: Targets | None = None
+                      ) -> tuple[Call, list[Request]]:
     """Build the request(s) for an embedding call: inputs over the provider's per-request
     limits are split into several requests, to be merged in order."""
     options, params = _split_options(dict(params))
-    spec, model_id = _resolve(model, options)
+    mock = options.get("mock_response")
+    if mock is None:
+        target = (targets.get(settings, catalogue, model, options) if targets is not None
+                  else _target(settings, catalogue, model, options))
+        spec, model_id, adapter, info = target.spec, target.model_id, target.adapter, target.info
+    else:
+        spec, model_id = _resolve(model, options)
+        adapter = adapter_for(spec.name)
+        info = catalogue.get(f"{spec.name}/{model_id}")
     if isinstance(input, str):
         inputs = [input]
     elif isinstance(input, list) and input and all(isinstance(i, str) for i in input):
@@ -265,20 +368,16 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
     else:
         raise BadRequestError("`input` must be a string or a non-empty list of strings",
                               param="input")
-    adapter = adapter_for(spec.name)
-    info = catalogue.get(f"{spec.name}/{model_id}")
     drop = bool(options.get("drop_params", settings.drop_params))
     batches = adapter.split_embedding_inputs(inputs)
     bodies = [adapter.build_embedding_body(model_id, batch, params, drop_params=drop,
                                            model_info=info) for batch in batches]
-    mock = options.get("mock_response")
-    requests: list[Request] = []
-    key = None
-    if mock is None:
-        key = _api_key(spec, options, settings)
-        url = _api_base(spec, options, settings) + adapter.EMBEDDINGS_PATH
-        headers = _headers(key, options, settings, stream=False)
-        requests = [Request("POST", url, headers, encode_body(body)) for body in bodies]
-    call = Call(spec.name, model_id, adapter, info, params, False, _timeout(options, settings),
-                _policy(options, settings), mock, None, key)
+    if mock is not None:
+        call = Call(spec.name, model_id, adapter, info, params, False,
+                    _timeout(options, settings), _policy(options, settings), mock, None)
+        return call, []
+    url = target.api_base + adapter.EMBEDDINGS_PATH
+    requests = [Request("POST", url, target.headers, encode_body(body)) for body in bodies]
+    call = Call(spec.name, model_id, adapter, info, params, False, target.timeout,
+                target.policy, None, None, target.key)
     return call, requests

@@ -165,6 +165,35 @@ def test_key_and_base_from_the_environment(fake_mistral: FakeMistral,
     assert fake_mistral.requests[-1].headers["Authorization"] == "Bearer test-key"
 
 
+def test_a_client_reads_the_environment_again_when_it_changes(
+        fake_mistral: FakeMistral, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A client memoises where each model's calls go (key, URL, headers): a changed
+    # variable must still take effect on the next call, and a catalogue entry registered
+    # later must price the next answer.
+    fake_mistral.api_keys |= {"first-key", "second-key", "per-call-key"}
+    monkeypatch.setenv("MISTRAL_API_KEY", "first-key")
+    monkeypatch.setenv("MISTRAL_API_BASE", fake_mistral.base_url)
+    catalogue = gatewise.Catalogue()
+    client = gatewise.Client(catalogue=catalogue)
+    hi = [{"role": "user", "content": "hi"}]
+    first = client.completion("mistral/mistral-small-latest", hi)
+    assert fake_mistral.requests[-1].headers["Authorization"] == "Bearer first-key"
+    monkeypatch.setenv("MISTRAL_API_KEY", "second-key")
+    client.completion("mistral/mistral-small-latest", hi)
+    assert fake_mistral.requests[-1].headers["Authorization"] == "Bearer second-key"
+    client.completion("mistral/mistral-small-latest", hi, api_key="per-call-key")
+    assert fake_mistral.requests[-1].headers["Authorization"] == "Bearer per-call-key"
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    with pytest.raises(gatewise.AuthenticationError, match="MISTRAL_API_KEY"):
+        client.completion("mistral/mistral-small-latest", hi)
+    catalogue.register("mistral/mistral-small-latest", input_cost_per_token=1.0,
+                       output_cost_per_token=0.0)
+    priced = client.completion("mistral/mistral-small-latest", hi, api_key="per-call-key")
+    assert priced.usage is not None and first.usage is not None
+    assert priced.cost == pytest.approx(priced.usage.prompt_tokens * 1.0)
+    assert first.cost != priced.cost
+
+
 async def test_acompletion_module_function(fake_mistral: FakeMistral,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MISTRAL_API_KEY", "test-key")
@@ -205,3 +234,9 @@ def test_api_key_never_in_reprs() -> None:
     client = gatewise.Client(api_key="sk-very-secret-123")
     assert "sk-very-secret-123" not in repr(client)
     assert "sk-very-secret-123" not in repr(gatewise.AsyncClient(api_key="sk-very-secret-123"))
+    from gatewise._prepare import Settings, Targets
+
+    target = Targets().get(Settings(), gatewise.Catalogue(), "mistral/mistral-small-latest",
+                           {"api_key": "sk-very-secret-123"})
+    assert target.headers["Authorization"] == "Bearer sk-very-secret-123"
+    assert "sk-very-secret-123" not in repr(target)

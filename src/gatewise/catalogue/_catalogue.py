@@ -43,11 +43,12 @@ class Catalogue:
     model.  Thread-safe: reads take no lock; loading and registering swap in a new index.
     """
 
-    __slots__ = ("_index", "_lock")
+    __slots__ = ("_index", "_lock", "revision")
 
     def __init__(self, entries: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._lock = threading.RLock()
         self._index: _Index | None = None
+        self.revision = 0  # entries registered so far: a memo of lookups holds while it stays
         if entries is not None:
             self._index = _Index.build(_infos_from_entries(entries))
 
@@ -130,6 +131,7 @@ class Catalogue:
             infos = dict(index.by_key)
             infos[new.key] = new
             self._index = _Index.build(infos.values())
+            self.revision += 1
             return self._index.by_key[new.key]
 
     def _merged(self, provider: str, model_id: str, facts: dict[str, Any]) -> ModelInfo:
