@@ -94,16 +94,31 @@ class Caller:
         self.on_failure = on_failure
         self._timeout = timeout
         self._stream_timeout = stream_timeout
-        self._bases: dict[str, dict[str, Any]] = {}
+        # By kind of call (stream or not), then deployment id: see _base.
+        self._bases: tuple[dict[str, tuple[dict[str, Any], float | None]], ...] = ({}, {})
         self._deadlines = PerLoop()
 
-    def _base(self, deployment: Deployment) -> dict[str, Any]:
+    def _base(self, deployment: Deployment, spec: CallSpec) -> tuple[dict[str, Any],
+                                                                     float | None]:
         """The deployment's call parameters as a plain dict (merging a mapping proxy on
-        every call costs more), with the SDK's own retries off: the router decides."""
-        base = self._bases.get(deployment.id)
-        if base is None:
-            base = self._bases[deployment.id] = {**deployment.params, "num_retries": 0}
-        return base
+        every call costs more), with the SDK's own retries off (the router decides) and
+        the call's timeout in (for a stream, its first chunk's and longest silence's).
+        Made once per deployment and kind of call, unless the call sets its own timeouts."""
+        own = spec.timeout is not None or spec.stream_timeout is not None
+        if not own:
+            known = self._bases[spec.stream].get(deployment.id)
+            if known is not None:
+                return known
+        base = {**deployment.params, "num_retries": 0}
+        timeout = spec.timeout or deployment.timeout or self._timeout
+        if spec.stream:
+            timeout = (spec.stream_timeout or deployment.stream_timeout
+                       or self._stream_timeout or timeout)
+        if timeout is not None:
+            base["timeout"] = timeout
+        if not own:
+            self._bases[spec.stream][deployment.id] = base, timeout
+        return base, timeout
 
     async def call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
         """Call ``deployment``, which the router has acquired (it is counted in flight)."""
@@ -112,20 +127,13 @@ class Caller:
         tokens = 0
         started = time.perf_counter()
         try:
-            base = self._base(deployment)
+            base, timeout = self._base(deployment, spec)
             params = {**base, **spec.params}  # no call option in spec.params (see _route)
             headers = base.get("extra_headers")
             if headers and spec.params.get("extra_headers"):  # the deployment's win
                 params["extra_headers"] = {**spec.params["extra_headers"], **headers}
-            timeout = spec.timeout or deployment.timeout or self._timeout
-            if timeout is not None:
-                params["timeout"] = timeout
             if spec.stream:
-                limit = (spec.stream_timeout or deployment.stream_timeout
-                         or self._stream_timeout or timeout)
-                if limit is not None:  # the SDK's read timeout: a stream's longest silence
-                    params["timeout"] = limit
-                stream = await self._open(deployment, send, spec, params, limit, started)
+                stream = await self._open(deployment, send, spec, params, timeout, started)
                 handed_over = True
                 return stream
             if timeout is None:

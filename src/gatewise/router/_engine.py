@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from gatewise._exceptions import APIError, RateLimitError
 from gatewise.router._attempt import Caller, CallSpec, Send
 from gatewise.router.deployments import Deployment
-from gatewise.router.fallbacks import FallbackPlan
+from gatewise.router.fallbacks import FallbackConfig, FallbackPlan
 from gatewise.router.policy import Attempt, Cooldown, Retry, final_error, policy_for
 from gatewise.router.result import DeploymentHealth, RouteResult, Status
 from gatewise.router.store import StateStore
@@ -51,6 +51,7 @@ class Engine:
     max_wait: float
     timeout: float | None
     stream_timeout: float | None
+    max_fallbacks: int
     caller: Caller = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,33 +62,56 @@ class Engine:
         self._first_tiers = {id(group): (tier, shuffle_weights(tier))
                              for group in self.groups.values() for tier in [best_tier(group)]}
 
-    async def route(self, send: Send, spec: CallSpec, plan: FallbackPlan, budget: int
-                    ) -> RouteResult[Any]:
-        """Serve the call from the plan's groups in turn; raise when all have failed."""
+    async def route(self, send: Send, spec: CallSpec, first: str, config: FallbackConfig,
+                    budget: int) -> RouteResult[Any]:
+        """Serve the call from group ``first``, then from its fallbacks in turn; raise when
+        all have failed.  The first attempt, which serves almost every call, goes without
+        the bookkeeping retries and fallbacks need."""
+        picked = await self._pick(self.groups[first], spec)
+        if not isinstance(picked, Deployment):
+            return await self._recover(send, spec, first, config, budget, picked)
+        try:
+            response = await self.caller.call(picked, send, spec)
+        except APIError as exc:
+            return await self._recover(send, spec, first, config, budget, (picked, exc))
+        return RouteResult(response, picked.id, first, 0, 0, ())
+
+    async def _recover(self, send: Send, spec: CallSpec, first: str, config: FallbackConfig,
+                       budget: int, opening: _Busy | tuple[Deployment, APIError]
+                       ) -> RouteResult[Any]:
+        """The rest of a call whose first attempt failed (or found no deployment free)."""
+        plan = FallbackPlan(first, config, max_fallbacks=self.max_fallbacks)
         run = _Run()
+        start: _Busy | tuple[Deployment, APIError] | None = opening
         while (group := plan.next()) is not None:
-            if group != plan.first:
+            if group != first:
                 run.fallbacks += 1
-            outcome = await self._run_group(group, send, spec, budget, run, plan)
+            outcome = await self._run_group(group, send, spec, budget, run, plan, start)
             if isinstance(outcome, RouteResult):
                 return outcome
+            start = None
             plan.failed(group, outcome)
         raise final_error(run.attempts, retries=run.retries, fallbacks=run.fallbacks)
 
     async def _run_group(self, group: str, send: Send, spec: CallSpec, budget: int,
-                         run: _Run, plan: FallbackPlan) -> RouteResult[Any] | APIError:
-        """Serve the call from ``group``, or return the error that ends the group's turn."""
+                         run: _Run, plan: FallbackPlan,
+                         start: _Busy | tuple[Deployment, APIError] | None = None
+                         ) -> RouteResult[Any] | APIError:
+        """Serve the call from ``group`` (whose first pick or attempt may have been made:
+        ``start``), or return the error that ends the group's turn."""
         deployments = self.groups[group]
         tried: set[str] = set()
         last: APIError | None = None
         retries = 0
+        if isinstance(start, _Busy):
+            return self._none_free(group, deployments, run, start)
+        if start is not None:
+            last = await self._book(group, run, tried, *start)
         while True:
             if last is None:
                 picked = await self._pick(deployments, spec)
-                if not isinstance(picked, Deployment):
-                    error = self._unavailable(group, deployments, picked.wait)
-                    run.attempts.append(Attempt(None, error, group))
-                    return error
+                if isinstance(picked, _Busy):
+                    return self._none_free(group, deployments, run, picked)
             else:
                 if retries >= budget:
                     return last
@@ -102,13 +126,24 @@ class Engine:
             try:
                 response = await self.caller.call(picked, send, spec)
             except APIError as exc:
-                run.attempts.append(Attempt(picked.id, exc, group))
-                await self.failed(picked, exc)
-                tried.add(picked.id)
-                last = exc
+                last = await self._book(group, run, tried, picked, exc)
                 continue
             return RouteResult(response, picked.id, group, run.retries, run.fallbacks,
                                tuple(run.attempts))
+
+    def _none_free(self, group: str, deployments: Sequence[Deployment], run: _Run,
+                   busy: _Busy) -> APIError:
+        error = self._unavailable(group, deployments, busy.wait)
+        run.attempts.append(Attempt(None, error, group))
+        return error
+
+    async def _book(self, group: str, run: _Run, tried: set[str], deployment: Deployment,
+                    error: APIError) -> APIError:
+        """A failed attempt: noted for the final error, counted against the deployment."""
+        run.attempts.append(Attempt(deployment.id, error, group))
+        await self.failed(deployment, error)
+        tried.add(deployment.id)
+        return error
 
     async def _retry_target(self, deployments: Sequence[Deployment], spec: CallSpec,
                             error: APIError, tried: set[str], retries: int, *, may_wait: bool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from gatewise.router.policy import Attempt, attempts_of
 
@@ -22,10 +22,10 @@ def routing_headers(deployment_id: str | None, retries: int, fallbacks: int
     return headers
 
 
-@dataclass(frozen=True, slots=True)
-class RouteResult(Generic[R]):
+class RouteResult(NamedTuple, Generic[R]):
     """A routed call's answer: the response (a dict, or an ``AsyncStream`` of dicts), the
-    deployment that served it, in which group, and what it took to get there."""
+    deployment that served it, in which group, and what it took to get there (a tuple:
+    one is made per call)."""
 
     response: R
     deployment_id: str

@@ -22,7 +22,7 @@ from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
 from gatewise.router._sync import LoopThread, sync_stream
 from gatewise.router.deployments import Deployment, build_deployments
-from gatewise.router.fallbacks import FallbackConfig, FallbackPlan, parse_chains
+from gatewise.router.fallbacks import FallbackConfig, parse_chains
 from gatewise.router.result import DeploymentHealth, RouteResult
 from gatewise.router.store import MemoryStore, StateStore
 from gatewise.router.strategies import (
@@ -157,7 +157,8 @@ class Router:
             self._groups, self.store, strategy, clock or time.monotonic,
             rng or random.Random(seed), self.allowed_fails, self.cooldown_time,
             backoff=float(retry_backoff), max_wait=float(max_retry_wait),
-            timeout=self.timeout, stream_timeout=self.stream_timeout)
+            timeout=self.timeout, stream_timeout=self.stream_timeout,
+            max_fallbacks=self.max_fallbacks)
         self._client = client
         self._owns_client = client is None
         self._thread = LoopThread("gatewise-router")
@@ -316,8 +317,7 @@ class Router:
             budget = self._budgets.get(first, self.num_retries)
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
                             estimate_tokens(payload) if self._counts_tokens else 0)
-            return await self._engine.route(send, spec, self._plan(first, self._fallbacks),
-                                            budget)
+            return await self._engine.route(send, spec, first, self._fallbacks, budget)
         call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
         retries = params.get("num_retries", params.get("max_retries"))
         budget = (self._budgets.get(first, self.num_retries) if retries is None
@@ -340,10 +340,7 @@ class Router:
         if config is not self._fallbacks:
             self._check_known(config.groups(), "fallbacks", per_call=True)
             config = config.resolved(self._aliases)
-        return await self._engine.route(send, spec, self._plan(first, config), budget)
-
-    def _plan(self, first: str, config: FallbackConfig) -> FallbackPlan:
-        return FallbackPlan(first, config, max_fallbacks=self.max_fallbacks)
+        return await self._engine.route(send, spec, first, config, budget)
 
 
 def _shutdown(thread: LoopThread, client: AsyncClient) -> None:
