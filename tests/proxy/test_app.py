@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -25,6 +26,20 @@ async def test_a_mocked_chat_answers_with_metadata(mock_app: ProxyApp) -> None:
     assert 0 <= float(headers["x-gatewise-overhead-ms"]) < 50
     assert headers["content-type"] == "application/json"
     assert int(headers["content-length"]) == len(answer.body)
+
+
+async def test_call_ids_are_unique_hex_per_process(mock_app: ProxyApp) -> None:
+    ids = []
+    for _ in range(3):
+        answer = await call(mock_app, "POST", CHAT, {"model": "demo", "messages": HELLO})
+        ids.append(answer.headers["x-gatewise-call-id"])
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == 3
+    other = make_app({"model_list": [{"model_name": "demo", "params": {
+        "model": "mistral/mistral-small-latest", "mock_response": "x"}}]}, {})
+    answer = await call(other, "POST", CHAT, {"model": "demo", "messages": HELLO})
+    # Another app (another worker) draws its own random half.
+    assert answer.headers["x-gatewise-call-id"][:16] != ids[0][:16]
 
 
 async def test_a_mocked_stream_is_sse(mock_app: ProxyApp) -> None:

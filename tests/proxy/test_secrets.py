@@ -200,7 +200,9 @@ def test_keys_are_read_once_and_held_as_secrets(monkeypatch: pytest.MonkeyPatch)
 def test_the_master_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever is sent (nothing, short, long, almost right), the comparison is
     ``hmac.compare_digest`` on two 32-byte digests: neither the key's length nor how much
-    of it a guess gets right changes the work done."""
+    of it a guess gets right changes the work done.  A key once accepted is found again by
+    a set lookup (by its hash, keyed per process): only the right key is ever remembered,
+    and a wrong guess made afterwards is compared in full all the same."""
     compared: list[tuple[int, int]] = []
     real = hmac.compare_digest
 
@@ -213,16 +215,19 @@ def test_the_master_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyP
         "model": "mistral/mistral-small-latest", "mock_response": "x"}}]},
         {"GATEWISE_MASTER_KEY": MASTER_KEY})
     attempts = [None, b"", b"Bearer ", b"Bearer x", b"Bearer " + MASTER_KEY.encode()[:-1],
-                b"Bearer " + MASTER_KEY.encode() * 50, b"Basic " + MASTER_KEY.encode(),
-                b"Bearer " + MASTER_KEY.encode()]
-    for value in attempts:
+                b"Bearer " + MASTER_KEY.encode() * 50, b"Bearer " + MASTER_KEY.encode() + b"x"]
+    right = b"Bearer " + MASTER_KEY.encode()
+    for value in [right, *attempts, right]:
         scope = {"headers": [] if value is None else [(b"authorization", value)]}
-        if value == attempts[-1]:
+        if value == right:
             require_key(app.state, scope)
         else:
             with pytest.raises(ProxyError, match="missing or invalid API key"):
                 require_key(app.state, scope)
-    assert compared == [(32, 32)] * len(attempts)
+    # The first right key is compared; each wrong attempt is; the right key again is not.
+    assert compared == [(32, 32)] * (len(attempts) + 1)
+    with pytest.raises(ProxyError, match="missing or invalid API key"):
+        require_key(app.state, {"headers": [(b"authorization", b"Basic " + MASTER_KEY.encode())]})
 
 
 def test_the_environment_is_not_needed_after_startup() -> None:

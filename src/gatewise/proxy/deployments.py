@@ -90,7 +90,7 @@ class Deployment:
     def cost(self, usage: Any) -> float | None:
         if self.is_mock:
             return 0.0
-        if not isinstance(usage, Mapping):
+        if type(usage) is not dict and not isinstance(usage, Mapping):
             return None
         config = self.config
         if config.input_cost_per_token is not None or config.output_cost_per_token is not None:

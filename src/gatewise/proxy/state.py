@@ -8,6 +8,8 @@ their keys unwrapped at that point), and the precomputed ``/models`` answers.  T
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,24 @@ if TYPE_CHECKING:
     from gatewise.router import Router
 
 _MAX_ECHO = 100  # characters of a client's model name quoted back in an error
+
+
+class CallIds:
+    """Call ids (32 hex digits): a random half drawn once per process, then a counter --
+    unique across workers and restarts, and a fraction of the cost of 16 random bytes a
+    call (``os.urandom`` is a system call)."""
+
+    __slots__ = ("_count", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._count = itertools.count()
+
+    def __call__(self) -> bytes:
+        if not self._prefix:  # drawn on first use: in the worker, not before it forks
+            self._prefix = os.urandom(8).hex()
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFFFFFF:016x}".encode()
+
 
 
 class AppState:
@@ -60,6 +80,7 @@ class AppState:
         self.max_body = config.max_request_body_bytes
         self.client_timeout = config.client_timeout
         self.deadlines = PerLoop()  # for reading request bodies
+        self.new_call_id = CallIds()
         self.created = int(time.time())
         self.models_body = orjson.dumps(
             {"object": "list", "data": [self._model_card(n) for n in listed]})

@@ -79,8 +79,10 @@ class PerLoop:
         need not await anything, so they cost no coroutine of their own."""
         return Within(self, seconds)
 
-    def current(self) -> Deadlines:
-        loop = asyncio.get_running_loop()
+    def current(self, loop: asyncio.AbstractEventLoop | None = None) -> Deadlines:
+        """The running loop's deadlines (``loop``, when the caller has it at hand)."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
         deadlines = self._by_loop.get(loop)
         if deadlines is None:
             for old in [old for old in self._by_loop if old.is_closed()]:
@@ -97,11 +99,12 @@ class Within:
         self._seconds = seconds
 
     def __enter__(self) -> None:
-        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a task")
         self._task = task
-        self._deadlines = self._loops.current()
+        self._deadlines = self._loops.current(loop)
         self._deadlines.add(task, self._seconds)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from time import perf_counter
 from typing import Any
@@ -38,10 +37,6 @@ async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> d
     if type(body) is not dict:
         raise bad_request("the request body must be a JSON object")
     return body
-
-
-def new_call_id() -> bytes:
-    return os.urandom(16).hex().encode()
 
 
 _MODEL_ID = MODEL_ID_HEADER.encode()

@@ -11,7 +11,6 @@ from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.routes._common import (
     meta_headers,
-    new_call_id,
     overhead_header,
     read_json_object,
     respond_result,
@@ -49,7 +48,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         raise bad_request("`stream` must be true or false", param="stream")
     check_fields(body)
     router = state.router
-    call_id = new_call_id()
+    call_id = state.new_call_id()
     sent = perf_counter()
     try:
         result = await router.acompletion_sse(name, messages, **body)

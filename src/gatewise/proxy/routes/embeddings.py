@@ -10,7 +10,6 @@ from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.routes._common import (
-    new_call_id,
     read_json_object,
     respond_result,
     upstream_error,
@@ -28,7 +27,7 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
     inputs = body.pop("input")
     check_fields(body)
     router = state.router
-    call_id = new_call_id()
+    call_id = state.new_call_id()
     sent = perf_counter()
     try:
         result = await router.aembedding_dict(name, inputs, **body)
