@@ -99,7 +99,7 @@ def _field(obj: Any, name: str) -> Any:
 def _as_mapping(obj: Any) -> Mapping[str, Any] | None:
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
