@@ -42,13 +42,12 @@ class ProxyApp:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The HTTP case is written out here rather than in a method of its own: every
+        # resumption of a request passes through each coroutine frame it is awaited from.
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
         path: str = scope["path"]
         if path.startswith("/v1/"):
             path = path[3:]

@@ -39,14 +39,13 @@ class CallIds:
     __slots__ = ("_count", "_prefix")
 
     def __init__(self) -> None:
-        self._prefix = ""
+        self._prefix = b""
         self._count = itertools.count()
 
     def __call__(self) -> bytes:
         if not self._prefix:  # drawn on first use: in the worker, not before it forks
-            self._prefix = os.urandom(8).hex()
-        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFFFFFF:016x}".encode()
-
+            self._prefix = os.urandom(8).hex().encode()
+        return b"%s%016x" % (self._prefix, next(self._count))
 
 
 class AppState:
