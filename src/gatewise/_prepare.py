@@ -210,7 +210,9 @@ class Targets:
             options: dict[str, Any]) -> Target:
         if "extra_headers" in options:
             return _target(settings, catalogue, model, options)
-        memo = (model, *[options.get(name) for name in _TARGET_OPTIONS])
+        values = [options.get(name) for name in _TARGET_OPTIONS]
+        # With their types: 1 == 1.0 == True, but only the first is a valid num_retries.
+        memo = (model, *values, *map(type, values))
         try:
             target = self._memo.get(memo)
         except TypeError:  # an unhashable option (the checks below say what is wrong)

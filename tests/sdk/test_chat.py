@@ -10,6 +10,7 @@ import pytest
 
 import gatewise
 from gatewise import UnsupportedParamsError
+from tests._net import refused_port
 from tests.fake_mistral import FakeMistral
 from tests.sdk.conftest import SDK
 
@@ -192,6 +193,16 @@ def test_a_client_reads_the_environment_again_when_it_changes(
     assert priced.usage is not None and first.usage is not None
     assert priced.cost == pytest.approx(priced.usage.prompt_tokens * 1.0)
     assert first.cost != priced.cost
+
+
+def test_a_memoised_target_does_not_skip_the_checks_of_an_equal_option() -> None:
+    client = gatewise.Client(api_key="k", api_base=f"http://127.0.0.1:{refused_port()}")
+    hi = [{"role": "user", "content": "hi"}]
+    with pytest.raises(gatewise.APIConnectionError):  # memoises the target for num_retries=0
+        client.completion("mistral/mistral-small-latest", hi, num_retries=0)
+    for equal in (0.0, False):  # equal to 0, but not an integer count
+        with pytest.raises(gatewise.BadRequestError, match="num_retries"):
+            client.completion("mistral/mistral-small-latest", hi, num_retries=equal)
 
 
 async def test_acompletion_module_function(fake_mistral: FakeMistral,
