@@ -245,7 +245,7 @@ def test_api_key_never_in_reprs() -> None:
     client = gatewise.Client(api_key="sk-very-secret-123")
     assert "sk-very-secret-123" not in repr(client)
     assert "sk-very-secret-123" not in repr(gatewise.AsyncClient(api_key="sk-very-secret-123"))
-    from gatewise._prepare import Settings, Targets
+    from gatewise._target import Settings, Targets
 
     target = Targets().get(Settings(), gatewise.Catalogue(), "mistral/mistral-small-latest",
                            {"api_key": "sk-very-secret-123"})

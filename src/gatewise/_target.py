@@ -1,0 +1,197 @@
+"""Where a call goes and how: ``Settings`` (a client's defaults), the call options, and a
+``Target`` resolved from a model and its options -- provider, adapter, catalogue record, URL
+base, headers with the key (argument, then client default, then the provider's environment
+variable), timeout and retries.  A client memoises its targets (:class:`Targets`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gatewise._exceptions import AuthenticationError, BadRequestError
+from gatewise._http import RetryPolicy, Timeout
+from gatewise.catalogue import Catalogue, ModelInfo
+from gatewise.providers.base import PROVIDERS, Adapter, ProviderSpec, adapter_for, split_model
+
+USER_AGENT = "gatewise/0.1.0"
+
+_OPTION_NAMES = frozenset({
+    "api_key", "api_base", "base_url", "timeout", "request_timeout", "num_retries",
+    "max_retries", "extra_headers", "drop_params", "mock_response", "custom_llm_provider",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A client's defaults; every one can be overridden per call."""
+
+    api_key: str | None = None
+    api_base: str | None = None
+    timeout: Timeout = field(default_factory=Timeout)
+    num_retries: int = 2
+    drop_params: bool = False
+    extra_headers: Mapping[str, str] | None = None
+
+    def __repr__(self) -> str:  # the key must never show up in a repr
+        key = "'***'" if self.api_key else "None"
+        return (f"Settings(api_key={key}, api_base={self.api_base!r}, timeout={self.timeout!r}, "
+                f"num_retries={self.num_retries!r}, drop_params={self.drop_params!r})")
+
+
+def split_options(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    options = {k: params.pop(k) for k in _OPTION_NAMES.intersection(params)}
+    return options, params
+
+
+def resolve(model: str, options: dict[str, Any]) -> tuple[ProviderSpec, str]:
+    provider = options.get("custom_llm_provider")
+    if provider and "/" not in str(model):
+        model = f"{provider}/{model}"
+    name, model_id = split_model(model)
+    return PROVIDERS[name], model_id
+
+
+def _api_key(spec: ProviderSpec, options: dict[str, Any], settings: Settings,
+             env: list[tuple[str, str | None]]) -> str:
+    key = options.get("api_key") or settings.api_key
+    if not key:
+        key = _read_env(spec.api_key_env, env)
+    if not key:
+        raise AuthenticationError(
+            f"no API key for provider {spec.name!r}: pass api_key=... or set "
+            f"{spec.api_key_env} in the environment",
+            provider=spec.name,
+        )
+    return str(key)
+
+
+def _api_base(spec: ProviderSpec, options: dict[str, Any], settings: Settings,
+              env: list[tuple[str, str | None]]) -> str:
+    base = (options.get("api_base") or options.get("base_url") or settings.api_base
+            or _read_env(spec.api_base_env, env) or spec.default_api_base)
+    return str(base).rstrip("/")
+
+
+def _read_env(name: str, env: list[tuple[str, str | None]]) -> str | None:
+    value = os.environ.get(name)
+    env.append((name, value))
+    return value
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout_of(value: float) -> Timeout:
+    return Timeout.of(value)  # a memo: a deployment passes the same timeout on every call
+
+
+_POLICIES = tuple(RetryPolicy(num_retries=n) for n in range(8))
+
+
+def call_timeout(options: dict[str, Any], settings: Settings) -> Timeout:
+    value = options.get("timeout", options.get("request_timeout"))
+    try:
+        if value is None:
+            return settings.timeout
+        return _timeout_of(value) if type(value) in (int, float) else Timeout.of(value)
+    except (TypeError, ValueError):
+        raise BadRequestError(f"timeout must be a positive number of seconds, got {value!r}",
+                              param="timeout") from None
+
+
+def call_policy(options: dict[str, Any], settings: Settings) -> RetryPolicy:
+    value = options.get("num_retries", options.get("max_retries"))
+    if value is None:
+        value = settings.num_retries
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadRequestError(f"num_retries must be an integer >= 0, got {value!r}",
+                              param="num_retries")
+    return _POLICIES[value] if value < len(_POLICIES) else RetryPolicy(num_retries=value)
+
+
+def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: bool
+             ) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    for extra in (settings.extra_headers, options.get("extra_headers")):
+        if extra:
+            headers.update({str(k): str(v) for k, v in extra.items()})
+    return headers
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Target:
+    """Where a call goes and how: everything its model and call options decide (provider,
+    adapter, catalogue record, URL base, headers with the key, timeout, retries)."""
+
+    spec: ProviderSpec
+    model_id: str
+    adapter: Adapter
+    info: ModelInfo
+    api_base: str
+    headers: Mapping[str, str] = field(repr=False)  # they hold the key
+    stream_headers: Mapping[str, str] = field(repr=False)
+    timeout: Timeout
+    policy: RetryPolicy
+    key: str = field(repr=False)
+    env: tuple[tuple[str, str | None], ...] = field(repr=False)
+    """The environment variables read to build it, and what they said."""
+    revision: int
+    """The catalogue's revision it was looked up in."""
+
+
+def build_target(settings: Settings, catalogue: Catalogue, model: str,
+                 options: dict[str, Any]) -> Target:
+    spec, model_id = resolve(model, options)
+    env: list[tuple[str, str | None]] = []
+    key = _api_key(spec, options, settings, env)
+    return Target(spec, model_id, adapter_for(spec.name),
+                  catalogue.get(f"{spec.name}/{model_id}"),
+                  _api_base(spec, options, settings, env),
+                  _headers(key, options, settings, stream=False),
+                  _headers(key, options, settings, stream=True),
+                  call_timeout(options, settings), call_policy(options, settings), key,
+                  tuple(env), catalogue.revision)
+
+
+# The call options a target depends on (``extra_headers`` too, but calls that pass their
+# own are not memoised: a dict is no key).
+_TARGET_OPTIONS = ("api_key", "api_base", "base_url", "timeout", "request_timeout",
+                   "num_retries", "max_retries", "custom_llm_provider")
+
+
+class Targets:
+    """A client's memo of targets by model and call options (a router or the proxy calls
+    the same few deployments again and again).  A target is built again when the
+    environment variables it read say something else, or the catalogue has changed."""
+
+    __slots__ = ("_memo",)
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], Target] = {}
+
+    def get(self, settings: Settings, catalogue: Catalogue, model: str,
+            options: dict[str, Any]) -> Target:
+        if "extra_headers" in options:
+            return build_target(settings, catalogue, model, options)
+        values = [options.get(name) for name in _TARGET_OPTIONS]
+        # With their types: 1 == 1.0 == True, but only the first is a valid num_retries.
+        memo = (model, *values, *map(type, values))
+        try:
+            target = self._memo.get(memo)
+        except TypeError:  # an unhashable option (the checks below say what is wrong)
+            return build_target(settings, catalogue, model, options)
+        if (target is None or target.revision != catalogue.revision
+                or any(os.environ.get(name) != value for name, value in target.env)):
+            target = build_target(settings, catalogue, model, options)
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            self._memo[memo] = target
+        return target
