@@ -188,8 +188,8 @@ class Targets:
             target = self._memo.get(memo)
         except TypeError:  # an unhashable option (the checks below say what is wrong)
             return build_target(settings, catalogue, model, options)
-        if (target is None or target.revision != catalogue.revision
-                or any(os.environ.get(name) != value for name, value in target.env)):
+        if (target is None or target.revision != catalogue.revision or (
+                target.env and any(os.environ.get(n) != v for n, v in target.env))):
             target = build_target(settings, catalogue, model, options)
             if len(self._memo) >= self.LIMIT:
                 self._memo.clear()
