@@ -9,10 +9,11 @@ OpenAI-shaped dicts instead of models, for the proxy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _async
+from gatewise._http._sse import Decoder
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
 from gatewise._relay import SseRelay, encode_event
@@ -27,6 +28,8 @@ from gatewise._results import (
 from gatewise._streaming import AsyncStream, aiter_list, atranslate, same
 from gatewise.catalogue import Catalogue, default_catalogue
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -125,26 +128,27 @@ class AsyncClient:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return AsyncStream(aiter_list(chunks), wrap)
-        upstream = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
-                                       policy=call.policy, error_for=call.error_for,
-                                       provider=call.provider, model=call.model_id)
-        events = _async.iter_events(upstream, provider=call.provider, model=call.model_id,
-                                     secret=call.secret, decoder=EventDecoder())
-        translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
-        return AsyncStream(atranslate(events, translator), wrap, on_close=upstream.close)
+        upstream, events = await self._events(call, call.request, EventDecoder())
+        return AsyncStream(atranslate(events, call.translator()), wrap, on_close=upstream.close)
 
     async def _relay(self, call: Call) -> AsyncStream[bytes]:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return AsyncStream(aiter_list([encode_event(c) for c in chunks]), same)
-        upstream = await _async.open_stream(self.transport, call.request, timeout=call.timeout,
+        relay = SseRelay(call.translator())
+        upstream, blocks = await self._events(call, call.request, relay)
+        return AsyncStream(blocks, same, on_close=upstream.close, usage=lambda: relay.usage)
+
+    async def _events(self, call: Call, request: Request, decoder: Decoder[T]
+                      ) -> tuple[_async.AsyncRawStream, AsyncIterator[T]]:
+        """Open the stream (retrying as the call's policy says) and iterate ``decoder``'s
+        items over its bytes."""
+        upstream = await _async.open_stream(self.transport, request, timeout=call.timeout,
                                             policy=call.policy, error_for=call.error_for,
                                             provider=call.provider, model=call.model_id)
-        relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
-        blocks = _async.iter_events(upstream, provider=call.provider, model=call.model_id,
-                                    secret=call.secret, decoder=relay)
-        return AsyncStream(blocks, same, on_close=upstream.close,
-                           usage=lambda: relay.usage)
+        return upstream, _async.iter_events(upstream, provider=call.provider,
+                                            model=call.model_id, secret=call.secret,
+                                            decoder=decoder)
 
     async def aclose(self) -> None:
         if self._transport is not None:

@@ -8,10 +8,11 @@ OpenAI-shaped dicts instead of models, for the proxy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _sync
+from gatewise._http._sse import Decoder
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
 from gatewise._relay import SseRelay, encode_event
@@ -26,6 +27,8 @@ from gatewise._results import (
 from gatewise._streaming import Stream, same, translate
 from gatewise.catalogue import Catalogue, default_catalogue
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+
+T = TypeVar("T")
 
 
 class Client:
@@ -113,26 +116,27 @@ class Client:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return Stream(iter(chunks), wrap)
-        upstream = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
-                                policy=call.policy, error_for=call.error_for,
-                                provider=call.provider, model=call.model_id)
-        events = _sync.iter_events(upstream, provider=call.provider, model=call.model_id,
-                                   secret=call.secret, decoder=EventDecoder())
-        translator = call.adapter.stream_translator(call.model_id, call.params, call.info)
-        return Stream(translate(events, translator), wrap, on_close=upstream.close)
+        upstream, events = self._events(call, call.request, EventDecoder())
+        return Stream(translate(events, call.translator()), wrap, on_close=upstream.close)
 
     def _relay(self, call: Call) -> Stream[bytes]:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return Stream(iter([encode_event(c) for c in chunks]), same)
-        upstream = _sync.open_stream(self.transport, call.request, timeout=call.timeout,
+        relay = SseRelay(call.translator())
+        upstream, blocks = self._events(call, call.request, relay)
+        return Stream(blocks, same, on_close=upstream.close, usage=lambda: relay.usage)
+
+    def _events(self, call: Call, request: Request, decoder: Decoder[T]
+                ) -> tuple[_sync.SyncRawStream, Iterator[T]]:
+        """Open the stream (retrying as the call's policy says) and iterate ``decoder``'s
+        items over its bytes."""
+        upstream = _sync.open_stream(self.transport, request, timeout=call.timeout,
                                      policy=call.policy, error_for=call.error_for,
                                      provider=call.provider, model=call.model_id)
-        relay = SseRelay(call.adapter.stream_translator(call.model_id, call.params, call.info))
-        blocks = _sync.iter_events(upstream, provider=call.provider, model=call.model_id,
-                                   secret=call.secret, decoder=relay)
-        return Stream(blocks, same, on_close=upstream.close,
-                      usage=lambda: relay.usage)
+        return upstream, _sync.iter_events(upstream, provider=call.provider,
+                                           model=call.model_id, secret=call.secret,
+                                           decoder=decoder)
 
     def close(self) -> None:
         if self._transport is not None:

@@ -25,7 +25,7 @@ from gatewise._target import (
     split_options,
 )
 from gatewise.catalogue import Catalogue, ModelInfo, estimate_prompt_tokens, fits_context
-from gatewise.providers.base import Adapter, adapter_for
+from gatewise.providers.base import Adapter, StreamTranslator, adapter_for
 
 __all__ = ["Call", "Settings", "Targets", "encode_body", "prepare_chat", "prepare_embedding"]
 
@@ -48,6 +48,10 @@ class Call:
 
     def error_for(self, status: int, body: Any, headers: Mapping[str, str]) -> APIError:
         return self.adapter.error_for(status, body, headers=headers, model=self.model_id)
+
+    def translator(self) -> StreamTranslator:
+        """A fresh translator for this call's stream."""
+        return self.adapter.stream_translator(self.model_id, self.params, self.info)
 
 
 def _check_context_window(info: ModelInfo, messages: list[Any], params: dict[str, Any],
