@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -392,3 +393,20 @@ def test_model_flag_with_two_workers_stopped_by_ctrl_c(fake_mistral: FakeMistral
                                                  messages=HELLO)
             assert answer.choices[0].message.content == "Hello from the fake Mistral server."
         assert "serving models: mistral/mistral-small-latest" in server.output()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMistral, tmp_path: Path,
+                                                   workers: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
+             "--workers", workers, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path, env={**os.environ, **_env(fake_mistral)}, capture_output=True,
+            text=True, timeout=30, check=False)
+    assert done.returncode != 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert re.search(r"(?i)address already in use", done.stderr), done.stderr

@@ -18,10 +18,9 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
         self._digest = _digest(value.encode())
-        # Candidates that matched (at most the key itself, in its few spellings of
-        # whitespace): found again by a set lookup, which compares hashes (keyed per
-        # process), so no byte of the key shows in the timing.
-        self._accepted: set[bytes] = set()
+        # The key itself, found by a set lookup: that compares hashes (keyed per process),
+        # so no byte of the key shows in the timing; anything else is compared in full.
+        self._accepted = frozenset({value.encode()})
 
     def reveal(self) -> str:
         return self._value
@@ -31,11 +30,7 @@ class Secret:
         key's length nor how much of it a candidate gets right shows in the timing."""
         if candidate in self._accepted:
             return True
-        if not hmac.compare_digest(_digest(candidate), self._digest):
-            return False
-        if len(self._accepted) < 4:
-            self._accepted.add(bytes(candidate))
-        return True
+        return hmac.compare_digest(_digest(candidate), self._digest)
 
     def __repr__(self) -> str:
         return "'***'"

@@ -159,7 +159,12 @@ def serve(app: ProxyApp, options: ServeOptions, announce: Callable[[int], None])
         os.environ[MODELS_ENV] = ",".join(options.models)
     config = _uvicorn_config("gatewise.proxy.app:factory", options)
     if sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
-        sock: socket.socket = PerWorkerListener.bind_to(options.host, options.port)
+        try:
+            sock: socket.socket = PerWorkerListener.bind_to(options.host, options.port)
+        except OSError as exc:  # as uvicorn's own bind reports it: a line, not a traceback
+            logger.error("could not bind to %s:%d: %s", options.host, options.port,
+                         exc.strerror or exc)
+            return False
         config.backlog = PerWorkerListener.backlog
     else:
         sock = config.bind_socket()

@@ -72,6 +72,11 @@ class _Watch:
             self.reason = reason
             self._task.cancel()
 
+    def handled(self) -> None:
+        """Take back the cancellation the watcher made (the relay has dealt with it)."""
+        if self._task is not None:
+            self._task.uncancel()
+
     def close(self) -> None:
         self._timer.cancel()
         self._listener.cancel()
@@ -111,20 +116,18 @@ async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
         try:
             await _pump(stream, send, deployment, call_id, watch)
         except asyncio.CancelledError:
-            watch.close()
+            watch.close()  # before the last words below: nothing may cancel those
             if watch.reason is None:  # the server's graceful-shutdown period is over
                 await send({"type": "http.response.body", "body": error_event(shutting_down()),
                             "more_body": False})
                 return
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()  # our own cancel, handled
+            watch.handled()
             if watch.reason == "stalled":
                 logger.warning("call %s: the client has read nothing for %g s; its stream is "
                                "dropped", call_id.decode(), client_timeout)
             elif logger.isEnabledFor(logging.DEBUG):
                 logger.debug("call %s: client disconnected mid-stream", call_id.decode())
-            return
-        watch.close()
+        finally:
+            watch.close()  # however the relay ended (a failed send too)
     finally:
         await stream.aclose()

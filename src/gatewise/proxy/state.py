@@ -39,12 +39,10 @@ class CallIds:
     __slots__ = ("_count", "_prefix")
 
     def __init__(self) -> None:
-        self._prefix = b""
+        self._prefix = os.urandom(8).hex().encode()  # each worker builds its own app state
         self._count = itertools.count()
 
     def __call__(self) -> bytes:
-        if not self._prefix:  # drawn on first use: in the worker, not before it forks
-            self._prefix = os.urandom(8).hex().encode()
         return b"%s%016x" % (self._prefix, next(self._count))
 
 
