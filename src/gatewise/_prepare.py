@@ -15,17 +15,9 @@ import orjson
 
 from gatewise._exceptions import APIError, BadRequestError, ContextWindowExceededError
 from gatewise._http import Request, RetryPolicy, Timeout
-from gatewise._target import (
-    Settings,
-    Targets,
-    build_target,
-    call_policy,
-    call_timeout,
-    resolve,
-    split_options,
-)
+from gatewise._target import Settings, Target, Targets, build_target, split_options
 from gatewise.catalogue import Catalogue, ModelInfo, estimate_prompt_tokens, fits_context
-from gatewise.providers.base import Adapter, StreamTranslator, adapter_for
+from gatewise.providers.base import Adapter, StreamTranslator
 
 __all__ = ["Call", "Settings", "Targets", "encode_body", "prepare_chat", "prepare_embedding"]
 
@@ -131,66 +123,46 @@ def _shortened(path: str) -> str:
     return path if len(path) <= 120 else path[:120] + "..."
 
 
+def _target(settings: Settings, catalogue: Catalogue, model: str, options: dict[str, Any],
+            targets: Targets) -> Target:
+    if options.get("mock_response") is not None:
+        return build_target(settings, catalogue, model, options, mocked=True)
+    return targets.get(settings, catalogue, model, options)
+
+
 def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
-                 messages: Any, params: dict[str, Any], targets: Targets | None = None
-                 ) -> Call:
+                 messages: Any, params: dict[str, Any], targets: Targets) -> Call:
     """Build the request for a chat call (or note that it is mocked)."""
     options, params = split_options(dict(params))
-    mock = options.get("mock_response")
-    if mock is not None:
-        return _mocked_chat(settings, catalogue, model, messages, params, options)
-    target = (targets.get(settings, catalogue, model, options) if targets is not None
-              else build_target(settings, catalogue, model, options))
-    _check_messages(messages)
+    target = _target(settings, catalogue, model, options, targets)
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError("`messages` must be a non-empty list of message objects",
+                              param="messages")
     stream = bool(params.get("stream"))
     drop = bool(options.get("drop_params", settings.drop_params))
     adapter, info = target.adapter, target.info
     body = adapter.build_chat_body(target.model_id, messages, params, drop_params=drop,
                                    model_info=info)
-    content = encode_body(body)
-    _check_context_window(info, messages, params, content)
-    request = Request("POST", target.api_base + adapter.CHAT_PATH,
-                      target.stream_headers if stream else target.headers, content)
+    mock = options.get("mock_response")
+    request = None
+    if mock is None:
+        content = encode_body(body)
+        _check_context_window(info, messages, params, content)
+        request = Request("POST", target.api_base + adapter.CHAT_PATH,
+                          target.stream_headers if stream else target.headers, content)
+    else:
+        _check_context_window(info, messages, params)
     return Call(target.spec.name, target.model_id, adapter, info, params, stream,
-                target.timeout, target.policy, None, request, target.key)
-
-
-def _check_messages(messages: Any) -> None:
-    if not isinstance(messages, list) or not messages:
-        raise BadRequestError("`messages` must be a non-empty list of message objects",
-                              param="messages")
-
-
-def _mocked_chat(settings: Settings, catalogue: Catalogue, model: str, messages: Any,
-                 params: dict[str, Any], options: dict[str, Any]) -> Call:
-    """A mocked call needs no key, URL or headers: nothing is sent."""
-    spec, model_id = resolve(model, options)
-    _check_messages(messages)
-    adapter = adapter_for(spec.name)
-    info = catalogue.get(f"{spec.name}/{model_id}")
-    drop = bool(options.get("drop_params", settings.drop_params))
-    adapter.build_chat_body(model_id, messages, params, drop_params=drop, model_info=info)
-    _check_context_window(info, messages, params)
-    return Call(spec.name, model_id, adapter, info, params, bool(params.get("stream")),
-                call_timeout(options, settings), call_policy(options, settings),
-                options["mock_response"], None)
+                target.timeout, target.policy, mock, request, target.key or None)
 
 
 def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
-                      params: dict[str, Any], targets: Targets | None = None
+                      params: dict[str, Any], targets: Targets
                       ) -> tuple[Call, list[Request]]:
     """Build the request(s) for an embedding call: inputs over the provider's per-request
     limits are split into several requests, to be merged in order."""
     options, params = split_options(dict(params))
-    mock = options.get("mock_response")
-    if mock is None:
-        target = (targets.get(settings, catalogue, model, options) if targets is not None
-                  else build_target(settings, catalogue, model, options))
-        spec, model_id, adapter, info = target.spec, target.model_id, target.adapter, target.info
-    else:
-        spec, model_id = resolve(model, options)
-        adapter = adapter_for(spec.name)
-        info = catalogue.get(f"{spec.name}/{model_id}")
+    target = _target(settings, catalogue, model, options, targets)
     if isinstance(input, str):
         inputs = [input]
     elif isinstance(input, list) and input and all(isinstance(i, str) for i in input):
@@ -199,15 +171,14 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
         raise BadRequestError("`input` must be a string or a non-empty list of strings",
                               param="input")
     drop = bool(options.get("drop_params", settings.drop_params))
-    batches = adapter.split_embedding_inputs(inputs)
+    adapter, model_id, info = target.adapter, target.model_id, target.info
     bodies = [adapter.build_embedding_body(model_id, batch, params, drop_params=drop,
-                                           model_info=info) for batch in batches]
-    if mock is not None:
-        call = Call(spec.name, model_id, adapter, info, params, False,
-                    call_timeout(options, settings), call_policy(options, settings), mock, None)
-        return call, []
+                                           model_info=info)
+              for batch in adapter.split_embedding_inputs(inputs)]
+    mock = options.get("mock_response")
     url = target.api_base + adapter.EMBEDDINGS_PATH
-    requests = [Request("POST", url, target.headers, encode_body(body)) for body in bodies]
-    call = Call(spec.name, model_id, adapter, info, params, False, target.timeout,
-                target.policy, None, None, target.key)
+    requests = ([] if mock is not None else
+                [Request("POST", url, target.headers, encode_body(body)) for body in bodies])
+    call = Call(target.spec.name, model_id, adapter, info, params, False, target.timeout,
+                target.policy, mock, None, target.key or None)
     return call, requests

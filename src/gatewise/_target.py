@@ -6,7 +6,6 @@ variable), timeout and retries.  A client memoises its targets (:class:`Targets`
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ def split_options(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return options, params
 
 
-def resolve(model: str, options: dict[str, Any]) -> tuple[ProviderSpec, str]:
+def _resolve(model: str, options: dict[str, Any]) -> tuple[ProviderSpec, str]:
     provider = options.get("custom_llm_provider")
     if provider and "/" not in str(model):
         model = f"{provider}/{model}"
@@ -82,33 +81,25 @@ def _read_env(name: str, env: list[tuple[str, str | None]]) -> str | None:
     return value
 
 
-@functools.lru_cache(maxsize=64)
-def _timeout_of(value: float) -> Timeout:
-    return Timeout.of(value)  # a memo: a deployment passes the same timeout on every call
-
-
-_POLICIES = tuple(RetryPolicy(num_retries=n) for n in range(8))
-
-
-def call_timeout(options: dict[str, Any], settings: Settings) -> Timeout:
+def _timeout(options: dict[str, Any], settings: Settings) -> Timeout:
     value = options.get("timeout", options.get("request_timeout"))
     try:
         if value is None:
             return settings.timeout
-        return _timeout_of(value) if type(value) in (int, float) else Timeout.of(value)
+        return Timeout.of(value)
     except (TypeError, ValueError):
         raise BadRequestError(f"timeout must be a positive number of seconds, got {value!r}",
                               param="timeout") from None
 
 
-def call_policy(options: dict[str, Any], settings: Settings) -> RetryPolicy:
+def _policy(options: dict[str, Any], settings: Settings) -> RetryPolicy:
     value = options.get("num_retries", options.get("max_retries"))
     if value is None:
         value = settings.num_retries
     elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise BadRequestError(f"num_retries must be an integer >= 0, got {value!r}",
                               param="num_retries")
-    return _POLICIES[value] if value < len(_POLICIES) else RetryPolicy(num_retries=value)
+    return RetryPolicy(num_retries=value)
 
 
 def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: bool
@@ -147,21 +138,22 @@ class Target:
 
 
 def build_target(settings: Settings, catalogue: Catalogue, model: str,
-                 options: dict[str, Any]) -> Target:
-    spec, model_id = resolve(model, options)
+                 options: dict[str, Any], *, mocked: bool = False) -> Target:
+    """The target of ``model`` with ``options``; a ``mocked`` call sends nothing, so it
+    needs no key, URL or headers (they are left empty)."""
+    spec, model_id = _resolve(model, options)
     env: list[tuple[str, str | None]] = []
-    key = _api_key(spec, options, settings, env)
+    key = "" if mocked else _api_key(spec, options, settings, env)
     return Target(spec, model_id, adapter_for(spec.name),
                   catalogue.get(f"{spec.name}/{model_id}"),
-                  _api_base(spec, options, settings, env),
-                  _headers(key, options, settings, stream=False),
-                  _headers(key, options, settings, stream=True),
-                  call_timeout(options, settings), call_policy(options, settings), key,
+                  "" if mocked else _api_base(spec, options, settings, env),
+                  {} if mocked else _headers(key, options, settings, stream=False),
+                  {} if mocked else _headers(key, options, settings, stream=True),
+                  _timeout(options, settings), _policy(options, settings), key,
                   tuple(env), catalogue.revision)
 
 
-# The call options a target depends on (``extra_headers`` too, but calls that pass their
-# own are not memoised: a dict is no key).
+# The call options a target depends on.
 _TARGET_OPTIONS = ("api_key", "api_base", "base_url", "timeout", "request_timeout",
                    "num_retries", "max_retries", "custom_llm_provider")
 
@@ -179,11 +171,11 @@ class Targets:
 
     def get(self, settings: Settings, catalogue: Catalogue, model: str,
             options: dict[str, Any]) -> Target:
-        if "extra_headers" in options:
-            return build_target(settings, catalogue, model, options)
         values = [options.get(name) for name in _TARGET_OPTIONS]
+        extra = options.get("extra_headers")
         # With their types: 1 == 1.0 == True, but only the first is a valid num_retries.
-        memo = (model, *values, *map(type, values))
+        memo = (model, *values, *map(type, values),
+                tuple(extra.items()) if isinstance(extra, Mapping) else extra)
         try:
             target = self._memo.get(memo)
         except TypeError:  # an unhashable option (the checks below say what is wrong)

@@ -233,6 +233,8 @@ def test_extra_headers_reach_the_upstream(sdk: SDK, fake_mistral: FakeMistral) -
     headers = fake_mistral.requests[-1].headers
     assert headers["X-Team"] == "blue"
     assert headers["X-Trace"] == "t1"
+    sdk.completion(extra_headers={"X-Trace": "t2"})  # the client memoises targets by them
+    assert fake_mistral.requests[-1].headers["X-Trace"] == "t2"
 
 
 @pytest.mark.parametrize("model", ["mistral-small-latest", "openai/gpt-4o", "", "mistral/"])

@@ -10,7 +10,6 @@ adapter built through ``gatewise._http``.
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -126,7 +125,6 @@ def split_model(model: str) -> tuple[str, str]:
 
 def adapter_for(provider: str) -> Adapter:
     """Import a provider's adapter module on first use (``import gatewise`` loads none)."""
-    name = PROVIDERS[provider].adapter_module
-    module: ModuleType = sys.modules.get(name) or importlib.import_module(name)
+    module: ModuleType = importlib.import_module(PROVIDERS[provider].adapter_module)
     adapter: Adapter = module
     return adapter

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gatewise._exceptions import APIError
-from gatewise._prepare import Settings, prepare_chat, prepare_embedding
+from gatewise._prepare import Settings, Targets, prepare_chat, prepare_embedding
 from gatewise.catalogue import Catalogue, ModelInfo, cost_for_usage
 from gatewise.providers.base import PROVIDERS
 from gatewise.proxy._secret import Secret
@@ -151,9 +151,9 @@ def _check_params(config: DeploymentConfig, mode: str, catalogue: Catalogue,
         params["drop_params"] = config.drop_params
     try:
         if mode == "embedding":
-            prepare_embedding(settings, catalogue, config.model, "ping", params)
+            prepare_embedding(settings, catalogue, config.model, "ping", params, Targets())
         else:
-            prepare_chat(settings, catalogue, config.model, _PROBE_MESSAGES, params)
+            prepare_chat(settings, catalogue, config.model, _PROBE_MESSAGES, params, Targets())
     except APIError as exc:
         return exc.message
     return None
