@@ -31,7 +31,7 @@ def encode_event(chunk: JSON) -> bytes:
 
 
 def encode_events(chunks: Iterable[JSON]) -> bytes:
-    return b"".join([b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks])
+    return b"".join(map(encode_event, chunks))
 
 
 class SseRelay:

@@ -50,11 +50,6 @@ class EventDecoder:
     def finish(self) -> list[dict[str, Any]]:
         return []
 
-    @property
-    def idle(self) -> bool:
-        """No partial line or event held: the next byte fed starts an event."""
-        return not self._buffer and not self._data
-
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         if self.error is not None:
             raise self.error

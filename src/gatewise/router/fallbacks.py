@@ -129,7 +129,6 @@ class FallbackPlan:
         self._queue: deque[str] = deque([first])
         self._seen = {first}
         self._left = max_fallbacks
-        self.first = first
 
     def next(self) -> str | None:
         return self._queue.popleft() if self._queue else None

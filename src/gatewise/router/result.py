@@ -23,9 +23,9 @@ def routing_headers(deployment_id: str | None, retries: int, fallbacks: int
 
 
 class RouteResult(NamedTuple, Generic[R]):
-    """A routed call's answer: the response (a dict, or an ``AsyncStream`` of dicts), the
-    deployment that served it, in which group, and what it took to get there (a tuple:
-    one is made per call)."""
+    """A routed call's answer: the response (a dict, or an ``AsyncStream`` of chunks or of
+    SSE bytes), the deployment that served it, in which group, and what it took to get
+    there (a tuple: one is made per call)."""
 
     response: R
     deployment_id: str

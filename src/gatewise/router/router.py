@@ -225,8 +225,9 @@ class Router:
         result = await self._route(self.client.embedding, model, input, params)
         return cast("EmbeddingResponse", result.response)
 
-    # The three below return the routing coroutine itself (awaited by the caller): on the
-    # proxy's hot path, a frame less for each of the call's many resumptions to pass through.
+    # The three below return the routing coroutine itself (awaited by the caller): a frame
+    # less for each of the call's resumptions to pass through (the proxy calls
+    # acompletion_sse and aembedding_dict on every request).
 
     def acompletion_dict(self, model: str, messages: list[JSON], **params: Any
                          ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:

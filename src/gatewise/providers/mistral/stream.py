@@ -41,7 +41,6 @@ class MistralStreamTranslator:
         self._id = ""
         self._created = 0
         self._choices: dict[int, _ChoiceState] = {}
-        self._usage: JSON | None = None
         self._head: bytes | None = None
         self.usage: JSON | None = None  # the stream's usage (OpenAI's shape), once seen
 
@@ -72,9 +71,7 @@ class MistralStreamTranslator:
         usage = event.get("usage")
         if isinstance(usage, dict):
             self.usage = translate_usage(usage)
-            if self._usage_chunk_at_end:
-                self._usage = self.usage
-            else:
+            if not self._usage_chunk_at_end:
                 chunk = self._chunk(choices)
                 chunk["usage"] = self.usage
                 return [chunk]
@@ -149,9 +146,9 @@ class MistralStreamTranslator:
                 tails.append({"index": index, "delta": delta, "finish_reason": None})
         if tails:
             out.append(self._chunk(tails))
-        if self._usage_chunk_at_end and self._usage is not None:
+        if self._usage_chunk_at_end and self.usage is not None:
             chunk = self._chunk([])
-            chunk["usage"] = self._usage
+            chunk["usage"] = self.usage
             out.append(chunk)
         return out
 
