@@ -15,13 +15,15 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench.procs import LOAD_CPU, Service, free_port, python
+from bench.procs import LOAD_CPU, free_port
+from bench.servers import python_upstream
 
 RESULTS = Path(__file__).parent / "results"
 MESSAGES = [{"role": "user", "content": "hello from gatewise"}]
@@ -32,10 +34,9 @@ MODEL = "mistral-small-latest"
 def upstream() -> Iterator[str]:
     """The fixed-answer upstream (``bench.upstream``) on a free port, on the load core, until
     the block ends; yields its ``/v1`` URL."""
-    port = free_port()
-    with Service("upstream", python("-m", "bench.upstream", "--port", str(port)), port,
-                 ready_path="/", cpu=LOAD_CPU):
-        yield f"http://127.0.0.1:{port}/v1"
+    with (tempfile.TemporaryDirectory(prefix="gatewise-sdk-") as tmp,
+          python_upstream(Path(tmp), free_port(), LOAD_CPU) as service):
+        yield f"http://127.0.0.1:{service.port}/v1"
 
 
 def import_times(statements: list[str], runs: int) -> list[float]:
