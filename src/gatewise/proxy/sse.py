@@ -39,7 +39,13 @@ class _Watch:
     """Watches a stream being relayed, and cancels the relaying task when its client has
     left (``http.disconnect``) or has taken nothing for ``client_timeout`` seconds (the
     server holds ``send`` while its buffer to the client is full): one listening task and
-    one timer per stream, the relay itself runs in the request's own task."""
+    one timer per stream, the relay itself runs in the request's own task.
+
+    The listening task starts on the event loop's next round: a stream whose events are
+    all in already (the upstream sent them at once) is relayed, and the watch closed,
+    before that round, with no task made; a relay that waits for anything gets its
+    listener before the wait ends.
+    """
 
     __slots__ = ("_listener", "_loop", "_seen", "_task", "_timeout", "_timer", "reason",
                  "sending", "sent")
@@ -51,9 +57,13 @@ class _Watch:
         self._seen = -1
         self._timeout = client_timeout
         self._task = asyncio.current_task()
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
+        self._listener: asyncio.Handle | asyncio.Task[None] = loop.call_soon(
+            self._start_listening, receive)
+        self._timer = loop.call_later(client_timeout, self._tick)
+
+    def _start_listening(self, receive: Receive) -> None:
         self._listener = self._loop.create_task(self._listen(receive))
-        self._timer = self._loop.call_later(client_timeout, self._tick)
 
     async def _listen(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":

@@ -189,3 +189,14 @@ def test_a_bad_event_after_good_ones() -> None:
     out = b"".join(relay.feed(data))
     assert out.count(b"\n\n") == 3
     assert isinstance(relay.error, APIResponseValidationError)
+
+
+def test_a_line_that_is_not_an_event_goes_the_decoding_way() -> None:
+    # "xdata: {...}" is a field the SSE decoder ignores, not an event: a run with it in is
+    # not a run of plain events, even though each head and suffix is there.
+    data = sse(text_stream([" a", " b", " c", " d"]))
+    second = data.index(b'data: {', data.index(b'" b"'))
+    data = data[:second] + b"x" + data[second:]
+    relayed, _ = by_relay([data], {})
+    assert relayed == by_decoding(data, {})
+    assert [c["choices"][0]["delta"].get("content") for c in relayed][1:-1] == [" a", " b", " d"]

@@ -52,22 +52,21 @@ def _checked(run: bytes, head: bytes) -> bytes | None:
     """``run`` (whole events, the first starting with ``head``) without noise if every
     event in it is a plain text event whose text holds no ``<``; else None.
 
-    Each check is one C-level pass over the bytes: one ``head`` and one ``SUFFIX`` per
-    event; no empty text (the translator drops those); no ``<``; and no quote or line
-    break but a plain event's own and the text's escaped quotes -- so no other event or
-    line, and no extra key such as ``tool_calls`` (when the text has backslashes,
-    ``\\"`` ending a text counts as escaped, fails, and the events go the decoding way).
-    The upstream's JSON is taken as well formed: what is checked is each event's kind.
+    Each check is one C-level pass over the bytes: every event but the first is ``head``
+    right after the previous one's ``SUFFIX`` (one count of ``SUFFIX + head`` finds each
+    seam), the run ends with ``SUFFIX``; no empty text (the translator drops those); no
+    ``<``; and no quote or line break but those of the heads and suffixes and the text's
+    escaped quotes -- so nothing else between a head and its suffix: no other event or
+    line, no extra key such as ``tool_calls`` (when the text has backslashes, ``\\"``
+    ending a text counts as escaped, fails, and the events go the decoding way).  The
+    upstream's JSON is taken as well formed: what is checked is each event's kind.
     """
-    heads = run.count(head)
     first = run.find(b"\n\n") + 2
     if run[first - len(SUFFIX):first] != SUFFIX:
         run = _denoised(run)
-    if not run.endswith(SUFFIX) or run.count(SUFFIX) != heads or _EMPTY in run:
-        return None
-    if b"<" in run:
-        return None  # maybe a <think> tag: the translator's splitter decides
-    marks = heads * (head.count(b'"') + _SUFFIX_MARKS)
+    if not run.endswith(SUFFIX) or _EMPTY in run or b"<" in run:
+        return None  # "<": maybe a <think> tag, the translator's splitter decides
+    marks = (run.count(SUFFIX + head) + 1) * (head.count(b'"') + _SUFFIX_MARKS)
     if b"\\" in run:
         if b"\\u003" in run:
             return None  # maybe \u003c, a "<"
