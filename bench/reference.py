@@ -124,7 +124,7 @@ def main() -> None:
     # Several workers as the proxy runs them: a listening socket each (SO_REUSEPORT).
     from uvicorn.supervisors import Multiprocess
 
-    from gatewise.proxy.server import PerWorkerListener
+    from gatewise.proxy.listener import PerWorkerListener
 
     config.backlog = PerWorkerListener.backlog
     Multiprocess(config, sockets=[PerWorkerListener.bind_to(args.host, args.port)]).run()

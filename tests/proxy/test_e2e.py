@@ -395,10 +395,14 @@ def test_model_flag_with_two_workers_stopped_by_ctrl_c(fake_mistral: FakeMistral
         assert "serving models: mistral/mistral-small-latest" in server.output()
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(("workers", "shared"), [("1", False), ("2", False), ("2", True)])
 def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMistral, tmp_path: Path,
-                                                   workers: str) -> None:
+                                                   workers: str, shared: bool) -> None:
+    # shared: taken as another `--workers N` proxy takes it (SO_REUSEPORT), which would
+    # let this one share the port rather than fail, were it not checked first.
     with socket.socket() as taken:
+        if shared:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]

@@ -23,6 +23,7 @@ from gatewise.proxy.config import (
     DEFAULT_GRACEFUL_SHUTDOWN,
     DEFAULT_MAX_HEADER_BYTES,
 )
+from gatewise.proxy.listener import PerWorkerListener
 from gatewise.proxy.state import AppState
 
 logger = logging.getLogger("gatewise.proxy")
@@ -105,42 +106,6 @@ def _keep_exit_code_zero() -> None:
     """uvicorn re-raises the signal it shut down for; by then we are done: exit 0."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-
-
-def _bound(sock: socket.socket, host: str, port: int) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-
-
-def _listener(family: int, host: str, port: int, backlog: int) -> socket.socket:
-    """A worker's own listening socket on the shared address (SO_REUSEPORT)."""
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    _bound(sock, host, port)
-    sock.listen(backlog)
-    return sock
-
-
-class PerWorkerListener(socket.socket):
-    """``--workers N`` on Linux: the supervisor's socket is bound (so the port is taken and
-    known) but never listens; each worker it is handed to -- pickled by uvicorn's spawn --
-    opens its own listening socket on the same address instead, and the kernel spreads new
-    connections evenly over the workers.  With one shared listening socket, whichever
-    worker wakes first takes a burst of new connections (55 of 64 was seen), and the
-    second core idles."""
-
-    backlog = 2048
-
-    def __reduce_ex__(self, protocol: object) -> tuple[object, ...]:
-        host, port = self.getsockname()[:2]
-        return (_listener, (self.family, host, port, self.backlog))
-
-    @classmethod
-    def bind_to(cls, host: str, port: int) -> PerWorkerListener:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = cls(family, socket.SOCK_STREAM)
-        _bound(sock, host, port)
-        return sock
 
 
 def serve(app: ProxyApp, options: ServeOptions, announce: Callable[[int], None]) -> bool:
