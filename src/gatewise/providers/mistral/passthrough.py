@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import re
 
-import orjson
-
 # What follows a plain event's text, once the noise is cut.
 SUFFIX = b'"},"finish_reason":null}]}\n\n'
 _TEXT_END = b'"},"finish_reason":null'  # in every plain event, in no other kind
@@ -32,12 +30,12 @@ _LOGPROBS = b',"logprobs":null}]'
 _PADDING = re.compile(rb',"p":"[A-Za-z0-9_-]*"}\n\n')
 
 
-def prefix(event_id: str, created: int, model: str) -> bytes:
-    """The bytes before a plain event's text, as the translator would write them."""
-    return b"".join([b'data: {"id":', orjson.dumps(event_id),
-                     b',"object":"chat.completion.chunk","created":', str(created).encode(),
-                     b',"model":', orjson.dumps(model),
-                     b',"choices":[{"index":0,"delta":{"content":"'])
+def head_of(empty: bytes) -> bytes:
+    """The bytes before a plain event's text, from the translator's own encoding of a
+    plain event with no text (so the two ways cannot drift apart)."""
+    if not empty.endswith(SUFFIX):
+        raise AssertionError(f"a plain event no longer ends with {SUFFIX!r}: {empty!r}")
+    return empty[:-len(SUFFIX)]
 
 
 def _denoised(run: bytes) -> bytes:

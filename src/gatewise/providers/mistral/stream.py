@@ -10,9 +10,10 @@ in a final chunk with no choices; and chunks carry padding (``p``) and ``logprob
 from __future__ import annotations
 
 from gatewise._exceptions import InternalServerError
+from gatewise._relay import encode_event
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
-from gatewise.providers.mistral.passthrough import plain_run, prefix
+from gatewise.providers.mistral.passthrough import head_of, plain_run
 from gatewise.providers.mistral.reasoning import ThinkSplitter
 from gatewise.providers.mistral.response import (
     finish_reason,
@@ -86,7 +87,8 @@ class MistralStreamTranslator:
                 or not state.splitter.idle):
             return b"", pos
         if self._head is None:
-            self._head = prefix(self._id, self._created, self._model)
+            self._head = head_of(encode_event(self._chunk(
+                [{"index": 0, "delta": {"content": ""}, "finish_reason": None}])))
         return plain_run(data, pos, self._head, bulk=bulk)
 
     def _choice(self, raw: JSON, position: int) -> JSON | None:
