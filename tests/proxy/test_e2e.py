@@ -406,11 +406,18 @@ def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMist
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
+        # Its own process group: should it start after all, its workers go down with it.
+        started = subprocess.Popen(
             [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
              "--workers", workers, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path, env={**os.environ, **_env(fake_mistral)}, capture_output=True,
-            text=True, timeout=30, check=False)
-    assert done.returncode != 0, done.stderr
-    assert "Traceback" not in done.stderr
-    assert re.search(r"(?i)address already in use", done.stderr), done.stderr
+            cwd=tmp_path, env={**os.environ, **_env(fake_mistral)}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, stderr = started.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(started.pid, signal.SIGKILL)
+            started.communicate()
+            pytest.fail("the proxy started on a taken port")
+    assert started.returncode != 0, stderr
+    assert "Traceback" not in stderr
+    assert re.search(r"(?i)address already in use", stderr), stderr
