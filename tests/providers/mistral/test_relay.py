@@ -135,7 +135,7 @@ def test_a_long_run_is_checked_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
     checked: list[int] = []
     real = passthrough._checked
 
-    def spy(run: bytes, head: bytes) -> bytes | None:
+    def spy(run: bytes, head: passthrough.Head) -> bytes | None:
         checked.append(run.count(b"\n\n"))
         return real(run, head)
 

@@ -19,6 +19,7 @@ encoding -- is left to the translator, which decodes it.  Output is the same eit
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 # What follows a plain event's text, once the noise is cut.
 SUFFIX = b'"},"finish_reason":null}]}\n\n'
@@ -30,12 +31,21 @@ _LOGPROBS = b',"logprobs":null}]'
 _PADDING = re.compile(rb',"p":"[A-Za-z0-9_-]*"}\n\n')
 
 
-def head_of(empty: bytes) -> bytes:
-    """The bytes before a plain event's text, from the translator's own encoding of a
-    plain event with no text (so the two ways cannot drift apart)."""
+class Head(NamedTuple):
+    """What a stream's plain events look like around their text, made once per stream."""
+
+    head: bytes  # the bytes before a plain event's text
+    seam: bytes  # SUFFIX + head: where one plain event ends and the next begins
+    marks: int  # the quotes and line breaks of one plain event, less its text's
+
+
+def head_of(empty: bytes) -> Head:
+    """From the translator's own encoding of a plain event with no text (so the two ways
+    cannot drift apart)."""
     if not empty.endswith(SUFFIX):
         raise AssertionError(f"a plain event no longer ends with {SUFFIX!r}: {empty!r}")
-    return empty[:-len(SUFFIX)]
+    head = empty[:-len(SUFFIX)]
+    return Head(head, SUFFIX + head, head.count(b'"') + _SUFFIX_MARKS)
 
 
 def _denoised(run: bytes) -> bytes:
@@ -46,7 +56,7 @@ def _denoised(run: bytes) -> bytes:
     return run
 
 
-def _checked(run: bytes, head: bytes) -> bytes | None:
+def _checked(run: bytes, head: Head) -> bytes | None:
     """``run`` (whole events, the first starting with ``head``) without noise if every
     event in it is a plain text event whose text holds no ``<``; else None.
 
@@ -64,7 +74,7 @@ def _checked(run: bytes, head: bytes) -> bytes | None:
         run = _denoised(run)
     if not run.endswith(SUFFIX) or _EMPTY in run or b"<" in run:
         return None  # "<": maybe a <think> tag, the translator's splitter decides
-    marks = (run.count(SUFFIX + head) + 1) * (head.count(b'"') + _SUFFIX_MARKS)
+    marks = (run.count(head.seam) + 1) * head.marks
     if b"\\" in run:
         if b"\\u003" in run:
             return None  # maybe \u003c, a "<"
@@ -72,18 +82,18 @@ def _checked(run: bytes, head: bytes) -> bytes | None:
     return run if len(run.translate(None, _NOT_MARKS)) == marks else None
 
 
-def plain_run(data: bytes, pos: int, head: bytes, *, bulk: bool) -> tuple[bytes, int]:
+def plain_run(data: bytes, pos: int, head: Head, *, bulk: bool) -> tuple[bytes, int]:
     """The plain text events at ``data[pos:]`` as OpenAI SSE bytes, and where they end:
     with ``bulk``, up to the last event that looks plain (all must be); else one event.
     ``(b"", pos)`` when the event at ``pos`` is not one."""
-    if not data.startswith(head, pos):
+    if not data.startswith(head.head, pos):
         return b"", pos
     if bulk:
         last = data.rfind(_TEXT_END, pos)
         end = data.find(b"\n\n", last) + 2 if last >= 0 else 1
     else:
         end = data.find(b"\n\n", pos) + 2
-    if end <= pos + len(head):
+    if end <= pos + len(head.head):
         return b"", pos
     run = _checked(data[pos:end], head)
     return (b"", pos) if run is None else (run, end)

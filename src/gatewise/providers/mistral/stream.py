@@ -13,7 +13,7 @@ from gatewise._exceptions import InternalServerError
 from gatewise._relay import encode_event
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
-from gatewise.providers.mistral.passthrough import head_of, plain_run
+from gatewise.providers.mistral.passthrough import Head, head_of, plain_run
 from gatewise.providers.mistral.reasoning import ThinkSplitter
 from gatewise.providers.mistral.response import (
     finish_reason,
@@ -42,7 +42,7 @@ class MistralStreamTranslator:
         self._id = ""
         self._created = 0
         self._choices: dict[int, _ChoiceState] = {}
-        self._head: bytes | None = None
+        self._head: Head | None = None
         self.usage: JSON | None = None  # the stream's usage (OpenAI's shape), once seen
 
     def _chunk(self, choices: list[JSON]) -> JSON:
