@@ -75,7 +75,7 @@ class ProxyApp:
                 await respond_error(send, shutting_down())
             return
         except Exception:
-            call_id = os.urandom(8).hex()
+            call_id = self.state.new_call_id().decode()
             logger.exception("call %s: unexpected error on %s %s", call_id, scope["method"],
                              path[:200])
             # If the answer had started, this fails and the server closes the connection.
