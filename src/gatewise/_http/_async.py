@@ -26,7 +26,10 @@ class AsyncRawStream(Protocol):
     status: int
     headers: Mapping[str, str]
 
-    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+    async def read_chunk(self) -> bytes:
+        """The bytes that have arrived since the last read (waiting for some); ``b""`` at
+        the end of the body."""
+        ...
     async def aread(self) -> bytes: ...
     def close(self) -> None: ...
 
@@ -55,10 +58,9 @@ class _AiohttpStream:
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def read_chunk(self) -> bytes:
         try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+            return await self._response.content.readany()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped(exc, mid_stream=True) from exc
 
@@ -192,10 +194,13 @@ async def iter_events(
     decoder: Decoder[T],
 ) -> AsyncIterator[T]:
     """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
-    ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes."""
-    chunks = stream.aiter_bytes()
+    ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes.
+
+    Each read is awaited here directly (no byte generator between): this loop runs once
+    per read of every relayed stream."""
+    read = stream.read_chunk
     try:
-        async for chunk in chunks:
+        while chunk := await read():
             for event in decoder.feed(chunk):
                 yield event
             if decoder.error is not None:
@@ -209,6 +214,4 @@ async def iter_events(
         with_context(exc, provider, model, secret)
         raise
     finally:
-        # Close the byte generator here, not in a finaliser task the loop would schedule.
-        await chunks.aclose()  # type: ignore[attr-defined]
         stream.close()

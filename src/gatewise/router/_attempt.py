@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from gatewise._exceptions import APIError, APITimeoutError
+from gatewise._streaming import AsyncStream, same
 from gatewise.router._deadline import PerLoop
 from gatewise.router.deployments import Deployment
 from gatewise.router.store import StateStore
@@ -160,8 +161,6 @@ class Caller:
 
     async def _open(self, deployment: Deployment, send: Send, spec: CallSpec,
                     params: dict[str, Any], limit: float | None, started: float) -> Any:
-        from gatewise._streaming import AsyncStream, same
-
         if limit is None:
             upstream, first = await _first_of(send, deployment, spec, params)
         else:
@@ -172,9 +171,7 @@ class Caller:
                 raise _timeout_error(deployment, "no first chunk", limit) from None
         await self._store.record_latency(deployment.id, time.perf_counter() - started,
                                          first_token=True)
-        relay = _Relay(self, deployment, spec, upstream, first)
-        return AsyncStream(relay, same, on_close=relay.release_soon,
-                           usage=lambda: upstream.usage)
+        return _Relay(self, deployment, spec, upstream, first)
 
     async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None
                             ) -> None:
@@ -186,16 +183,19 @@ _END: Any = object()
 _CLEANUPS: set[asyncio.Task[None]] = set()
 
 
-class _Relay:
+class _Relay(AsyncStream[Any]):
     """The routed stream: the first chunk (already received), then the rest from upstream.
 
     Errors after the first chunk reach the caller (and count against the deployment);
     the deployment is never switched mid-stream.  In flight is released exactly once: at
     the end, on ``aclose()`` (even before iterating), or soon after the stream is dropped.
+    It is the ``AsyncStream`` the caller gets (not one wrapped around it): a relayed
+    stream passes through it once per upstream read.
     """
 
     def __init__(self, caller: Caller, deployment: Deployment, spec: CallSpec, upstream: Any,
                  first: Any) -> None:
+        super().__init__(upstream, same)
         self._caller = caller
         self._deployment = deployment
         self._spec = spec
@@ -204,13 +204,13 @@ class _Relay:
         self._used: int | None = None
         # Chunk objects carry usage; a relayed stream's bytes do not (it says at the end).
         self._chunks_say_usage = not isinstance(first, bytes)
-        self._released = False
 
-    def __aiter__(self) -> _Relay:
-        return self
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", getattr(self._upstream, "usage", None))
 
     async def __anext__(self) -> Any:
-        if self._released:
+        if self._closed:
             raise StopAsyncIteration
         if self._first is not _END:
             chunk, self._first = self._first, _END
@@ -232,9 +232,9 @@ class _Relay:
         return chunk
 
     async def aclose(self) -> None:
-        if self._released:
+        if self._closed:
             return
-        self._released = True
+        self._closed = True
         try:
             if self._upstream is not None:
                 await self._upstream.aclose()
@@ -245,7 +245,7 @@ class _Relay:
 
     def release_soon(self) -> None:
         """For a stream dropped without ``aclose()``: release it on the running loop."""
-        if self._released:
+        if self._closed:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -254,3 +254,6 @@ class _Relay:
         task = loop.create_task(self.aclose())
         _CLEANUPS.add(task)
         task.add_done_callback(_CLEANUPS.discard)
+
+    def __del__(self) -> None:
+        self.release_soon()
