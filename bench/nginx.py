@@ -11,6 +11,9 @@ nginx cannot look into a request body, so the answer is chosen by path:
 - ``POST /slow/v1/chat/completions``, ``/slow/stream/v1/chat/completions`` -> the same
   answers at a few hundred bytes/s resp. 16 kB/s (about 3 s each): requests still in flight
   when the soak scenario sends SIGTERM
+- ``POST /paced/stream/v1/chat/completions`` -> the stream, written 256 bytes at a time
+  (``PACED_BUFFER``) at ``PACED_RATE``: about 160 reads a stream for whoever relays it, as
+  a stream generated token by token gives
 - ``GET /health/readiness``              -> 200
 
 The proxy's config points its streaming deployment at ``/stream/v1`` (the reference
@@ -30,6 +33,7 @@ from bench.upstream import stream_body
 
 DATA = Path(__file__).parent / "data"
 EVENTS = 200  # chat.completion.chunk events per recorded stream (plus the [DONE] line)
+PACED_BUFFER, PACED_RATE = 256, "64k"
 
 _ERROR_500 = ('{"object":"error","message":"Service unavailable.","type":"internal_server_error",'
               '"param":null,"code":"1000"}')
@@ -133,6 +137,11 @@ http {{
             error_page 405 =200 /_files/stream.sse;
             return 405;
         }}
+        location = /paced/stream/v1/chat/completions {{
+            default_type "text/event-stream; charset=utf-8";
+            error_page 405 =200 /_files/paced.sse;
+            return 405;
+        }}
         location = /_files/chat.json {{
             internal; default_type application/json; alias {files}/chat.json;
         }}
@@ -142,6 +151,11 @@ http {{
         location = /_files/stream.sse {{
             internal; default_type "text/event-stream; charset=utf-8";
             alias {files}/stream.sse;
+        }}
+        location = /_files/paced.sse {{
+            internal; default_type "text/event-stream; charset=utf-8";
+            alias {files}/stream.sse;
+            sendfile off; output_buffers 1 {PACED_BUFFER}; limit_rate {PACED_RATE};
         }}
     }}
 }}

@@ -7,7 +7,8 @@ the repeats is kept, all of them are in the JSON):
 
 1. non-streaming chat at 1, 16 and 64 connections (requests/s, p50, p99, server CPU)
 2. streaming at 16 connections (streams/s -> events relayed/s) and, one stream at a time,
-   the time to the first event
+   the time to the first event; then (nginx only) the same stream paced, ~160 reads each,
+   at 64 connections: server CPU per stream (the pace, not the server, sets streams/s)
 3. embeddings at 16 connections
 4. memory: a fresh process of each, driven with a mix to the checkpoints (50k, 200k)
 5. cold start: ``gatewise --config`` (and the reference) until the readiness URL answers
@@ -128,9 +129,11 @@ class Bench:
         return result
 
     def cells(self, running: dict[str, Service], work: Workload,
-              connections: tuple[int, ...]) -> dict[str, dict[str, Any]]:
+              connections: tuple[int, ...], *, paced: bool = False
+              ) -> dict[str, dict[str, Any]]:
         """Each (server, connections) cell measured ``repeats`` times, interleaved; the best
-        run (highest requests/s) is the cell's figure."""
+        run (highest requests/s; least CPU a request when the upstream sets the pace) is the
+        cell's figure."""
         runs: dict[str, dict[int, list[LoadResult]]] = {n: {c: [] for c in connections}
                                                          for n in running}
         names = list(running)
@@ -151,7 +154,8 @@ class Bench:
         for name in names:
             out[name] = {}
             for c in connections:
-                best = max(runs[name][c], key=lambda r: r.rps)
+                best = (min(runs[name][c], key=lambda r: r.cpu_us_per_request) if paced
+                        else max(runs[name][c], key=lambda r: r.rps))
                 out[name][str(c)] = {**best.as_dict(),
                                      "runs": [r.as_dict() for r in runs[name][c]]}
         return out
@@ -180,6 +184,14 @@ class Bench:
                 self.say(f"  stream     {name:<10} first event p50 {timing.ttfb_p50_ms:.2f} ms"
                          f", {timing.events_per_stream:.0f} events/stream, "
                          f"{cell['events_per_s']:,.0f} events/s at c=16")
+            if self.tools.nginx:
+                self.say("streaming, paced upstream (256 bytes a write):")
+                results["paced_stream"] = self.cells(running, servers.PACED_STREAM, (64,),
+                                                      paced=True)
+                for name in running:
+                    cell = results["paced_stream"][name]["64"]
+                    cell["events_per_cpu_s"] = EVENTS * 1e6 / max(1e-9,
+                                                                  cell["cpu_us_per_request"])
             self.say("embeddings:")
             results["embeddings"] = self.cells(running, servers.EMBED, (16,))
             results["peak_rss_mb_throughput"] = {n: s.peak_rss_mb()

@@ -4,7 +4,8 @@ A raw ASGI app on uvicorn (uvloop + httptools) with one pooled aiohttp session. 
 the ``Authorization`` header against a key (as the proxy does), forwards the request body
 untouched to the fixed-answer upstream and relays the answer: whole for JSON, chunk by chunk
 as received for a stream.  It does no JSON work at all: a body asking for ``"stream":true``
-goes to the upstream's stream path, ``/v1/embeddings`` to the embeddings path.
+goes to the upstream's stream path (its paced one when it names the paced model),
+``/v1/embeddings`` to the embeddings path.
 
 Run: ``python -m bench.reference --port 8100 --upstream http://127.0.0.1:8090``
 (``--workers N`` for several processes sharing the port).
@@ -22,6 +23,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+PACED_MODEL = "bench-paced-stream"  # a body naming it is relayed from the paced stream path
 UPSTREAM_ENV = "BENCH_REFERENCE_UPSTREAM"
 KEY_ENV = "BENCH_REFERENCE_KEY"
 _JSON = [(b"content-type", b"application/json")]
@@ -31,6 +33,8 @@ class Reference:
     def __init__(self, upstream: str, key: str) -> None:
         self.chat = f"{upstream}/v1/chat/completions"
         self.stream = f"{upstream}/stream/v1/chat/completions"
+        self.paced = f"{upstream}/paced/stream/v1/chat/completions"
+        self.paced_marker = b'"model":"' + PACED_MODEL.encode() + b'"'
         self.embeddings = f"{upstream}/v1/embeddings"
         self.expected = b"Bearer " + key.encode()
         self.upstream_headers = {"Authorization": "Bearer upstream-key",
@@ -76,11 +80,11 @@ class Reference:
         if path.endswith("/embeddings"):
             url = self.embeddings
         elif b'"stream":true' in body:
-            url = self.stream
+            url = self.paced if self.paced_marker in body else self.stream
         else:
             url = self.chat
         async with self.session.post(url, data=body, headers=self.upstream_headers) as resp:
-            if url is self.stream:
+            if url is self.stream or url is self.paced:
                 await send({"type": "http.response.start", "status": resp.status, "headers": [
                     (b"content-type", b"text/event-stream; charset=utf-8")]})
                 async for chunk in resp.content.iter_any():

@@ -75,7 +75,7 @@ def targets(r: dict[str, Any]) -> list[Target]:
 
 def _errors(r: dict[str, Any], name: str) -> int:
     total = 0
-    for scenario in ("chat", "stream", "embeddings"):
+    for scenario in ("chat", "stream", "paced_stream", "embeddings"):
         for cell in (_get(r, scenario, name) or {}).values():
             total += sum(run["errors"] for run in cell.get("runs", [cell]))
     total += _get(r, "memory", name, "errors") or 0
@@ -151,6 +151,17 @@ def table(r: dict[str, Any]) -> str:
         f"{v['ttfb_p50_ms']:.2f} / {v['ttfb_p99_ms']:.2f}",
         "-" if "ttfb_p50_ms" not in sp or "ttfb_p50_ms" not in sr
         else f"{sp['ttfb_p50_ms'] - sr['ttfb_p50_ms']:+.2f} ms (p50)")
+
+    def paced(name: str) -> dict[str, Any]:
+        return _get(src(name), "paced_stream", name, "64") or {}
+
+    pp, pr = paced("proxy"), paced("reference")
+    if pp:
+        row("paced stream (~160 reads each), 64 conn: server CPU µs/stream",
+            lambda n: paced(n).get("cpu_us_per_request"), _n,
+            _n(_ratio(pp.get("cpu_us_per_request"), pr.get("cpu_us_per_request")), 2))
+        row("… events relayed per CPU-second", lambda n: paced(n).get("events_per_cpu_s"), _n,
+            _n(_ratio(pp.get("events_per_cpu_s"), pr.get("events_per_cpu_s")), 2))
 
     def embed(name: str) -> dict[str, Any]:
         return _get(src(name), "embeddings", name, "16") or {}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.load import Workload
 from bench.procs import SERVER_CPU, Service, free_port, python
+from bench.reference import PACED_MODEL
 
 MASTER_KEY = "sk-bench-master-key"
 ENV = {"BENCH_MISTRAL_KEY_A": "upstream-key-a", "BENCH_MISTRAL_KEY_B": "upstream-key-b",
@@ -33,6 +34,11 @@ CHAT = Workload("chat", "/v1/chat/completions",
 STREAM = Workload("stream", "/v1/chat/completions",
                   _body(model=STREAM_MODEL, messages=_MESSAGES, max_tokens=256, stream=True),
                   MASTER_KEY)
+# The same stream, from an upstream that sends it 256 bytes at a time (nginx needs ~160
+# writes a stream): what each read of a real, token-by-token stream costs.
+PACED_STREAM = Workload("paced-stream", "/v1/chat/completions",
+                        _body(model=PACED_MODEL, messages=_MESSAGES, max_tokens=256,
+                              stream=True), MASTER_KEY)
 EMBED = Workload("embeddings", "/v1/embeddings",
                  _body(model=EMBED_MODEL, input=["The quick brown fox jumps over the dog."]),
                  MASTER_KEY)
@@ -97,6 +103,12 @@ model_list:
     litellm_params:
       model: mistral/mistral-small-latest
       api_base: {stream_base}
+      api_key: os.environ/BENCH_MISTRAL_KEY_A
+      timeout: 30
+  - model_name: {PACED_MODEL}
+    litellm_params:
+      model: mistral/mistral-small-latest
+      api_base: {upstream}/paced/stream/v1
       api_key: os.environ/BENCH_MISTRAL_KEY_A
       timeout: 30
   - model_name: {EMBED_MODEL}
