@@ -61,8 +61,9 @@ class SseRelay:
         return self._translator.usage
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        if self.error is not None:
-            raise self.error
+        error = self._failed or self._decoder.error
+        if error is not None:
+            raise error
         out: list[bytes] = []
         if self._odd:
             self._decode(chunk, out)
@@ -80,9 +81,10 @@ class SseRelay:
             return
         self._rest = data[complete:]
         passthrough = self._translator.passthrough
+        decoder = self._decoder
         pos = 0
         bulk = True  # whole runs, until one turns out mixed; then an event at a time
-        while pos < complete and not self._decoder.done and self.error is None:
+        while pos < complete:
             block, end = passthrough(data, pos, bulk=bulk)
             if end == pos and bulk:
                 block, end = passthrough(data, pos, bulk=False)
@@ -92,6 +94,8 @@ class SseRelay:
             else:
                 end = data.find(b"\n\n", pos) + 2
                 self._decode(data[pos:end], out)
+                if decoder.done or self._failed is not None or decoder.error is not None:
+                    return
             pos = end
 
     def _decode(self, data: bytes, out: list[bytes]) -> None:

@@ -7,8 +7,8 @@ measurements); this module mirrors ``_sync`` name for name.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
@@ -189,29 +189,75 @@ async def open_stream(
         attempt += 1
 
 
-async def iter_events(
+def iter_events(
     stream: AsyncRawStream, *, provider: str, model: str, secret: str | None = None,
     decoder: Decoder[T],
-) -> AsyncIterator[T]:
+) -> Events[T]:
     """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
-    ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes.
+    ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes."""
+    return Events(stream, decoder, provider, model, secret)
 
-    Each read is awaited here directly (no byte generator between): this loop runs once
-    per read of every relayed stream."""
-    read = stream.read_chunk
-    try:
-        while chunk := await read():
-            for event in decoder.feed(chunk):
-                yield event
-            if decoder.error is not None:
-                raise decoder.error
-            if decoder.done:
-                for item in decoder.finish():
-                    yield item
-                return
-        raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
-    except APIError as exc:
-        with_context(exc, provider, model, secret)
-        raise
-    finally:
-        stream.close()
+
+class Events(Generic[T]):
+    """What :func:`iter_events` gives: an async iterator with ``aclose()``.
+
+    A class, not an async generator: its ``__anext__`` awaits the transport's read
+    itself, so a read passes one frame here (no generator's ``asend`` and frame): this runs
+    once per read of every relayed stream.
+    """
+
+    __slots__ = ("_decoder", "_ended", "_items", "_model", "_next", "_provider", "_secret",
+                 "_stream")
+
+    def __init__(self, stream: AsyncRawStream, decoder: Decoder[T], provider: str,
+                 model: str, secret: str | None) -> None:
+        self._stream = stream
+        self._decoder = decoder
+        self._provider = provider
+        self._model = model
+        self._secret = secret
+        self._items: list[T] = []  # the last read's items, handed out from _next on
+        self._next = 0
+        self._ended = False
+
+    def __aiter__(self) -> Events[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        items = self._items
+        if self._next < len(items):
+            self._next += 1
+            return items[self._next - 1]
+        decoder = self._decoder
+        try:
+            while not self._ended:
+                if decoder.error is not None:  # after the items that came before it
+                    raise decoder.error
+                if decoder.done:
+                    self._ended = True
+                    items = decoder.finish()
+                else:
+                    chunk = await self._stream.read_chunk()
+                    if not chunk:
+                        raise APIConnectionError(
+                            "the upstream stream ended before it was complete (no [DONE])")
+                    items = decoder.feed(chunk)
+                if items:
+                    self._items, self._next = items, 1
+                    return items[0]
+        except APIError as exc:
+            self._ended = True
+            self._stream.close()
+            with_context(exc, self._provider, self._model, self._secret)
+            raise
+        except BaseException:
+            self._ended = True
+            self._stream.close()
+            raise
+        self._stream.close()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self._ended = True
+        self._items = []
+        self._stream.close()

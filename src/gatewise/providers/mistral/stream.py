@@ -42,7 +42,9 @@ class MistralStreamTranslator:
         self._id = ""
         self._created = 0
         self._choices: dict[int, _ChoiceState] = {}
-        self._head: Head | None = None
+        self._head: Head | None = None  # made at the first chance of a plain event
+        self._plain: Head | None = None  # _head while the next event may be plain, else None
+        self._stale = True  # an event was fed since _plain was worked out
         self.usage: JSON | None = None  # the stream's usage (OpenAI's shape), once seen
 
     def _chunk(self, choices: list[JSON]) -> JSON:
@@ -69,6 +71,7 @@ class MistralStreamTranslator:
                 if choice is not None:
                     choices.append(choice)
 
+        self._stale = True
         usage = event.get("usage")
         if isinstance(usage, dict):
             self.usage = translate_usage(usage)
@@ -82,14 +85,24 @@ class MistralStreamTranslator:
         """Plain text events at ``data[pos:]`` (SSE bytes) as OpenAI SSE bytes, without
         decoding them (see ``passthrough.py``), and where they end; ``(b"", pos)`` when
         the next event needs :meth:`feed`."""
+        if self._stale:  # only an event fed changes whether the next may be plain
+            self._plain, self._stale = self._plain_head(), False
+        head = self._plain
+        if head is None:
+            return b"", pos
+        return plain_run(data, pos, head, bulk=bulk)
+
+    def _plain_head(self) -> Head | None:
+        """The head of the plain events that may come next, or None if the next event must
+        be decoded whatever it is."""
         state = self._choices.get(0)
         if (state is None or not state.said_role or state.finished or not self._id
                 or not state.splitter.idle):
-            return b"", pos
+            return None
         if self._head is None:
             self._head = head_of(encode_event(self._chunk(
                 [{"index": 0, "delta": {"content": ""}, "finish_reason": None}])))
-        return plain_run(data, pos, self._head, bulk=bulk)
+        return self._head
 
     def _choice(self, raw: JSON, position: int) -> JSON | None:
         index = raw.get("index")
