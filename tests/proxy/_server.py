@@ -54,11 +54,13 @@ def _wait_ready(proxy: Proxy, timeout: float) -> None:
 
 
 def stop(proxy: Proxy, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    """Signal the proxy and wait; if it does not end in time, kill its whole process group
+    (a ``--workers N`` supervisor killed alone would leave its workers running)."""
     proxy.process.send_signal(sig)
     try:
         return proxy.process.wait(timeout)
     except subprocess.TimeoutExpired:
-        proxy.process.kill()
+        os.killpg(proxy.process.pid, signal.SIGKILL)
         proxy.process.wait()
         raise
 
@@ -75,7 +77,8 @@ def run_proxy(args: list[str], workdir: Path, env: dict[str, str],
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "gatewise", *args, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env={**inherited, **env}, stdout=sink, stderr=subprocess.STDOUT)
+            cwd=workdir, env={**inherited, **env}, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: see stop()
     proxy = Proxy(process, f"http://127.0.0.1:{port}", port, log, 0.0)
     try:
         _wait_ready(proxy, timeout=20)
