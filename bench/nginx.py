@@ -12,8 +12,8 @@ nginx cannot look into a request body, so the answer is chosen by path:
   answers at a few hundred bytes/s resp. 16 kB/s (about 3 s each): requests still in flight
   when the soak scenario sends SIGTERM
 - ``POST /paced/stream/v1/chat/completions`` -> the stream, written 256 bytes at a time
-  (``PACED_BUFFER``) at ``PACED_RATE``: about 160 reads a stream for whoever relays it, as
-  a stream generated token by token gives
+  (``PACED_BUFFER``) under ``limit_rate PACED_RATE``: 164 reads of 256 bytes and ~0.5 s a
+  stream (measured) for whoever relays it, as a stream generated token by token gives
 - ``GET /health/readiness``              -> 200
 
 The proxy's config points its streaming deployment at ``/stream/v1`` (the reference
@@ -155,7 +155,8 @@ http {{
         location = /_files/paced.sse {{
             internal; default_type "text/event-stream; charset=utf-8";
             alias {files}/stream.sse;
-            sendfile off; output_buffers 1 {PACED_BUFFER}; limit_rate {PACED_RATE};
+            sendfile off; output_buffers 1 {PACED_BUFFER}; postpone_output 0;
+            limit_rate {PACED_RATE};
         }}
     }}
 }}

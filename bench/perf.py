@@ -154,8 +154,12 @@ class Bench:
         for name in names:
             out[name] = {}
             for c in connections:
-                best = (min(runs[name][c], key=lambda r: r.cpu_us_per_request) if paced
-                        else max(runs[name][c], key=lambda r: r.rps))
+                if paced:  # a run that completed nothing, or failed, costs no CPU a stream
+                    clean = [r for r in runs[name][c] if r.requests and not r.errors]
+                    best = min(clean or runs[name][c], key=lambda r: r.cpu_us_per_request
+                               if r.requests else float("inf"))
+                else:
+                    best = max(runs[name][c], key=lambda r: r.rps)
                 out[name][str(c)] = {**best.as_dict(),
                                      "runs": [r.as_dict() for r in runs[name][c]]}
         return out
@@ -190,8 +194,8 @@ class Bench:
                                                       paced=True)
                 for name in running:
                     cell = results["paced_stream"][name]["64"]
-                    cell["events_per_cpu_s"] = EVENTS * 1e6 / max(1e-9,
-                                                                  cell["cpu_us_per_request"])
+                    cpu = cell["cpu_us_per_request"]
+                    cell["events_per_cpu_s"] = EVENTS * 1e6 / cpu if cell["requests"] else None
             self.say("embeddings:")
             results["embeddings"] = self.cells(running, servers.EMBED, (16,))
             results["peak_rss_mb_throughput"] = {n: s.peak_rss_mb()

@@ -34,7 +34,9 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         assert results["stream"][server]["16"]["events_per_stream"] > 0
         assert results["embeddings"][server]["16"]["requests"] > 0
         if results["meta"]["tools"]["upstream"].startswith("nginx"):
-            assert results["paced_stream"][server]["64"]["events_per_cpu_s"] > 0
+            paced = results["paced_stream"][server]["64"]
+            assert paced["requests"] > 0 and paced["errors"] == 0
+            assert paced["events_per_cpu_s"] > 0
         assert results["memory"][server]["checkpoints"]
         assert results["startup"][server]["median_ms"] > 0
     assert "import_gatewise_ms" in results["sdk"]

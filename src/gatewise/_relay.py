@@ -64,6 +64,8 @@ class SseRelay:
         error = self._failed or self._decoder.error
         if error is not None:
             raise error
+        if self._decoder.done:
+            return []  # nothing after [DONE] counts, as for EventDecoder
         out: list[bytes] = []
         if self._odd:
             self._decode(chunk, out)

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,15 @@ def stop(proxy: Proxy, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
     try:
         return proxy.process.wait(timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proxy.process.pid, signal.SIGKILL)
+        kill_group(proxy)
         proxy.process.wait()
         raise
+
+
+def kill_group(proxy: Proxy) -> None:
+    """Kill whatever is left of the proxy's process group (nothing, normally)."""
+    with suppress(ProcessLookupError):
+        os.killpg(proxy.process.pid, signal.SIGKILL)
 
 
 @contextmanager
@@ -85,9 +91,12 @@ def run_proxy(args: list[str], workdir: Path, env: dict[str, str],
         proxy.started_in = time.monotonic() - start
         yield proxy
     finally:
-        if process.poll() is None:
-            code = stop(proxy, stop_with)
-            assert code == 0, f"exit code {code}:\n{proxy.output()}"
+        try:
+            if process.poll() is None:
+                code = stop(proxy, stop_with)
+                assert code == 0, f"exit code {code}:\n{proxy.output()}"
+        finally:
+            kill_group(proxy)  # workers a crashed supervisor left behind
 
 
 def run_proxy_with(config: dict[str, Any], workdir: Path, env: dict[str, str] | None = None,

@@ -429,6 +429,30 @@ async def test_in_flight_is_released_when_a_stream_ends_or_is_closed() -> None:
     assert (await router.ahealth())[0].in_flight == 0
 
 
+async def test_a_stream_dropped_half_read_is_released_soon_and_only_once() -> None:
+    router, _, _ = make(group("g", "a"))
+    released = 0
+    store_release = router.store.release
+
+    async def counting(*args: Any, **kwargs: Any) -> None:
+        nonlocal released
+        released += 1
+        await store_release(*args, **kwargs)
+
+    router.store.release = counting  # type: ignore[method-assign]
+    result = await router.acompletion_dict("g", HELLO, stream=True)
+    stream: Any = result.response
+    await stream.__anext__()
+    del result, stream  # no aclose: dropped after a `break`, say
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert (await router.ahealth())[0].in_flight == 0 and released == 1
+    async with (await router.acompletion_dict("g", HELLO, stream=True)).response as stream:
+        assert len([c async for c in stream]) == 3  # type: ignore[union-attr]
+        await stream.aclose()  # type: ignore[union-attr]
+    assert (await router.ahealth())[0].in_flight == 0 and released == 2
+
+
 async def test_stream_open_errors_are_retried_like_any_other() -> None:
     router, client, _ = make(group("g", "a", "b"))
     client.script("a", InternalServerError("x"))

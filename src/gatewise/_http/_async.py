@@ -1,7 +1,10 @@
 """The asyncio path: an aiohttp transport, and send / stream with retries over any transport.
 
 aiohttp, not httpx, because its pooled session holds up under concurrency (see DESIGN.md's
-measurements); this module mirrors ``_sync`` name for name.
+measurements).  This module mirrors ``_sync``'s functions name for name; its streams are
+read with ``await read_chunk()`` (``_sync``'s with ``iter_bytes()``), and ``iter_events``
+gives an :class:`Events` rather than a generator: both keep a relayed stream's reads to as
+few frames as possible.
 """
 
 from __future__ import annotations
@@ -245,14 +248,11 @@ class Events(Generic[T]):
                 if items:
                     self._items, self._next = items, 1
                     return items[0]
-        except APIError as exc:
+        except BaseException as exc:
             self._ended = True
             self._stream.close()
-            with_context(exc, self._provider, self._model, self._secret)
-            raise
-        except BaseException:
-            self._ended = True
-            self._stream.close()
+            if isinstance(exc, APIError):
+                with_context(exc, self._provider, self._model, self._secret)
             raise
         self._stream.close()
         raise StopAsyncIteration

@@ -190,7 +190,8 @@ class _Relay(AsyncStream[Any]):
     the deployment is never switched mid-stream.  In flight is released exactly once: at
     the end, on ``aclose()`` (even before iterating), or soon after the stream is dropped.
     It is the ``AsyncStream`` the caller gets (not one wrapped around it): a relayed
-    stream passes through it once per upstream read.
+    stream passes through it once per upstream read.  It overrides every method of the
+    base, which it extends for the type alone.
     """
 
     def __init__(self, caller: Caller, deployment: Deployment, spec: CallSpec, upstream: Any,

@@ -43,8 +43,10 @@ class MistralStreamTranslator:
         self._created = 0
         self._choices: dict[int, _ChoiceState] = {}
         self._head: Head | None = None  # made at the first chance of a plain event
-        self._plain: Head | None = None  # _head while the next event may be plain, else None
-        self._stale = True  # an event was fed since _plain was worked out
+        # _head while the next event may be plain, else None; worked out in passthrough
+        # after each feed (only feed changes it; nothing is relayed after finish).
+        self._plain: Head | None = None
+        self._stale = True
         self.usage: JSON | None = None  # the stream's usage (OpenAI's shape), once seen
 
     def _chunk(self, choices: list[JSON]) -> JSON:
@@ -52,6 +54,7 @@ class MistralStreamTranslator:
                 "model": self._model, "choices": choices}
 
     def feed(self, event: JSON) -> list[JSON]:
+        self._stale = True  # whether the next event may be plain: worked out again if asked
         if event.get("object") == "error":
             raise InternalServerError(f"Mistral reported an error mid-stream: "
                                       f"{event.get('message') or event}",
@@ -71,7 +74,6 @@ class MistralStreamTranslator:
                 if choice is not None:
                     choices.append(choice)
 
-        self._stale = True
         usage = event.get("usage")
         if isinstance(usage, dict):
             self.usage = translate_usage(usage)
