@@ -54,18 +54,52 @@ def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
 
 
 class _AiohttpStream:
-    __slots__ = ("_response", "headers", "status")
+    """A streaming response.  Its read timeout (the longest silence while a read waits) is
+    kept with one timer a stream, checked when it fires: aiohttp's own ``sock_read`` would
+    cancel and re-arm a timer at every arrival, the costliest step of a relayed read.
+    aiohttp's still covers the wait for the response head."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    __slots__ = ("_content", "_idle", "_last", "_loop", "_response", "_timer", "_waiting",
+                 "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, idle: float | None,
+                 loop: asyncio.AbstractEventLoop) -> None:
         self._response = response
+        self._content = response.content
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
+        self._loop = loop
+        self._idle = idle
+        self._waiting = False
+        self._last = loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        connection = response.connection
+        if idle and connection is not None and connection.protocol is not None and isinstance(
+                getattr(type(connection.protocol), "read_timeout", None), property):
+            connection.protocol.read_timeout = None  # from here on, ours
+            self._timer = loop.call_at(self._last + idle, self._check)
+
+    def _check(self) -> None:
+        assert self._idle is not None
+        now = self._loop.time()
+        due = self._last + self._idle
+        if self._waiting and now >= due:
+            self._timer = None
+            self._content.set_exception(aiohttp.ServerTimeoutError(
+                f"no data from the upstream for {self._idle:g} s"))
+        elif not self._content.is_eof():
+            self._timer = self._loop.call_at(max(due, now + self._idle / 8), self._check)
 
     async def read_chunk(self) -> bytes:
+        self._waiting = True
         try:
-            return await self._response.content.readany()
+            chunk = await self._content.readany()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped(exc, mid_stream=True) from exc
+        finally:
+            self._waiting = False
+        self._last = self._loop.time()
+        return chunk
 
     async def aread(self) -> bytes:
         try:
@@ -74,6 +108,9 @@ class _AiohttpStream:
             raise _mapped(exc) from exc
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._response.close()
 
 
@@ -131,7 +168,7 @@ class AiohttpTransport:
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _mapped(exc) from exc
-        return _AiohttpStream(response)
+        return _AiohttpStream(response, timeout.read, self._loop or asyncio.get_running_loop())
 
     def connections_in_use(self) -> int:
         """Pooled connections currently serving a request (0 when all is released)."""
