@@ -4,7 +4,9 @@ the stream's total length (the aiohttp transport keeps it with one timer a strea
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import AsyncIterator
 
 from gatewise._exceptions import APITimeoutError
@@ -77,3 +79,18 @@ async def test_a_silence_longer_than_the_read_timeout_fails_soon_after_it() -> N
         _, error = await read_all(url, read=0.3)
     assert isinstance(error, APITimeoutError)
     assert 0.3 <= time.monotonic() - start < 1.5
+
+
+async def test_a_stream_dropped_unclosed_is_not_kept_alive_by_its_timer() -> None:
+    server, url = await serve([0.05])
+    async with server:
+        transport = AiohttpTransport()
+        try:
+            stream = await transport.open_stream(Request("POST", url, {}, b"{}"),
+                                                 Timeout(read=5, connect=5))
+            dropped = weakref.ref(stream)
+            del stream
+            gc.collect()
+            assert dropped() is None
+        finally:
+            await transport.aclose()

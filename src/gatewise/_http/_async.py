@@ -10,6 +10,7 @@ few frames as possible.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -53,14 +54,21 @@ def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
     return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
 
 
+def _check_idle(stream: weakref.ref[_AiohttpStream]) -> None:
+    # The timer holds the stream weakly: one dropped unclosed is not kept alive by it.
+    alive = stream()
+    if alive is not None:
+        alive._check()
+
+
 class _AiohttpStream:
     """A streaming response.  Its read timeout (the longest silence while a read waits) is
     kept with one timer a stream, checked when it fires: aiohttp's own ``sock_read`` would
     cancel and re-arm a timer at every arrival, the costliest step of a relayed read.
     aiohttp's still covers the wait for the response head."""
 
-    __slots__ = ("_content", "_idle", "_last", "_loop", "_response", "_timer", "_waiting",
-                 "headers", "status")
+    __slots__ = ("__weakref__", "_content", "_idle", "_last", "_loop", "_response", "_timer",
+                 "_waiting", "headers", "status")
 
     def __init__(self, response: aiohttp.ClientResponse, idle: float | None,
                  loop: asyncio.AbstractEventLoop) -> None:
@@ -77,7 +85,7 @@ class _AiohttpStream:
         if idle and connection is not None and connection.protocol is not None and isinstance(
                 getattr(type(connection.protocol), "read_timeout", None), property):
             connection.protocol.read_timeout = None  # from here on, ours
-            self._timer = loop.call_at(self._last + idle, self._check)
+            self._timer = loop.call_at(self._last + idle, _check_idle, weakref.ref(self))
 
     def _check(self) -> None:
         assert self._idle is not None
@@ -88,7 +96,8 @@ class _AiohttpStream:
             self._content.set_exception(aiohttp.ServerTimeoutError(
                 f"no data from the upstream for {self._idle:g} s"))
         elif not self._content.is_eof():
-            self._timer = self._loop.call_at(max(due, now + self._idle / 8), self._check)
+            self._timer = self._loop.call_at(max(due, now + self._idle / 8), _check_idle,
+                                             weakref.ref(self))
 
     async def read_chunk(self) -> bytes:
         self._waiting = True
