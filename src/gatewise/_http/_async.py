@@ -54,6 +54,10 @@ def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
     return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
 
 
+# The error a silent stream fails with: aiohttp's own for it where it has one.
+_SILENCE: type[Exception] = getattr(aiohttp, "SocketTimeoutError", aiohttp.ServerTimeoutError)
+
+
 def _check_idle(stream: weakref.ref[_AiohttpStream]) -> None:
     # The timer holds the stream weakly: one dropped unclosed is not kept alive by it.
     alive = stream()
@@ -67,8 +71,8 @@ class _AiohttpStream:
     cancel and re-arm a timer at every arrival, the costliest step of a relayed read.
     aiohttp's still covers the wait for the response head."""
 
-    __slots__ = ("__weakref__", "_content", "_idle", "_last", "_loop", "_response", "_timer",
-                 "_waiting", "headers", "status")
+    __slots__ = ("__weakref__", "_content", "_idle", "_last", "_loop", "_response", "_seen",
+                 "_timer", "_waiting", "headers", "status")
 
     def __init__(self, response: aiohttp.ClientResponse, idle: float | None,
                  loop: asyncio.AbstractEventLoop) -> None:
@@ -79,25 +83,31 @@ class _AiohttpStream:
         self._loop = loop
         self._idle = idle
         self._waiting = False
-        self._last = loop.time()
+        self._last = loop.time()  # when the last read returned
+        self._seen = response.content.total_bytes  # the bytes the upstream had sent then
         self._timer: asyncio.TimerHandle | None = None
         connection = response.connection
-        if idle and connection is not None and connection.protocol is not None and isinstance(
-                getattr(type(connection.protocol), "read_timeout", None), property):
+        # An error's body is read whole (aread), under aiohttp's own timeout.
+        if (idle and response.status < 400 and connection is not None
+                and connection.protocol is not None
+                and isinstance(getattr(type(connection.protocol), "read_timeout", None),
+                               property)):
             connection.protocol.read_timeout = None  # from here on, ours
             self._timer = loop.call_at(self._last + idle, _check_idle, weakref.ref(self))
 
     def _check(self) -> None:
         assert self._idle is not None
         now = self._loop.time()
+        if self._content.total_bytes != self._seen:  # bytes came that no read took yet
+            self._last, self._seen = now, self._content.total_bytes
         due = self._last + self._idle
         if self._waiting and now >= due:
             self._timer = None
-            self._content.set_exception(aiohttp.ServerTimeoutError(
+            self._content.set_exception(_SILENCE(
                 f"no data from the upstream for {self._idle:g} s"))
         elif not self._content.is_eof():
-            self._timer = self._loop.call_at(max(due, now + self._idle / 8), _check_idle,
-                                             weakref.ref(self))
+            self._timer = self._loop.call_at(due if due > now else now + self._idle / 8,
+                                             _check_idle, weakref.ref(self))
 
     async def read_chunk(self) -> bytes:
         self._waiting = True
@@ -107,7 +117,7 @@ class _AiohttpStream:
             raise _mapped(exc, mid_stream=True) from exc
         finally:
             self._waiting = False
-        self._last = self._loop.time()
+        self._last, self._seen = self._loop.time(), self._content.total_bytes
         return chunk
 
     async def aread(self) -> bytes:
