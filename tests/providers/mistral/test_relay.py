@@ -120,6 +120,19 @@ def test_the_relay_says_what_decoding_says(events: list[dict[str, Any]], sizes: 
     assert relayed == by_decoding(data, params)
 
 
+def test_a_quote_after_an_escaped_backslash_is_not_taken_for_an_escaped_one() -> None:
+    # Texts ending with a backslash end with `\\"` on the wire.  Counted as escaped quotes,
+    # four of them balanced the four quotes of an extra "role" key in the same run, which
+    # then went out untranslated (found by the property test above).
+    extra_key = event({"content": " x\\", "role": "assistant"})
+    events = (text_stream([])[:1] + [extra_key] + [event({"content": " x\\"})] * 3
+              + [extra_key] + text_stream([])[-1:])
+    data = sse(events)
+    relayed, _ = by_relay([data], {})
+    assert relayed == by_decoding(data, {})
+    assert all("role" not in e["choices"][0]["delta"] for e in relayed[1:])
+
+
 def test_plain_runs_pass_through_untouched() -> None:
     texts = [f" word{i}" for i in range(200)]
     data = sse(text_stream(texts))

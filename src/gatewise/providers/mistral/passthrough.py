@@ -65,9 +65,11 @@ def _checked(run: bytes, head: Head) -> bytes | None:
     seam), the run ends with ``SUFFIX``; no empty text (the translator drops those); no
     ``<``; and no quote or line break but those of the heads and suffixes and the text's
     escaped quotes -- so nothing else between a head and its suffix: no other event or
-    line, no extra key such as ``tool_calls`` (when the text has backslashes, ``\\"``
-    ending a text counts as escaped, fails, and the events go the decoding way).  The
-    upstream's JSON is taken as well formed: what is checked is each event's kind.
+    line, no extra key such as ``tool_calls``.  A quote after a single backslash is an
+    escaped one; a quote after two or more (a text ending with a backslash, ``\\\\"``)
+    sends the run the decoding way: counting it as escaped could balance a stray quote
+    elsewhere in the run.  The upstream's JSON is taken as well formed: what is checked is
+    each event's kind.
     """
     first = run.find(b"\n\n") + 2
     if run[first - len(SUFFIX):first] != SUFFIX:
@@ -76,9 +78,11 @@ def _checked(run: bytes, head: Head) -> bytes | None:
         return None  # "<": maybe a <think> tag, the translator's splitter decides
     marks = (run.count(head.seam) + 1) * head.marks
     if b"\\" in run:
-        if b"\\u003" in run:
-            return None  # maybe \u003c, a "<"
-        marks += run.count(b'\\"')
+        if b"\\u003" in run or b'\\\\"' in run:
+            # maybe \u003c, a "<"; or a quote after an escaped backslash (`\\"` ends a
+            # text that ends with a backslash): not an escaped quote, see below
+            return None
+        marks += run.count(b'\\"')  # every quote after one backslash is an escaped one
     return run if len(run.translate(None, _NOT_MARKS)) == marks else None
 
 
