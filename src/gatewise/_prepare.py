@@ -153,7 +153,7 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
     else:
         _check_context_window(info, messages, params)
     return Call(target.spec.name, target.model_id, adapter, info, params, stream,
-                target.timeout, target.policy, mock, request, target.key or None)
+                target.timeout, target.policy, mock, request, target.key)
 
 
 def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
@@ -180,5 +180,5 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
     requests = ([] if mock is not None else
                 [Request("POST", url, target.headers, encode_body(body)) for body in bodies])
     call = Call(target.spec.name, model_id, adapter, info, params, False, target.timeout,
-                target.policy, mock, None, target.key or None)
+                target.policy, mock, None, target.key)
     return call, requests

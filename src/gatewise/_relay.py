@@ -61,7 +61,7 @@ class SseRelay:
         return self._translator.usage
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        error = self._failed or self._decoder.error
+        error = self.error
         if error is not None:
             raise error
         if self._decoder.done:
@@ -96,7 +96,7 @@ class SseRelay:
             else:
                 end = data.find(b"\n\n", pos) + 2
                 self._decode(data[pos:end], out)
-                if decoder.done or self._failed is not None or decoder.error is not None:
+                if decoder.done or self.error is not None:
                     return
             pos = end
 

@@ -130,7 +130,7 @@ class Target:
     stream_headers: Mapping[str, str] = field(repr=False)
     timeout: Timeout
     policy: RetryPolicy
-    key: str = field(repr=False)
+    key: str | None = field(repr=False)  # None for a mocked call: it sends nothing
     env: tuple[tuple[str, str | None], ...] = field(repr=False)
     """The environment variables read to build it, and what they said."""
     revision: int
@@ -140,15 +140,18 @@ class Target:
 def build_target(settings: Settings, catalogue: Catalogue, model: str,
                  options: dict[str, Any], *, mocked: bool = False) -> Target:
     """The target of ``model`` with ``options``; a ``mocked`` call sends nothing, so it
-    needs no key, URL or headers (they are left empty)."""
+    needs no key (None), URL or headers (empty)."""
     spec, model_id = _resolve(model, options)
     env: list[tuple[str, str | None]] = []
-    key = "" if mocked else _api_key(spec, options, settings, env)
+    key: str | None = None
+    base, headers, stream_headers = "", {}, {}
+    if not mocked:
+        key = _api_key(spec, options, settings, env)
+        base = _api_base(spec, options, settings, env)
+        headers = _headers(key, options, settings, stream=False)
+        stream_headers = _headers(key, options, settings, stream=True)
     return Target(spec, model_id, adapter_for(spec.name),
-                  catalogue.get(f"{spec.name}/{model_id}"),
-                  "" if mocked else _api_base(spec, options, settings, env),
-                  {} if mocked else _headers(key, options, settings, stream=False),
-                  {} if mocked else _headers(key, options, settings, stream=True),
+                  catalogue.get(f"{spec.name}/{model_id}"), base, headers, stream_headers,
                   _timeout(options, settings), _policy(options, settings), key,
                   tuple(env), catalogue.revision)
 

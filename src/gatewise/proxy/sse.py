@@ -56,8 +56,8 @@ class _Watch:
         self.sending = False
         self._seen = -1
         self._timeout = client_timeout
-        self._task = asyncio.current_task()
         self._loop = loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task(loop)
         self._listener: asyncio.Handle | asyncio.Task[None] = loop.call_soon(
             self._start_listening, receive)
         self._timer = loop.call_later(client_timeout, self._tick)
