@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOTS = ("ChatCompletionRequest", "EmbeddingRequest", "FIMCompletionRequest")
+ROOTS = (
+    "ChatCompletionRequest", "EmbeddingRequest", "FIMCompletionRequest",
+    "ClassificationRequest", "ChatModerationRequest", "ChatClassificationRequest",
+    "OCRRequest", "AudioTranscriptionRequest", "AudioTranscriptionRequestStream",
+    # answers, for the fake to build (and the tests to check) schema-true responses
+    "FIMCompletionResponse", "ModerationResponse", "ClassificationResponse", "OCRResponse",
+    "TranscriptionResponse", "TranscriptionStreamEvents",
+)
 REF_PREFIX = "#/components/schemas/"
 DEFAULT_SPEC = Path(__file__).parents[3] / "shared" / "reference" / "mistral-openapi.yaml"
 OUTPUT = Path(__file__).with_name("openapi_subset.json")
