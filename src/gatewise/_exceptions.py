@@ -106,10 +106,16 @@ class APIError(GatewiseError):
 
 
 class APIConnectionError(APIError):
-    """The upstream could not be reached, or the connection broke mid-answer."""
+    """The upstream could not be reached, or the connection broke mid-answer.
+
+    ``unsent`` is True when no connection could even be opened (refused, DNS failure,
+    connect timeout): nothing reached the upstream, so trying another deployment is always
+    safe.  Each transport sets it where it knows.
+    """
 
     retryable = True
     openai_type = "api_connection_error"
+    unsent: bool = False
 
 
 class APITimeoutError(APIConnectionError):
