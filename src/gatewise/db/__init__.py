@@ -1,0 +1,16 @@
+"""The proxy's database: keys, teams, users, end users, and the spend ledger.
+
+Loaded only when a database is configured (``general_settings.database_url`` or
+``DATABASE_URL``, or a master key with the embedded SQLite default): ``import gatewise`` and
+the SDK never import SQLAlchemy.  One schema, two backends: SQLite (embedded, through
+aiosqlite) and PostgreSQL (production, through asyncpg), with versioned migrations
+(Alembic) applied at startup or by ``gatewise db upgrade``.
+
+::
+
+    url.py        the URL: parsing, the embedded default path, a repr without the password
+    schema.py     the tables (SQLAlchemy Core)
+    migrations/   Alembic's environment and the versions
+    migrate.py    upgrade to the latest version, one process at a time
+    database.py   ``Database``: the engine, opened and migrated, closed
+"""
