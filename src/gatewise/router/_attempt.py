@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from gatewise._exceptions import APIError, APITimeoutError
 from gatewise._streaming import AsyncStream, same
 from gatewise.router._deadline import PerLoop
 from gatewise.router.deployments import Deployment
 from gatewise.router.store import StateStore
+
+if TYPE_CHECKING:
+    from gatewise.state.ticket import Ticket
 
 Send = Callable[..., Awaitable[Any]]
 OnFailure = Callable[[Deployment, APIError], Awaitable[None]]
@@ -39,11 +42,19 @@ class CallSpec(NamedTuple):
     stream_timeout: float | None
     tokens: int
     """Estimated prompt tokens, counted against tpm when the deployment is reserved."""
+    ticket: Ticket | None = None
+    """The proxy's admission ticket (key limits, budget): taken with the first acquire,
+    settled with the release of the attempt that served the call."""
+
+
+def usage_of(obj: Any) -> Any:
+    """The ``usage`` of a response, chunk or relayed stream (dict or model), or None."""
+    return obj.get("usage") if isinstance(obj, dict) else getattr(obj, "usage", None)
 
 
 def total_tokens(obj: Any) -> int | None:
     """``usage.total_tokens`` of a response or chunk (dict or model), if it says."""
-    usage = obj.get("usage") if isinstance(obj, dict) else getattr(obj, "usage", None)
+    usage = usage_of(obj)
     if usage is None:
         return None
     total = usage.get("total_tokens") if isinstance(usage, dict) else getattr(
@@ -126,6 +137,7 @@ class Caller:
         handed_over = False
         latency: float | None = None
         tokens = 0
+        served: Any = None
         started = time.perf_counter()
         try:
             base, timeout = self._base(deployment, spec)
@@ -149,6 +161,7 @@ class Caller:
             used = total_tokens(response)
             if used is not None:
                 tokens = used - spec.tokens
+            served = response
             return response
         except APITimeoutError:
             # A timeout is a latency too: it keeps latency-based routing away from it.
@@ -156,8 +169,14 @@ class Caller:
             raise
         finally:
             if not handed_over:
+                # Only the attempt that served the call settles its ticket: a failed one
+                # may be followed by another (the proxy settles a call that failed).
+                ticket = spec.ticket if served is not None else None
+                if ticket is not None:
+                    settle_ticket(ticket, deployment, served)
                 await self._store.release(deployment.id, self._clock(), latency=latency,
-                                          first_token=spec.stream, tokens=tokens)
+                                          first_token=spec.stream, tokens=tokens,
+                                          ticket=ticket)
 
     async def _open(self, deployment: Deployment, send: Send, spec: CallSpec,
                     params: dict[str, Any], limit: float | None, started: float) -> Any:
@@ -169,14 +188,29 @@ class Caller:
                     upstream, first = await _first_of(send, deployment, spec, params)
             except TimeoutError:
                 raise _timeout_error(deployment, "no first chunk", limit) from None
-        await self._store.record_latency(deployment.id, time.perf_counter() - started,
-                                         first_token=True)
-        return _Relay(self, deployment, spec, upstream, first)
+        # The time to its first chunk is booked with the stream's release: one store call
+        # (one round trip to a shared store) less per stream.
+        return _Relay(self, deployment, spec, upstream, first, time.perf_counter() - started)
 
-    async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None
-                            ) -> None:
+    async def stream_ended(self, deployment: Deployment, spec: CallSpec, used: int | None,
+                           usage: Any, ttft: float) -> None:
         tokens = 0 if used is None else used - spec.tokens
-        await self._store.release(deployment.id, self._clock(), tokens=tokens)
+        ticket = spec.ticket
+        if ticket is not None:
+            settle_ticket(ticket, deployment, {"usage": usage} if usage is not None else None)
+        await self._store.release(deployment.id, self._clock(), latency=ttft, first_token=True,
+                                  tokens=tokens, ticket=ticket)
+
+
+def settle_ticket(ticket: Ticket, deployment: Deployment, answer: Any) -> None:
+    """Fill in what the settlement books: who served, the usage, its cost and tokens."""
+    usage: Any = usage_of(answer) if answer is not None else None
+    if hasattr(usage, "model_dump"):
+        usage = usage.model_dump()
+    ticket.deployment_id = deployment.id
+    ticket.usage = usage
+    ticket.used_tokens = total_tokens(answer) if answer is not None else None
+    ticket.cost = ticket.cost_for(deployment.id, usage)
 
 
 _END: Any = object()
@@ -195,14 +229,16 @@ class _Relay(AsyncStream[Any]):
     """
 
     def __init__(self, caller: Caller, deployment: Deployment, spec: CallSpec, upstream: Any,
-                 first: Any) -> None:
+                 first: Any, ttft: float) -> None:
         super().__init__(upstream, same)
         self._caller = caller
         self._deployment = deployment
         self._spec = spec
         self._upstream = upstream
         self._first = first
+        self._ttft = ttft
         self._used: int | None = None
+        self._usage: Any = None
         # Chunk objects carry usage; a relayed stream's bytes do not (it says at the end).
         self._chunks_say_usage = not isinstance(first, bytes)
 
@@ -229,7 +265,10 @@ class _Relay(AsyncStream[Any]):
                 await self.aclose()
                 raise
         if self._chunks_say_usage:
-            self._used = total_tokens(chunk) or self._used
+            usage = usage_of(chunk)
+            if usage is not None:
+                self._usage = usage
+                self._used = total_tokens(chunk) or self._used
         return chunk
 
     async def aclose(self) -> None:
@@ -240,9 +279,11 @@ class _Relay(AsyncStream[Any]):
             if self._upstream is not None:
                 await self._upstream.aclose()
         finally:
-            if self._used is None:  # a relayed stream (bytes) knows its usage itself
+            if self._usage is None:  # a relayed stream (bytes) knows its usage itself
+                self._usage = self.usage
                 self._used = total_tokens(self._upstream)
-            await self._caller.stream_ended(self._deployment, self._spec, self._used)
+            await self._caller.stream_ended(self._deployment, self._spec, self._used,
+                                            self._usage, self._ttft)
 
     def release_soon(self) -> None:
         """For a stream dropped without ``aclose()``: release it on the running loop."""

@@ -187,7 +187,7 @@ class Engine:
             choice = (tier[0] if len(tier) == 1
                       else self.strategy(tier, stats, self.rng, stream=spec.stream))
             if await self.store.acquire(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,
-                                        tokens=spec.tokens):
+                                        tokens=spec.tokens, ticket=spec.ticket):
                 return choice
             lost.add(choice.id)  # another call took its last slot since the snapshot
 
@@ -204,7 +204,7 @@ class Engine:
         while True:
             choice = tier[0] if len(tier) == 1 else weighted_pick(tier, weights, self.rng)
             if await self.store.acquire(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,
-                                        tokens=spec.tokens):
+                                        tokens=spec.tokens, ticket=spec.ticket):
                 return choice
             rest = [d for d in rest if d is not choice]
             if not rest:

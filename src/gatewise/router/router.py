@@ -35,6 +35,7 @@ from gatewise.router.strategies import (
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise._streaming import AsyncStream, Stream
+    from gatewise.state.ticket import Ticket
     from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
 
 JSON = dict[str, Any]
@@ -213,36 +214,44 @@ class Router:
             self._client = AsyncClient()
         return self._client
 
-    async def acompletion(self, model: str, messages: list[JSON], **params: Any
+    async def acompletion(self, model: str, messages: list[JSON], *,
+                          admission: Ticket | None = None, **params: Any
                           ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
         """A chat completion from one deployment of ``model``; ``stream=True`` gives an
-        ``AsyncStream`` that has already received its first chunk."""
-        result = await self._route(self.client.completion, model, messages, params)
+        ``AsyncStream`` that has already received its first chunk.
+
+        ``admission`` (every async method takes it): a ticket of limits and budget
+        (``gatewise.state.ticket``) admitted with the deployment, in the same atomic store
+        operation, and settled when the call ends; its refusal is raised as is."""
+        result = await self._route(self.client.completion, model, messages, params, admission)
         return cast("ModelResponse | AsyncStream[ModelResponseChunk]", result.response)
 
-    async def aembedding(self, model: str, input: str | list[str], **params: Any
-                         ) -> EmbeddingResponse:
-        result = await self._route(self.client.embedding, model, input, params)
+    async def aembedding(self, model: str, input: str | list[str], *,
+                         admission: Ticket | None = None, **params: Any) -> EmbeddingResponse:
+        result = await self._route(self.client.embedding, model, input, params, admission)
         return cast("EmbeddingResponse", result.response)
 
     # The three below return the routing coroutine itself (awaited by the caller): a frame
     # less for each of the call's resumptions to pass through (the proxy calls
     # acompletion_sse and aembedding_dict on every request).
 
-    def acompletion_dict(self, model: str, messages: list[JSON], **params: Any
+    def acompletion_dict(self, model: str, messages: list[JSON], *,
+                         admission: Ticket | None = None, **params: Any
                          ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:
         """OpenAI-shaped dicts (a stream of chunk dicts), plus who served and what it took."""
-        return self._route(self.client.completion_dict, model, messages, params)
+        return self._route(self.client.completion_dict, model, messages, params, admission)
 
-    def acompletion_sse(self, model: str, messages: list[JSON], **params: Any
+    def acompletion_sse(self, model: str, messages: list[JSON], *,
+                        admission: Ticket | None = None, **params: Any
                         ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[bytes]]]:
         """For relaying: a stream comes as OpenAI SSE bytes (``AsyncClient.completion_sse``),
         first block already in."""
-        return self._route(self.client.completion_sse, model, messages, params)
+        return self._route(self.client.completion_sse, model, messages, params, admission)
 
-    def aembedding_dict(self, model: str, input: str | list[str], **params: Any
+    def aembedding_dict(self, model: str, input: str | list[str], *,
+                        admission: Ticket | None = None, **params: Any
                         ) -> Coroutine[Any, Any, RouteResult[JSON]]:
-        return self._route(self.client.embedding_dict, model, input, params)
+        return self._route(self.client.embedding_dict, model, input, params, admission)
 
     async def ahealth(self) -> list[DeploymentHealth]:
         """Each deployment's state: healthy, cooling down (and for how long), at its limit."""
@@ -307,8 +316,8 @@ class Router:
 
     # -- routing ----------------------------------------------------------------------------
 
-    async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any]
-                     ) -> RouteResult[Any]:
+    async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any],
+                     admission: Ticket | None = None) -> RouteResult[Any]:
         first = self._group(model)
         if not _PINNED.isdisjoint(params):
             pinned = sorted(_PINNED.intersection(params))
@@ -317,7 +326,7 @@ class Router:
         if _CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
             budget = self._budgets.get(first, self.num_retries)
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
-                            estimate_tokens(payload) if self._counts_tokens else 0)
+                            estimate_tokens(payload) if self._counts_tokens else 0, admission)
             return await self._engine.route(send, spec, first, self._fallbacks, budget)
         call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
         retries = params.get("num_retries", params.get("max_retries"))
@@ -330,7 +339,7 @@ class Router:
             timeout=timeout,
             stream_timeout=_seconds(params.get("stream_timeout"), "stream_timeout",
                                     per_call=True),
-            tokens=estimate_tokens(payload) if self._counts_tokens else 0)
+            tokens=estimate_tokens(payload) if self._counts_tokens else 0, ticket=admission)
         try:
             config = self._fallbacks.with_overrides(
                 first, fallbacks=params.get("fallbacks"),

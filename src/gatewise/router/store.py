@@ -18,7 +18,12 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from gatewise.state.counters import ScopeCounters
+
+if TYPE_CHECKING:
+    from gatewise.state.ticket import Ticket
 
 WINDOW = 60.0
 """Seconds in a usage window (rpm / tpm) and in the failure-counting window."""
@@ -74,16 +79,27 @@ class StateStore(Protocol):
         """Remember a call's latency (or a stream's time to first token)."""
 
     async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
-                      tpm: int | None, tokens: int) -> bool:
+                      tpm: int | None, tokens: int, ticket: Ticket | None = None) -> bool:
         """If the deployment is not cooling down and is under both limits in the current
         window, count one request, ``tokens`` tokens and one call in flight, and return
-        True; else change nothing and return False."""
+        True; else change nothing and return False.
+
+        With a ``ticket`` not yet admitted, its scopes are checked first (a refusal is
+        raised: ``gatewise.state.ticket.LimitExceeded``) and, when the deployment can be
+        had, the request is taken into them in the same atomic step."""
 
     async def release(self, deployment_id: str, now: float, *, latency: float | None = None,
-                      first_token: bool = False, tokens: int = 0) -> None:
+                      first_token: bool = False, tokens: int = 0,
+                      ticket: Ticket | None = None) -> None:
         """The end of an acquired call: no longer in flight, plus :meth:`record_latency`
         (when ``latency`` is given) and ``tokens`` added to the current window's count (the
-        actual usage minus the estimate acquired with; may be negative)."""
+        actual usage minus the estimate acquired with; may be negative).  With an admitted
+        ``ticket``, settle it in the same step (:meth:`settle`)."""
+
+    async def settle(self, ticket: Ticket, now: float) -> None:
+        """Settle an admitted ticket: its reservation becomes ``ticket.cost`` (0 if None),
+        its estimated tokens ``ticket.used_tokens`` (the estimate if None), and it is no
+        longer in flight in its scopes.  Settling twice does nothing."""
 
     async def record_failure(self, deployment_id: str, now: float) -> int:
         """Count a failure; return how many fell in the last :data:`WINDOW` seconds."""
@@ -130,6 +146,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._states: dict[str, _State] = {}
+        self._scopes = ScopeCounters()
         self._lock = threading.Lock()
 
     def _state(self, deployment_id: str) -> _State:
@@ -148,8 +165,12 @@ class MemoryStore:
             (state.ttfts if first_token else state.latencies).append(max(0.0, seconds))
 
     async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
-                      tpm: int | None, tokens: int) -> bool:
+                      tpm: int | None, tokens: int, ticket: Ticket | None = None) -> bool:
         with self._lock:
+            admit = ticket is not None and not ticket.admitted
+            if admit:
+                assert ticket is not None
+                self._scopes.check(ticket, now)
             state = self._state(deployment_id)
             until = state.cooldown_until
             if until is not None and until > now:
@@ -160,10 +181,14 @@ class MemoryStore:
             state.requests += 1
             state.tokens += max(0, tokens)
             state.in_flight += 1
+            if admit:
+                assert ticket is not None
+                self._scopes.take(ticket, now)
             return True
 
     async def release(self, deployment_id: str, now: float, *, latency: float | None = None,
-                      first_token: bool = False, tokens: int = 0) -> None:
+                      first_token: bool = False, tokens: int = 0,
+                      ticket: Ticket | None = None) -> None:
         with self._lock:
             state = self._state(deployment_id)
             state.in_flight = max(0, state.in_flight - 1)
@@ -172,6 +197,18 @@ class MemoryStore:
             if tokens:
                 state.roll(now)
                 state.tokens = max(0, state.tokens + tokens)
+            if ticket is not None:
+                self._settle(ticket, now)
+
+    async def settle(self, ticket: Ticket, now: float) -> None:
+        with self._lock:
+            self._settle(ticket, now)
+
+    def _settle(self, ticket: Ticket, now: float) -> None:
+        if ticket.admitted and not ticket.settled:
+            used = ticket.used_tokens
+            self._scopes.settle(ticket, ticket.cost or 0.0,
+                                ticket.tokens if used is None else used, now)
 
     async def record_failure(self, deployment_id: str, now: float) -> int:
         with self._lock:
