@@ -87,7 +87,8 @@ def test_startup_says_where_and_what(proxy: Proxy) -> None:
 def test_a_bad_config_exits_2_with_the_problem(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("model_list:\n  - model_name: x\n    params: {}\n")
     result = subprocess.run(
-        [sys.executable, "-m", "gatewise", "--config", "bad.yaml"], check=False, cwd=tmp_path,
+        [sys.executable, "-m", "gatewise", "--config", "bad.yaml", "--port", "0"], check=False,
+        cwd=tmp_path,
         capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
     assert "bad.yaml: model_list[0].params.model: required" in result.stderr
@@ -296,6 +297,28 @@ def test_master_key(example_proxy: Proxy) -> None:
         client(example_proxy, "wrong").models.list()
     assert httpx.get(example_proxy.url + "/health/readiness").status_code == 200
     assert "NO MASTER KEY" not in example_proxy.output()
+
+
+def test_health_in_detail_needs_the_master_key(example_proxy: Proxy) -> None:
+    readiness = httpx.get(example_proxy.url + "/health/readiness").json()
+    for headers in ({}, {"authorization": "Bearer wrong"}):
+        public = httpx.get(example_proxy.url + "/health", headers=headers)
+        assert public.status_code == 200
+        assert public.json() == readiness
+        assert "api_base" not in public.text and "demo" not in public.text
+    for headers in ({"authorization": f"Bearer {MASTER_KEY}"}, {"x-api-key": MASTER_KEY}):
+        detailed = httpx.get(example_proxy.url + "/health", headers=headers).json()
+        names = {e["model_name"] for e in detailed["healthy_endpoints"]}
+        assert names == {"demo", "mistral-small-latest", "mistral-embed"}
+
+
+def test_readiness_is_503_while_no_deployment_can_serve(tmp_path: Path) -> None:
+    env = {"MISTRAL_API_KEY": ""}  # the only deployment's key is missing
+    with run_proxy(["--model", "mistral/mistral-small-latest"], tmp_path, env) as server:
+        answer = httpx.get(server.url + "/health/readiness")
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "not_ready"
+        assert httpx.get(server.url + "/health/liveness").status_code == 200
 
 
 # -- streaming edge cases -------------------------------------------------------------------

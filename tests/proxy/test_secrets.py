@@ -157,7 +157,9 @@ def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> 
                 {"authorization": f"Bearer {MASTER_KEY[:-1]}"},
                 {"authorization": f"Bearer {MASTER_KEY}{MASTER_KEY}"},
                 {"authorization": f"Basic {MASTER_KEY}"}, {"authorization": MASTER_KEY},
-                {"x-api-key": MASTER_KEY}]
+                {"x-api-key": MASTER_KEY[:-1]}, {"api-key": "wrong"},
+                {"x-api-key": f"Bearer {MASTER_KEY}"},
+                {"authorization": "Bearer wrong", "x-api-key": MASTER_KEY}]
     seen = set()
     with httpx.Client(base_url=proxy.url, timeout=10) as client:
         for method, path, body in routes:
@@ -167,6 +169,19 @@ def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> 
                 seen.add((answer.status_code, answer.content,
                           answer.headers["content-type"], answer.headers["content-length"]))
     assert len(seen) == 1, seen
+
+
+def test_the_master_key_is_accepted_in_the_headers_other_clients_use(
+        proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    """Anthropic-style clients send ``x-api-key``, Azure-style ones ``api-key``."""
+    fake_mistral.api_keys = {UPSTREAM_KEY}
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        for name in ("x-api-key", "api-key", "authorization"):
+            value = f"Bearer {MASTER_KEY}" if name == "authorization" else MASTER_KEY
+            answer = client.post("/v1/chat/completions", headers={name: value},
+                                 json={"model": "small", "messages": HELLO})
+            assert answer.status_code == 200, (name, answer.text)
+            assert client.get("/v1/models", headers={name: value}).status_code == 200
 
 
 # -- in process --------------------------------------------------------------------------------
