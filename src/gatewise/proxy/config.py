@@ -38,6 +38,8 @@ DEFAULT_REQUEST_TIMEOUT = 600.0
 longest silence, before its first chunk and between two chunks)."""
 DEFAULT_CLIENT_TIMEOUT = 30.0
 """Seconds a client may take to send its request's head, and each piece of its body."""
+DEFAULT_REQUEST_BODY_TIMEOUT = 60.0
+"""Seconds a client may take to send a whole request body, however it paces the pieces."""
 DEFAULT_GRACEFUL_SHUTDOWN = 10.0
 MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
 
@@ -50,7 +52,7 @@ _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
 _SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
-                           "graceful_shutdown_timeout"})
+                           "request_body_timeout", "graceful_shutdown_timeout"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -99,6 +101,7 @@ class ProxyConfig:
     max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_request_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     client_timeout: float = DEFAULT_CLIENT_TIMEOUT
+    request_body_timeout: float = DEFAULT_REQUEST_BODY_TIMEOUT
     graceful_shutdown_timeout: float = DEFAULT_GRACEFUL_SHUTDOWN
     drop_params: bool = False
     num_retries: int | None = None
@@ -212,7 +215,7 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict
         out["max_request_header_bytes"] = r.count(
             values["max_request_header_bytes"], "general_settings.max_request_header_bytes",
             low=1024)
-    for name in ("client_timeout", "graceful_shutdown_timeout"):
+    for name in ("client_timeout", "request_body_timeout", "graceful_shutdown_timeout"):
         if name in values:
             out[name] = r.seconds(values[name], f"general_settings.{name}")
     return {k: v for k, v in out.items() if v is not None}
