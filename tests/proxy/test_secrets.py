@@ -184,6 +184,29 @@ def test_the_master_key_is_accepted_in_the_headers_other_clients_use(
             assert client.get("/v1/models", headers={name: value}).status_code == 200
 
 
+def test_websocket_upgrades_get_plain_http_answers_and_log_no_header(proxy: Proxy) -> None:
+    """No route serves WebSockets, so the server has them off: an upgrade request is
+    answered as the HTTP request it also is (never a 500), and nothing logs its headers --
+    at the most verbose level, the master key among them."""
+    upgrade = {"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+               "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    cases = [("GET", "/v1/nothing", AUTH, 404), ("GET", "/ws", {}, 404),
+             ("GET", "/v1/models", AUTH, 200), ("GET", "/v1/models", {}, 401),
+             ("GET", "/health/liveness", {}, 200), ("POST", "/v1/chat/completions", AUTH, 400)]
+    for method, path, headers, status in cases:
+        with httpx.Client(base_url=proxy.url, timeout=10) as client:
+            answer = client.request(method, path, headers={**upgrade, **headers})
+        assert answer.status_code == status, (path, answer.text)
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["connection"] == "close"
+    assert stop(proxy) == 0
+    output = proxy.output()
+    assert "TRACE" in output
+    assert not leaks(output), [line for line in output.splitlines() if leaks(line)][:5]
+    assert "sec-websocket" not in output.lower() and "Traceback" not in output
+    assert "upgrade" not in output.lower(), output[-2000:]
+
+
 # -- in process --------------------------------------------------------------------------------
 
 def test_keys_are_read_once_and_held_as_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,6 +81,7 @@ def _uvicorn_config(app: ProxyApp | str, options: ServeOptions) -> uvicorn.Confi
         app, host=options.host, port=options.port, workers=options.workers,
         factory=isinstance(app, str), loop="auto", lifespan="on",
         http=cast("type[asyncio.Protocol]", protocol),
+        ws="none",  # no route serves WebSockets: an upgrade request is plain HTTP
         log_level=level, access_log=options.access_log, server_header=False,
         proxy_headers=options.access_log,  # only the access log would use the client address
         timeout_graceful_shutdown=options.graceful_shutdown_timeout,  # type: ignore[arg-type]
