@@ -421,6 +421,8 @@ def test_model_flag_with_two_workers_stopped_by_ctrl_c(fake_mistral: FakeMistral
 @pytest.mark.parametrize(("workers", "shared"), [("1", False), ("2", False), ("2", True)])
 def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMistral, tmp_path: Path,
                                                    workers: str, shared: bool) -> None:
+    """The same line and exit status (3) for one worker and several, before anything else
+    (here the missing-key warning the config would give)."""
     # shared: taken as another `--workers N` proxy takes it (SO_REUSEPORT), which would
     # let this one share the port rather than fail, were it not checked first.
     with socket.socket() as taken:
@@ -429,18 +431,60 @@ def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMist
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "MISTRAL_API_KEY"}
         # Its own process group: should it start after all, its workers go down with it.
         started = subprocess.Popen(
             [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
              "--workers", workers, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path, env={**os.environ, **_env(fake_mistral)}, stdout=subprocess.PIPE,
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            _, stderr = started.communicate(timeout=30)
+            stdout, stderr = started.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(started.pid, signal.SIGKILL)
             started.communicate()
             pytest.fail("the proxy started on a taken port")
-    assert started.returncode != 0, stderr
-    assert "Traceback" not in stderr
-    assert re.search(r"(?i)address already in use", stderr), stderr
+    assert started.returncode == 3, stderr
+    assert (stdout, stderr) == (
+        "", f"gatewise: cannot listen on 127.0.0.1:{port}: address already in use\n")
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "4000x", ""])
+def test_a_port_out_of_range_is_refused_before_anything_else(tmp_path: Path, port: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
+         "--port", port], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    usage, error = result.stderr.strip().split("\n")[-2:]
+    assert usage.startswith("usage: gatewise") or usage.startswith(" ")
+    assert error == ("gatewise: error: argument --port/-p: must be a whole number from 1 to "
+                     f"65535 (or 0 for any free port), got {port!r}")
+
+
+def test_port_0_takes_a_free_port_and_says_which(fake_mistral: FakeMistral,
+                                                 tmp_path: Path) -> None:
+    started = subprocess.Popen(
+        [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
+         "--host", "127.0.0.1", "--port", "0"], cwd=tmp_path,
+        env={**os.environ, **_env(fake_mistral)}, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        assert started.stderr is not None
+        deadline = time.monotonic() + 20
+        announced = None
+        while announced is None and time.monotonic() < deadline:
+            line = started.stderr.readline()
+            assert line, "the proxy ended before it said where it listens"
+            announced = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", line)
+        assert announced is not None
+        port = int(announced.group(1))
+        assert port != 0
+        answer = httpx.get(f"http://127.0.0.1:{port}/health/liveness", timeout=5)
+        assert answer.json() == {"status": "alive"}
+        started.send_signal(signal.SIGTERM)
+        assert started.wait(15) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGKILL)
+        started.communicate()
