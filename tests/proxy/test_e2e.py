@@ -245,7 +245,15 @@ def test_unknown_model_is_404_listing_the_names(proxy: Proxy) -> None:
 def test_unsupported_param_is_400(proxy: Proxy) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client(proxy).chat.completions.create(model=MODEL, messages=HELLO, logprobs=True)
-    assert _error(info.value)["param"] == "logprobs"
+    error = _error(info.value)
+    assert error["param"] == "logprobs"
+    # The remedy as a proxy client applies it, not as the SDK's Python argument.
+    assert ('send "drop_params": true in the request body (or set drop_params: true under '
+            "litellm_settings in the proxy's config)") in error["message"]
+    assert "drop_params=True" not in error["message"]
+    dropped = client(proxy).chat.completions.create(
+        model=MODEL, messages=HELLO, logprobs=True, extra_body={"drop_params": True})
+    assert dropped.choices[0].message.content
 
 
 @pytest.mark.parametrize(("body", "param"), [
