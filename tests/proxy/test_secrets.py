@@ -35,6 +35,7 @@ from tests.proxy.conftest import HELLO, make_app
 
 UPSTREAM_KEY = "sk-upstream-QX7TZ3-gatewise-test"
 MASTER_KEY = "sk-master-K9W2VD-gatewise-test"
+ORG_SECRET = "Zr5Wq8Nv3Ty6Pu1"  # a deployment's extra_headers value
 MARKERS = (UPSTREAM_KEY, MASTER_KEY, "QX7TZ3", "K9W2VD")  # also a key cut short
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 
@@ -56,6 +57,7 @@ def config(fake: FakeMistral) -> dict[str, Any]:
             entry("embed", fake.base_url, "mistral-embed", **own_key),
             entry("default-key", fake.base_url),  # MISTRAL_API_KEY without os.environ/
             entry("refused", f"http://127.0.0.1:{refused_port()}/v1", **own_key),
+            entry("org", fake.base_url, **own_key, extra_headers={"X-Org-Secret": ORG_SECRET}),
         ],
         "settings": {"request_timeout": 0.5, "num_retries": 0},
         "general_settings": {"master_key": "os.environ/GATEWISE_MASTER_KEY"},
@@ -145,6 +147,47 @@ def test_no_key_leaves_on_any_path(proxy: Proxy, fake_mistral: FakeMistral) -> N
     assert "upstream provider rejected" in output  # the 401s were logged...
     assert "TRACE" in output or "DEBUG" in output  # ...at the most verbose level
     assert not leaks(output), [line for line in output.splitlines() if leaks(line)][:5]
+
+
+def _pieces(secret: str, width: int = 10) -> list[str]:
+    """Every piece of ``width`` characters of ``secret`` (what a cut leaves), lower case."""
+    return [secret[i:i + width].lower() for i in range(len(secret) - width + 1)]
+
+
+def _cut_at_2000(secret: str) -> str:
+    return "x" * (2000 - len(secret) // 2) + secret + " and more"
+
+
+def test_every_configured_secret_is_scrubbed_in_any_case_before_any_cut(
+        proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    """A deployment's extra header value, its key in upper case, a key across the 2,000
+    characters an upstream message is cut to, the master key: none of them in an answer or
+    in the log (where the 5xx are logged at WARNING)."""
+    fake_mistral.api_keys = {UPSTREAM_KEY}
+    echoes = [
+        Status(500, body={"message": f"rejected X-Org-Secret: {ORG_SECRET}, Authorization: "
+                                     f"BEARER {UPSTREAM_KEY.upper()}"}),
+        Status(500, body={"message": _cut_at_2000(UPSTREAM_KEY)}),
+        Status(502, body=_cut_at_2000(ORG_SECRET.lower()).encode()),
+        Status(503, body={"message": f"your key {MASTER_KEY.swapcase()} was echoed"}),
+        Status(400, body={"message": _cut_at_2000(MASTER_KEY)}),
+        Status(422, body={"detail": [{"type": "x", "loc": ["body", ORG_SECRET],
+                                      "msg": "bad", "input": _cut_at_2000(UPSTREAM_KEY)}]}),
+    ]
+    answers: list[httpx.Response] = []
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        for behavior in echoes:
+            for stream in (False, True):
+                fake_mistral.script(behavior)
+                answers.append(client.post("/v1/chat/completions", headers=AUTH, json={
+                    "model": "org", "messages": HELLO, "stream": stream}))
+    assert {a.status_code for a in answers} == {400, 422, 500, 502, 503}
+    assert stop(proxy) == 0
+    output = proxy.output()
+    assert "WARNING" in output and "***" in output
+    seen = ("\n".join(a.text for a in answers) + output).lower()
+    for secret in (ORG_SECRET, UPSTREAM_KEY, MASTER_KEY):
+        assert not [p for p in _pieces(secret) if p in seen], secret
 
 
 def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> None:
