@@ -95,6 +95,24 @@ def test_a_bad_config_exits_2_with_the_problem(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_config_typos_are_named_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "typo.yaml").write_text(
+        "model_list:\n  - model_name: small\n    litellm_params:\n"
+        "      model: mistral/mistral-small-latest\n"
+        "      api_kye: os.environ/MISTRAL_API_KEY\n"
+        "litellm_settings:\n  drop_parms: true\n")
+    env = {k: v for k, v in os.environ.items() if k != "MISTRAL_API_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gatewise", "--config", "typo.yaml", "--port", "0"],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "gatewise: the config cannot be used:\n"
+        "  typo.yaml: litellm_settings.drop_parms: unknown key (did you mean 'drop_params'?)\n"
+        "  typo.yaml: model_list[0].litellm_params.api_kye: unknown key (did you mean "
+        "'api_key'?)\n")
+
+
 # -- curl -----------------------------------------------------------------------------------
 
 @needs_curl
