@@ -5,14 +5,30 @@
 ...                       messages=[{"role": "user", "content": "hello"}])
 
 Importing gatewise does no work: each public name is loaded on first use.
+
+Three module-level settings, as LiteLLM users know them, are the defaults of ``completion``,
+``embedding`` and their async twins, read at each call (a call's own argument wins)::
+
+    gatewise.drop_params = True     # drop parameters the provider cannot honour
+    gatewise.num_retries = 3        # retries of a failed call (default 2)
+    gatewise.request_timeout = 30   # seconds a call may wait for the upstream (default 600)
+
+Any other attribute set on the module is an error: other defaults are ``Client(...)``
+arguments.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+drop_params: bool = False
+num_retries: int | None = None
+request_timeout: float | None = None
 
 _EXCEPTIONS = (
     "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError",
@@ -97,6 +113,45 @@ __all__ = [
     "stream_chunk_builder",
     "token_counter",
 ]
+
+
+def _checked_setting(name: str, value: Any) -> Any:
+    if name == "drop_params":
+        if not isinstance(value, bool):
+            raise TypeError(f"gatewise.drop_params must be True or False, got {value!r}")
+    elif name == "num_retries":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise ValueError(f"gatewise.num_retries must be a whole number >= 0 (or None for "
+                             f"the default), got {value!r}")
+    elif value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                or not 0 < value < float("inf")):
+        raise ValueError(f"gatewise.request_timeout must be a number of seconds > 0 (or None "
+                         f"for the default), got {value!r}")
+    return value
+
+
+_SETTINGS = ("drop_params", "num_retries", "request_timeout")
+
+
+class _Module(ModuleType):
+    """The module's own type: it checks what is set on it (LiteLLM's idiom of module
+    settings would otherwise be taken silently, and ignored)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SETTINGS:
+            value = _checked_setting(name, value)
+        elif not (name.startswith("_") or name in _WHERE or name in self.__dict__):
+            raise AttributeError(
+                f"gatewise has no setting {name!r}: the module-level settings are "
+                f"{', '.join(_SETTINGS)} (defaults of completion(), embedding() and their "
+                "async twins). For other defaults make a client, e.g. gatewise.Client("
+                "api_key=..., api_base=..., timeout=..., num_retries=..., drop_params=..., "
+                "extra_headers=...), or pass them per call.")
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Module
 
 
 def __getattr__(name: str) -> Any:

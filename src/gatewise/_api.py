@@ -1,14 +1,18 @@
 """``completion``, ``acompletion``, ``embedding``, ``aembedding``: the one-line API.
 
 Each is a thin function over a default client built on first call (environment variables
-are read per call, so setting ``MISTRAL_API_KEY`` after import works).  For your own
-defaults, pools or transports, make a :class:`gatewise.Client` / :class:`gatewise.AsyncClient`.
+are read per call, so setting ``MISTRAL_API_KEY`` after import works), with the module-level
+settings ``gatewise.drop_params``, ``gatewise.num_retries`` and ``gatewise.request_timeout``
+as defaults, read at each call.  For your own defaults, pools or transports, make a
+:class:`gatewise.Client` / :class:`gatewise.AsyncClient`.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+import gatewise
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
@@ -32,6 +36,19 @@ def default_async_client() -> AsyncClient:
     return AsyncClient()
 
 
+def _with_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the module-level settings for the options the call leaves unset."""
+    if gatewise.drop_params and "drop_params" not in params:
+        params["drop_params"] = True
+    retries = gatewise.num_retries
+    if retries is not None and "num_retries" not in params and "max_retries" not in params:
+        params["num_retries"] = retries
+    timeout = gatewise.request_timeout
+    if timeout is not None and "timeout" not in params and "request_timeout" not in params:
+        params["timeout"] = timeout
+    return params
+
+
 def completion(model: str, messages: list[dict[str, Any]], **params: Any
                ) -> ModelResponse | Stream[ModelResponseChunk]:
     """Call a chat model, e.g. ``completion(model="mistral/mistral-small-latest",
@@ -41,23 +58,24 @@ def completion(model: str, messages: list[dict[str, Any]], **params: Any
     :class:`Stream`.  Per-call options: ``api_key``, ``api_base``, ``timeout``,
     ``num_retries``, ``extra_headers``, ``drop_params``, ``mock_response``.
     """
-    return default_client().completion(model, messages, **params)
+    return default_client().completion(model, messages, **_with_settings(params))
 
 
 async def acompletion(model: str, messages: list[dict[str, Any]], **params: Any
                       ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
     """The asyncio twin of :func:`completion`; ``stream=True`` gives an :class:`AsyncStream`."""
-    return await default_async_client().completion(model, messages, **params)
+    return await default_async_client().completion(model, messages,
+                                                      **_with_settings(params))
 
 
 def embedding(model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
     """Embed text, e.g. ``embedding(model="mistral/mistral-embed", input=["a", "b"])``."""
-    return default_client().embedding(model, input, **params)
+    return default_client().embedding(model, input, **_with_settings(params))
 
 
 async def aembedding(model: str, input: str | list[str], **params: Any) -> EmbeddingResponse:
     """The asyncio twin of :func:`embedding`."""
-    return await default_async_client().embedding(model, input, **params)
+    return await default_async_client().embedding(model, input, **_with_settings(params))
 
 
 def get_model_info(model: str) -> ModelInfo:

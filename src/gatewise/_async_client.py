@@ -9,7 +9,7 @@ OpenAI-shaped dicts instead of models, for the proxy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _async
@@ -33,15 +33,19 @@ T = TypeVar("T")
 
 
 class AsyncClient:
-    """An asyncio client.  Every argument is a default each call may override."""
+    """An asyncio client.  Every argument is a default each call may override.
+
+    ``redact``: values no error may show (besides each call's key and the values of its
+    extra headers, always kept out): matched in any case, masked as ``***``.
+    """
 
     def __init__(self, *, api_key: str | None = None, api_base: str | None = None,
                  timeout: float | Timeout | None = None, num_retries: int = 2,
                  drop_params: bool = False, extra_headers: Mapping[str, str] | None = None,
-                 catalogue: Catalogue | None = None,
+                 redact: Iterable[str] = (), catalogue: Catalogue | None = None,
                  transport: _async.AsyncTransport | None = None) -> None:
         self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
-                                   extra_headers)
+                                   extra_headers, redact)
         self._catalogue = catalogue
         self._targets = Targets()
         self._transport = transport
@@ -116,7 +120,7 @@ class AsyncClient:
         # Returns the coroutine itself (no frame of its own for every resumption to pass).
         return _async.send(self.transport, request, timeout=call.timeout, policy=call.policy,
                            error_for=call.error_for, provider=call.provider,
-                           model=call.model_id)
+                           model=call.model_id, secrets=call.secrets)
 
     async def _answer(self, call: Call) -> JSON:
         if call.request is None:
@@ -128,14 +132,14 @@ class AsyncClient:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return AsyncStream(aiter_list(chunks), wrap)
-        upstream, events = await self._events(call, call.request, EventDecoder())
+        upstream, events = await self._events(call, call.request, EventDecoder(call.secrets))
         return AsyncStream(atranslate(events, call.translator()), wrap, on_close=upstream.close)
 
     async def _relay(self, call: Call) -> AsyncStream[bytes]:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return AsyncStream(aiter_list([encode_event(c) for c in chunks]), same)
-        relay = SseRelay(call.translator())
+        relay = SseRelay(call.translator(), call.secrets)
         upstream, blocks = await self._events(call, call.request, relay)
         return AsyncStream(blocks, same, on_close=upstream.close, usage=lambda: relay.usage)
 
@@ -145,9 +149,10 @@ class AsyncClient:
         items over its bytes."""
         upstream = await _async.open_stream(self.transport, request, timeout=call.timeout,
                                             policy=call.policy, error_for=call.error_for,
-                                            provider=call.provider, model=call.model_id)
+                                            provider=call.provider, model=call.model_id,
+                                            secrets=call.secrets)
         return upstream, _async.iter_events(upstream, provider=call.provider,
-                                            model=call.model_id, secret=call.secret,
+                                            model=call.model_id, secrets=call.secrets,
                                             decoder=decoder)
 
     async def aclose(self) -> None:

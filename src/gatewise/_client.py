@@ -8,7 +8,7 @@ OpenAI-shaped dicts instead of models, for the proxy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _sync
@@ -32,15 +32,19 @@ T = TypeVar("T")
 
 
 class Client:
-    """A blocking client.  Every argument is a default each call may override."""
+    """A blocking client.  Every argument is a default each call may override.
+
+    ``redact``: values no error may show (besides each call's key and the values of its
+    extra headers, always kept out): matched in any case, masked as ``***``.
+    """
 
     def __init__(self, *, api_key: str | None = None, api_base: str | None = None,
                  timeout: float | Timeout | None = None, num_retries: int = 2,
                  drop_params: bool = False, extra_headers: Mapping[str, str] | None = None,
-                 catalogue: Catalogue | None = None,
+                 redact: Iterable[str] = (), catalogue: Catalogue | None = None,
                  transport: _sync.SyncTransport | None = None) -> None:
         self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
-                                   extra_headers)
+                                   extra_headers, redact)
         self._catalogue = catalogue
         self._targets = Targets()
         self._transport = transport
@@ -104,7 +108,8 @@ class Client:
 
     def _send(self, call: Call, request: Request) -> JSON:
         return _sync.send(self.transport, request, timeout=call.timeout, policy=call.policy,
-                          error_for=call.error_for, provider=call.provider, model=call.model_id)
+                          error_for=call.error_for, provider=call.provider, model=call.model_id,
+                          secrets=call.secrets)
 
     def _answer(self, call: Call) -> JSON:
         if call.request is None:
@@ -116,14 +121,14 @@ class Client:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return Stream(iter(chunks), wrap)
-        upstream, events = self._events(call, call.request, EventDecoder())
+        upstream, events = self._events(call, call.request, EventDecoder(call.secrets))
         return Stream(translate(events, call.translator()), wrap, on_close=upstream.close)
 
     def _relay(self, call: Call) -> Stream[bytes]:
         if call.request is None:
             chunks = mock_chat_chunks(call.mock, call.model_id, include_usage=include_usage(call))
             return Stream(iter([encode_event(c) for c in chunks]), same)
-        relay = SseRelay(call.translator())
+        relay = SseRelay(call.translator(), call.secrets)
         upstream, blocks = self._events(call, call.request, relay)
         return Stream(blocks, same, on_close=upstream.close, usage=lambda: relay.usage)
 
@@ -133,9 +138,10 @@ class Client:
         items over its bytes."""
         upstream = _sync.open_stream(self.transport, request, timeout=call.timeout,
                                      policy=call.policy, error_for=call.error_for,
-                                     provider=call.provider, model=call.model_id)
+                                     provider=call.provider, model=call.model_id,
+                                     secrets=call.secrets)
         return upstream, _sync.iter_events(upstream, provider=call.provider,
-                                           model=call.model_id, secret=call.secret,
+                                           model=call.model_id, secrets=call.secrets,
                                            decoder=decoder)
 
     def close(self) -> None:

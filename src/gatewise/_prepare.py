@@ -15,6 +15,7 @@ import orjson
 
 from gatewise._exceptions import APIError, BadRequestError, ContextWindowExceededError
 from gatewise._http import Request, RetryPolicy, Timeout
+from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._target import Settings, Target, Targets, build_target, split_options
 from gatewise.catalogue import Catalogue, ModelInfo, estimate_prompt_tokens, fits_context
 from gatewise.providers.base import Adapter, StreamTranslator
@@ -36,7 +37,8 @@ class Call:
     policy: RetryPolicy
     mock: Any
     request: Request | None
-    secret: str | None = field(default=None, repr=False)
+    secrets: Secrets = field(default=NO_SECRETS, repr=False)
+    """What no error of this call may show (its key, header values...)."""
 
     def error_for(self, status: int, body: Any, headers: Mapping[str, str]) -> APIError:
         return self.adapter.error_for(status, body, headers=headers, model=self.model_id)
@@ -153,7 +155,7 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
     else:
         _check_context_window(info, messages, params)
     return Call(target.spec.name, target.model_id, adapter, info, params, stream,
-                target.timeout, target.policy, mock, request, target.key)
+                target.timeout, target.policy, mock, request, target.secrets)
 
 
 def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
@@ -180,5 +182,5 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
     requests = ([] if mock is not None else
                 [Request("POST", url, target.headers, encode_body(body)) for body in bodies])
     call = Call(target.spec.name, model_id, adapter, info, params, False, target.timeout,
-                target.policy, mock, None, target.key)
+                target.policy, mock, None, target.secrets)
     return call, requests

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gatewise._exceptions import APIError
+from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import EventDecoder
 
 if TYPE_CHECKING:
@@ -41,9 +42,9 @@ class SseRelay:
 
     __slots__ = ("_decoder", "_failed", "_odd", "_rest", "_translator")
 
-    def __init__(self, translator: StreamTranslator) -> None:
+    def __init__(self, translator: StreamTranslator, secrets: Secrets = NO_SECRETS) -> None:
         self._translator = translator
-        self._decoder = EventDecoder()
+        self._decoder = EventDecoder(secrets)
         self._rest = b""  # an event not complete yet
         self._odd = False  # framed with CR: every event goes the decoding way
         self._failed: APIError | None = None  # an error event: raised after what came first

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gatewise._http import Timeout
@@ -14,11 +14,12 @@ JSON = dict[str, Any]
 
 
 def settings(api_key: str | None, api_base: str | None, timeout: float | Timeout | None,
-              num_retries: int, drop_params: bool, extra_headers: Mapping[str, str] | None
-              ) -> Settings:
+              num_retries: int, drop_params: bool, extra_headers: Mapping[str, str] | None,
+              redact: Iterable[str] = ()) -> Settings:
     return Settings(api_key=api_key, api_base=api_base, timeout=Timeout.of(timeout),
                     num_retries=num_retries, drop_params=drop_params,
-                    extra_headers=dict(extra_headers) if extra_headers else None)
+                    extra_headers=dict(extra_headers) if extra_headers else None,
+                    redact=tuple(str(v) for v in redact if v))
 
 
 def typed_response(call: Call, data: JSON) -> ModelResponse:

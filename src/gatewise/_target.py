@@ -13,6 +13,7 @@ from typing import Any
 
 from gatewise._exceptions import AuthenticationError, BadRequestError
 from gatewise._http import RetryPolicy, Timeout
+from gatewise._http._secrets import NO_SECRETS, Secrets, call_secrets
 from gatewise.catalogue import Catalogue, ModelInfo
 from gatewise.providers.base import PROVIDERS, Adapter, ProviderSpec, adapter_for, split_model
 
@@ -34,6 +35,8 @@ class Settings:
     num_retries: int = 2
     drop_params: bool = False
     extra_headers: Mapping[str, str] | None = None
+    redact: tuple[str, ...] = ()
+    """Values no error may show, besides each call's key and header values."""
 
     def __repr__(self) -> str:  # the key must never show up in a repr
         key = "'***'" if self.api_key else "None"
@@ -131,6 +134,8 @@ class Target:
     timeout: Timeout
     policy: RetryPolicy
     key: str | None = field(repr=False)  # None for a mocked call: it sends nothing
+    secrets: Secrets = field(repr=False)
+    """What no error of its calls may show: the key, header values, the client's redact."""
     env: tuple[tuple[str, str | None], ...] = field(repr=False)
     """The environment variables read to build it, and what they said."""
     revision: int
@@ -145,14 +150,17 @@ def build_target(settings: Settings, catalogue: Catalogue, model: str,
     env: list[tuple[str, str | None]] = []
     key: str | None = None
     base, headers, stream_headers = "", {}, {}
+    secrets = NO_SECRETS
     if not mocked:
         key = _api_key(spec, options, settings, env)
         base = _api_base(spec, options, settings, env)
         headers = _headers(key, options, settings, stream=False)
         stream_headers = _headers(key, options, settings, stream=True)
+        secrets = call_secrets(key, (settings.extra_headers, options.get("extra_headers")),
+                               settings.redact)
     return Target(spec, model_id, adapter_for(spec.name),
                   catalogue.get(f"{spec.name}/{model_id}"), base, headers, stream_headers,
-                  _timeout(options, settings), _policy(options, settings), key,
+                  _timeout(options, settings), _policy(options, settings), key, secrets,
                   tuple(env), catalogue.revision)
 
 

@@ -6,7 +6,8 @@
     gatewise --version
 
 Server code is imported only once the arguments are read, so ``--help`` and ``--version``
-are instant.
+are instant.  The address is taken first: a port in use is one line and exit status 3
+before anything else is said or loaded.
 """
 
 from __future__ import annotations
@@ -19,11 +20,34 @@ from collections.abc import Sequence
 from gatewise import __version__
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+EXIT_SERVER_FAILED = 1
+EXIT_BAD_CONFIG = 2  # argparse's status for bad arguments too
+EXIT_CANNOT_LISTEN = 3
+_EPILOG = f"""\
+exit status:
+  0  stopped by SIGINT or SIGTERM (after the graceful shutdown)
+  {EXIT_SERVER_FAILED}  the server failed after it had started listening
+  {EXIT_BAD_CONFIG}  bad arguments, or a config that cannot be used
+  {EXIT_CANNOT_LISTEN}  cannot listen on HOST:PORT (e.g. the port is in use by another process)
+"""
+
+
+def _port(text: str) -> int:
+    """``--port``: 1-65535, or 0 for any free port (the one taken is announced)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to 65535 (or 0 for any free port), got {text!r}")
+    return port
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gatewise", description="An OpenAI-compatible proxy in front of Mistral AI.")
+        prog="gatewise", description="An OpenAI-compatible proxy in front of Mistral AI.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", "-c", metavar="PATH", help="the proxy's YAML config")
     source.add_argument("--model", "-m", action="append", metavar="PROVIDER/MODEL",
@@ -31,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                              "clients use the same string as model name")
     parser.add_argument("--host", default="0.0.0.0",
                         help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", "-p", type=int, default=4000,
-                        help="port to listen on (default %(default)s)")
+    parser.add_argument("--port", "-p", type=_port, default=4000,
+                        help="port to listen on, 1-65535; 0 takes any free port "
+                             "(default %(default)s)")
     parser.add_argument("--workers", "-w", type=int, default=1,
                         help="worker processes sharing the port (default %(default)s)")
     parser.add_argument("--log-level", default="info", choices=LOG_LEVELS,
@@ -69,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error("--workers must be at least 1")
     _setup_logging(args.log_level)
 
+    from gatewise.proxy.listener import open_listener
+
+    try:
+        sock = open_listener(args.host, args.port, args.workers)
+    except OSError as exc:  # before anything else: the other lines would be for nothing
+        _say(f"gatewise: cannot listen on {_address(args.host, args.port)}: {_reason(exc)}")
+        return EXIT_CANNOT_LISTEN
+
     from gatewise.proxy.app import create_app
     from gatewise.proxy.config import ConfigError, config_for_models, load_config
     from gatewise.proxy.server import ServeOptions, serve, startup_report
@@ -77,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config) if args.config else config_for_models(args.model)
         app = create_app(config)
     except ConfigError as exc:
+        sock.close()
         _say("gatewise: the config cannot be used:\n  " + "\n  ".join(exc.problems))
-        return 2
+        return EXIT_BAD_CONFIG
     for line in startup_report(app.state):
         _say(line)
     options = ServeOptions(host=args.host, port=args.port, workers=args.workers,
@@ -94,4 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"(OpenAI base URL: http://{shown}:{port}/v1)")
         _say(f"serving models: {app.state.names}")
 
-    return 0 if serve(app, options, announce) else 1
+    return 0 if serve(app, options, sock, announce) else EXIT_SERVER_FAILED
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _reason(exc: OSError) -> str:
+    """``address already in use``, ``permission denied``, ``name or service not known``..."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]

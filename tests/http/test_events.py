@@ -8,6 +8,7 @@ import pytest
 
 from gatewise._exceptions import APIConnectionError, APIError
 from gatewise._http._async import iter_events
+from gatewise._http._secrets import Secrets
 from gatewise._http._sse import EventDecoder
 
 SECRET = "sk-secret-key"
@@ -49,7 +50,7 @@ class Tailed(EventDecoder):
 
 
 def events(upstream: Upstream, decoder: EventDecoder | None = None):  # type: ignore[no-untyped-def]
-    return iter_events(upstream, provider="mistral", model="m", secret=SECRET,
+    return iter_events(upstream, provider="mistral", model="m", secrets=Secrets([SECRET]),
                        decoder=decoder or EventDecoder())
 
 

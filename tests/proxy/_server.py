@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -48,6 +49,10 @@ def _wait_ready(proxy: Proxy, timeout: float) -> None:
             with urllib.request.urlopen(proxy.url + "/health/readiness", timeout=1) as answer:
                 if answer.status == 200:
                     return
+        except urllib.error.HTTPError as refused:
+            if refused.code == 503:  # serving, though no deployment can (not_ready)
+                return
+            raise
         except OSError:
             time.sleep(0.02)
     raise RuntimeError(f"the proxy was not ready in {timeout}s:\n{proxy.output()}")

@@ -27,6 +27,7 @@ from tests.proxy._server import Proxy, run_proxy_with
 from tests.proxy.conftest import HELLO, make_app
 
 CLIENT_TIMEOUT = 0.5  # general_settings.client_timeout of the proxy under test
+BODY_TIMEOUT = 3.0  # general_settings.request_body_timeout of the proxy under test
 CHAT = "/v1/chat/completions"
 DEMO = orjson.dumps({"model": "demo", "messages": HELLO})
 BIG_STREAM = "word " * 40_000  # ~6 MB of SSE: more than the socket buffers hold
@@ -45,7 +46,8 @@ def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory
             {"model_name": "demo", "params": mock},
             {"model_name": "big", "params": {**mock, "mock_response": BIG_STREAM}},
         ],
-        "general_settings": {"client_timeout": CLIENT_TIMEOUT},
+        "general_settings": {"client_timeout": CLIENT_TIMEOUT,
+                             "request_body_timeout": BODY_TIMEOUT},
     }
     with run_proxy_with(config, workdir) as server:
         yield server
@@ -121,6 +123,30 @@ async def test_a_stalled_body_gets_408_and_the_connection_closes(clients: Proxy,
     assert answer.status == 408
     assert openai_error(answer.body)["code"] == "request_timeout"
     assert CLIENT_TIMEOUT * 0.8 < took < CLIENT_TIMEOUT + 1.5
+    await demo_is_served(clients)
+
+
+async def test_a_body_that_never_ends_gets_408_and_the_connection_closes(clients: Proxy
+                                                                       ) -> None:
+    """A chunked body trickling a byte at a time, each well within ``client_timeout`` of the
+    last, is cut off once the whole body has taken ``request_body_timeout``."""
+    async with connection(clients) as (reader, writer):
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: proxy\r\n"
+                     b"content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+        answer_task = asyncio.ensure_future(read_answer(reader))
+        give_up = time.monotonic() + BODY_TIMEOUT * 5
+        while not answer_task.done() and time.monotonic() < give_up:
+            with contextlib.suppress(ConnectionError):
+                writer.write(b"1\r\n \r\n")  # one byte of whitespace: valid JSON so far
+                await writer.drain()
+            await asyncio.wait([answer_task], timeout=CLIENT_TIMEOUT / 5)
+        assert answer_task.done(), "the proxy kept reading a body that never ends"
+        answer = answer_task.result()
+        assert await until_closed(reader, 2) == b""
+    assert answer.status == 408
+    error = openai_error(answer.body)
+    assert error["code"] == "request_timeout"
+    assert "general_settings.request_body_timeout" in error["message"]
     await demo_is_served(clients)
 
 
@@ -231,12 +257,14 @@ def test_the_limits_are_configurable_and_checked() -> None:
                                            "mock_response": "x"}}
     config = parse_config({"model_list": [entry], "general_settings": {
         "client_timeout": 2, "max_request_header_bytes": 8192,
-        "graceful_shutdown_timeout": 3}}, "c.yaml", environ={})
+        "graceful_shutdown_timeout": 3, "request_body_timeout": 20}}, "c.yaml", environ={})
     assert (config.client_timeout, config.max_request_header_bytes,
-            config.graceful_shutdown_timeout) == (2.0, 8192, 3.0)
+            config.graceful_shutdown_timeout, config.request_body_timeout) == (
+        2.0, 8192, 3.0, 20.0)
     defaults = parse_config({"model_list": [entry]}, "c.yaml", environ={})
     assert (defaults.client_timeout, defaults.max_request_header_bytes,
-            defaults.graceful_shutdown_timeout) == (30.0, 65536, 10.0)
+            defaults.graceful_shutdown_timeout, defaults.request_body_timeout) == (
+        30.0, 65536, 10.0, 60.0)
     with pytest.raises(ConfigError) as info:
         parse_config({"model_list": [entry], "general_settings": {
             "client_timeout": 0, "max_request_header_bytes": 10,

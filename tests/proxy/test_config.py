@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gatewise.catalogue import default_catalogue
+from gatewise.proxy._readers import did_you_mean
 from gatewise.proxy._secret import Secret
 from gatewise.proxy.config import ConfigError, load_config, parse_config
 from gatewise.proxy.deployments import build_deployments
@@ -108,21 +109,109 @@ def test_model_list_is_required_and_non_empty() -> None:
     assert problems(["x"]) == ["config.yaml: must be a mapping, got a list"]
 
 
-def test_unknown_keys_are_warnings_with_a_hint() -> None:
+def test_unknown_keys_are_warnings_naming_their_path() -> None:
+    """Keys LiteLLM documents that gatewise does not implement, and keys close to nothing
+    gatewise knows: warnings (a LiteLLM config carries many), never applied."""
     config = parse_config({
-        "model_list": [{**entry(), "modle_info": {}}],
-        "general_settings": {"master_kye": "x"},
+        "model_list": [{**entry(), "extra_entry_key": {}}],
+        "general_settings": {"alerting": ["slack"], "zzz": 1},
         "litellm_settings": {"drop_params": True, "success_callback": ["langfuse"]},
+        "router_settings": {"enable_pre_call_checks": True},
+        "include": ["other.yaml"],
         "extra": 1,
     }, "config.yaml", environ={})
     assert config.warnings == (
+        "config.yaml: include: a LiteLLM setting gatewise does not implement: ignored",
         "config.yaml: extra: unknown key, ignored",
-        "config.yaml: litellm_settings.success_callback: unknown key, ignored",
-        "config.yaml: general_settings.master_kye: unknown key, ignored "
-        "(did you mean 'master_key'?)",
-        "config.yaml: model_list[0].modle_info: unknown key, ignored (did you mean 'model_info'?)",
+        "config.yaml: litellm_settings.success_callback: a LiteLLM setting gatewise does not "
+        "implement: ignored",
+        "config.yaml: general_settings.alerting: a LiteLLM setting gatewise does not "
+        "implement: ignored",
+        "config.yaml: general_settings.zzz: unknown key, ignored",
+        "config.yaml: model_list[0].extra_entry_key: unknown key, ignored",
+        "config.yaml: router_settings.enable_pre_call_checks: a LiteLLM setting gatewise does "
+        "not implement: ignored",
     )
     assert config.drop_params is True
+
+
+def test_a_key_close_to_a_known_one_is_an_error_with_a_suggestion() -> None:
+    """A typo is never silently ignored: each one, wherever it is, names its path and the
+    key it is close to (case aside, an edit or two away)."""
+    assert problems({
+        "model_list": [{**entry(api_kye="sk-1", temprature=0.2, Max_Tokens=5),
+                        "modle_info": {}}],
+        "general_settings": {"master_kye": "x", "client_timout": 3},
+        "litelm_settings": {"drop_params": True},
+        "router_settings": {"num_retires": 2, "routing_stratgy": "simple-shuffle"},
+    }) == [
+        "config.yaml: litelm_settings: unknown key (did you mean 'litellm_settings'?)",
+        "config.yaml: general_settings.master_kye: unknown key (did you mean 'master_key'?)",
+        "config.yaml: general_settings.client_timout: unknown key (did you mean "
+        "'client_timeout'?)",
+        "config.yaml: model_list[0].modle_info: unknown key (did you mean 'model_info'?)",
+        "config.yaml: model_list[0].params.api_kye: unknown key (did you mean 'api_key'?)",
+        "config.yaml: model_list[0].params.temprature: unknown key (did you mean "
+        "'temperature'?)",
+        "config.yaml: model_list[0].params.Max_Tokens: unknown key (did you mean "
+        "'max_tokens'?)",
+        "config.yaml: router_settings.num_retires: unknown key (did you mean 'num_retries'?)",
+        "config.yaml: router_settings.routing_stratgy: unknown key (did you mean "
+        "'routing_strategy'?)",
+    ]
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"model_lst": [entry()]},
+     "config.yaml: model_list: required: a list of {model_name, params} entries (found "
+     "'model_lst': did you mean model_list?)"),
+    ({"model_list": [{"model_name": "m", "litelm_params": {"model": "mistral/x"}}]},
+     'config.yaml: model_list[0].params: required: a mapping with at least model (e.g. '
+     '"mistral/mistral-small-latest") (found \'litelm_params\': did you mean litellm_params?)'),
+    ({"model_list": [{"model_nam": "m", "params": {"model": "mistral/x"}}]},
+     'config.yaml: model_list[0].model_name: required: the name clients send as "model" '
+     "(found 'model_nam': did you mean model_name?)"),
+    ({"model_list": [{"model_name": "m", "litellm_params": {"modle": "mistral/x"}}]},
+     'config.yaml: model_list[0].litellm_params.model: required (e.g. '
+     '"mistral/mistral-small-latest") (found \'modle\': did you mean model?)'),
+], ids=["model_list", "litellm_params", "model_name", "model"])
+def test_a_missing_key_names_the_typo_written_for_it(data: dict[str, Any], expected: str
+                                                     ) -> None:
+    assert problems(data) == [expected]
+
+
+def test_a_typo_of_api_key_is_not_reported_as_a_missing_variable() -> None:
+    """``api_kye: os.environ/MISTRAL_API_KEY`` with the variable unset: the typo is the
+    problem, not the variable, nor a parameter Mistral does not support."""
+    found = problems({"model_list": [entry(api_kye="os.environ/MISTRAL_API_KEY")]})
+    assert found == [
+        "config.yaml: model_list[0].params.api_kye: unknown key (did you mean 'api_key'?)"]
+
+
+def test_keys_close_to_nothing_known_are_left_to_the_adapter() -> None:
+    """``top_k`` (another provider's parameter, one edit from ``top_p``) and LiteLLM's
+    options for other providers are not typos: the adapter judges them at startup."""
+    config = parse_config({"model_list": [entry(top_k=5, api_version="2024", foo=1)]},
+                          "config.yaml", environ={})
+    assert config.deployments[0].params == {"top_k": 5, "api_version": "2024", "foo": 1}
+    with pytest.raises(ConfigError) as info:
+        build_deployments(config, default_catalogue(), environ={"MISTRAL_API_KEY": "k"})
+    (problem,) = info.value.problems
+    assert "Mistral does not support the parameter(s) top_k" in problem
+    assert ", api_version, foo;" in problem
+    # The remedy in the config's terms (the SDK would say drop_params=True).
+    assert problem.endswith("set drop_params: true in this entry's params (or under "
+                            "litellm_settings, for every entry) to drop them instead")
+
+
+def test_the_suggestions() -> None:
+    known = ["model_list", "master_key", "rpm", "tpm", "api_key", "api_base", "top_p"]
+    assert did_you_mean("MODEL_LIST", known) == "model_list"
+    assert did_you_mean("api_kye", known) == "api_key"
+    assert did_you_mean("rpn", known) == "rpm"
+    assert did_you_mean("xyz", known) is None
+    assert did_you_mean("api_version", known) is None
+    assert did_you_mean("masterkey", known) == "master_key"
 
 
 def test_params_and_litellm_params_are_the_same_thing() -> None:
@@ -219,13 +308,13 @@ def test_yaml_and_file_errors(tmp_path: Path) -> None:
 
 
 def test_provider_params_are_checked_by_the_adapter_at_startup() -> None:
-    config = parse_config({"model_list": [entry(temperature=0.3), entry(temprature=0.3)]},
+    config = parse_config({"model_list": [entry(temperature=0.3), entry(logprobs=True)]},
                           "config.yaml", environ={})
     with pytest.raises(ConfigError) as info:
         build_deployments(config, default_catalogue(), environ={})
     (problem,) = info.value.problems
     assert problem.startswith("config.yaml: model_list[1].params: Mistral does not support the "
-                              "parameter(s) temprature (did you mean 'temperature'?)")
+                              "parameter(s) logprobs")
 
 
 def test_deployments_know_their_missing_key_and_hide_it() -> None:

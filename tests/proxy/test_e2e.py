@@ -56,7 +56,9 @@ def example_proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFa
                   ) -> Iterator[Proxy]:
     """The README's example config, with a master key."""
     workdir = tmp_path_factory.mktemp("example")
-    env = _env(_fake_server, GATEWISE_MASTER_KEY=MASTER_KEY)
+    # (its database in the test's folder, not next to the example in the repository)
+    env = _env(_fake_server, GATEWISE_MASTER_KEY=MASTER_KEY,
+               DATABASE_URL=f"sqlite:///{workdir / 'gatewise.db'}")
     with run_proxy(["--config", str(EXAMPLE_CONFIG)], workdir, env) as server:
         yield server
 
@@ -87,11 +89,30 @@ def test_startup_says_where_and_what(proxy: Proxy) -> None:
 def test_a_bad_config_exits_2_with_the_problem(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("model_list:\n  - model_name: x\n    params: {}\n")
     result = subprocess.run(
-        [sys.executable, "-m", "gatewise", "--config", "bad.yaml"], check=False, cwd=tmp_path,
+        [sys.executable, "-m", "gatewise", "--config", "bad.yaml", "--port", "0"], check=False,
+        cwd=tmp_path,
         capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
     assert "bad.yaml: model_list[0].params.model: required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_config_typos_are_named_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "typo.yaml").write_text(
+        "model_list:\n  - model_name: small\n    litellm_params:\n"
+        "      model: mistral/mistral-small-latest\n"
+        "      api_kye: os.environ/MISTRAL_API_KEY\n"
+        "litellm_settings:\n  drop_parms: true\n")
+    env = {k: v for k, v in os.environ.items() if k != "MISTRAL_API_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gatewise", "--config", "typo.yaml", "--port", "0"],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "gatewise: the config cannot be used:\n"
+        "  typo.yaml: litellm_settings.drop_parms: unknown key (did you mean 'drop_params'?)\n"
+        "  typo.yaml: model_list[0].litellm_params.api_kye: unknown key (did you mean "
+        "'api_key'?)\n")
 
 
 # -- curl -----------------------------------------------------------------------------------
@@ -244,7 +265,15 @@ def test_unknown_model_is_404_listing_the_names(proxy: Proxy) -> None:
 def test_unsupported_param_is_400(proxy: Proxy) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client(proxy).chat.completions.create(model=MODEL, messages=HELLO, logprobs=True)
-    assert _error(info.value)["param"] == "logprobs"
+    error = _error(info.value)
+    assert error["param"] == "logprobs"
+    # The remedy as a proxy client applies it, not as the SDK's Python argument.
+    assert ('send "drop_params": true in the request body (or set drop_params: true under '
+            "litellm_settings in the proxy's config)") in error["message"]
+    assert "drop_params=True" not in error["message"]
+    dropped = client(proxy).chat.completions.create(
+        model=MODEL, messages=HELLO, logprobs=True, extra_body={"drop_params": True})
+    assert dropped.choices[0].message.content
 
 
 @pytest.mark.parametrize(("body", "param"), [
@@ -296,6 +325,28 @@ def test_master_key(example_proxy: Proxy) -> None:
         client(example_proxy, "wrong").models.list()
     assert httpx.get(example_proxy.url + "/health/readiness").status_code == 200
     assert "NO MASTER KEY" not in example_proxy.output()
+
+
+def test_health_in_detail_needs_the_master_key(example_proxy: Proxy) -> None:
+    readiness = httpx.get(example_proxy.url + "/health/readiness").json()
+    for headers in ({}, {"authorization": "Bearer wrong"}):
+        public = httpx.get(example_proxy.url + "/health", headers=headers)
+        assert public.status_code == 200
+        assert public.json() == readiness
+        assert "api_base" not in public.text and "demo" not in public.text
+    for headers in ({"authorization": f"Bearer {MASTER_KEY}"}, {"x-api-key": MASTER_KEY}):
+        detailed = httpx.get(example_proxy.url + "/health", headers=headers).json()
+        names = {e["model_name"] for e in detailed["healthy_endpoints"]}
+        assert names == {"demo", "mistral-small-latest", "mistral-embed"}
+
+
+def test_readiness_is_503_while_no_deployment_can_serve(tmp_path: Path) -> None:
+    env = {"MISTRAL_API_KEY": ""}  # the only deployment's key is missing
+    with run_proxy(["--model", "mistral/mistral-small-latest"], tmp_path, env) as server:
+        answer = httpx.get(server.url + "/health/readiness")
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "not_ready"
+        assert httpx.get(server.url + "/health/liveness").status_code == 200
 
 
 # -- streaming edge cases -------------------------------------------------------------------
@@ -398,6 +449,8 @@ def test_model_flag_with_two_workers_stopped_by_ctrl_c(fake_mistral: FakeMistral
 @pytest.mark.parametrize(("workers", "shared"), [("1", False), ("2", False), ("2", True)])
 def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMistral, tmp_path: Path,
                                                    workers: str, shared: bool) -> None:
+    """The same line and exit status (3) for one worker and several, before anything else
+    (here the missing-key warning the config would give)."""
     # shared: taken as another `--workers N` proxy takes it (SO_REUSEPORT), which would
     # let this one share the port rather than fail, were it not checked first.
     with socket.socket() as taken:
@@ -406,18 +459,60 @@ def test_a_taken_port_is_one_clear_line_and_a_failed_exit(fake_mistral: FakeMist
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "MISTRAL_API_KEY"}
         # Its own process group: should it start after all, its workers go down with it.
         started = subprocess.Popen(
             [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
              "--workers", workers, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path, env={**os.environ, **_env(fake_mistral)}, stdout=subprocess.PIPE,
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            _, stderr = started.communicate(timeout=30)
+            stdout, stderr = started.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(started.pid, signal.SIGKILL)
             started.communicate()
             pytest.fail("the proxy started on a taken port")
-    assert started.returncode != 0, stderr
-    assert "Traceback" not in stderr
-    assert re.search(r"(?i)address already in use", stderr), stderr
+    assert started.returncode == 3, stderr
+    assert (stdout, stderr) == (
+        "", f"gatewise: cannot listen on 127.0.0.1:{port}: address already in use\n")
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "4000x", ""])
+def test_a_port_out_of_range_is_refused_before_anything_else(tmp_path: Path, port: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
+         "--port", port], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    usage, error = result.stderr.strip().split("\n")[-2:]
+    assert usage.startswith("usage: gatewise") or usage.startswith(" ")
+    assert error == ("gatewise: error: argument --port/-p: must be a whole number from 1 to "
+                     f"65535 (or 0 for any free port), got {port!r}")
+
+
+def test_port_0_takes_a_free_port_and_says_which(fake_mistral: FakeMistral,
+                                                 tmp_path: Path) -> None:
+    started = subprocess.Popen(
+        [sys.executable, "-m", "gatewise", "--model", "mistral/mistral-small-latest",
+         "--host", "127.0.0.1", "--port", "0"], cwd=tmp_path,
+        env={**os.environ, **_env(fake_mistral)}, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        assert started.stderr is not None
+        deadline = time.monotonic() + 20
+        announced = None
+        while announced is None and time.monotonic() < deadline:
+            line = started.stderr.readline()
+            assert line, "the proxy ended before it said where it listens"
+            announced = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", line)
+        assert announced is not None
+        port = int(announced.group(1))
+        assert port != 0
+        answer = httpx.get(f"http://127.0.0.1:{port}/health/liveness", timeout=5)
+        assert answer.json() == {"status": "alive"}
+        started.send_signal(signal.SIGTERM)
+        assert started.wait(15) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGKILL)
+        started.communicate()

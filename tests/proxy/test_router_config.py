@@ -39,7 +39,7 @@ def test_router_settings_are_read_litellm_style() -> None:
             "cooldown_time": 12, "timeout": 30, "stream_timeout": 5, "seed": 1,
             "fallbacks": [{"small": ["large"]}], "context_window_fallbacks": {"small": "large"},
             "model_group_alias": {"s": "small", "hidden-s": {"model": "small", "hidden": True}},
-            "redis_host": "localhost", "num_retires": 1},
+            "redis_host": "localhost", "retry_policy": {"TimeoutErrorRetries": 2}},
     }, "c.yaml", environ={})
     assert config.router_settings == {
         "routing_strategy": "usage-based-routing-v2", "num_retries": 3, "allowed_fails": 2,
@@ -48,9 +48,10 @@ def test_router_settings_are_read_litellm_style() -> None:
         "model_group_alias": {"s": {"model": "small", "hidden": False},
                               "hidden-s": {"model": "small", "hidden": True}}}
     assert config.warnings == (
-        "c.yaml: router_settings.redis_host: unknown key, ignored",
-        "c.yaml: router_settings.num_retires: unknown key, ignored (did you mean "
-        "'num_retries'?)")
+        "c.yaml: router_settings.redis_host: a LiteLLM setting gatewise does not implement: "
+        "ignored",
+        "c.yaml: router_settings.retry_policy: a LiteLLM setting gatewise does not implement: "
+        "ignored")
 
 
 def test_router_settings_problems_name_their_path() -> None:

@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from gatewise.proxy import _secret
-from gatewise.proxy.auth import require_key
 from gatewise.proxy.config import parse_config
 from gatewise.proxy.errors import ProxyError
 from tests._net import refused_port
@@ -35,6 +34,7 @@ from tests.proxy.conftest import HELLO, make_app
 
 UPSTREAM_KEY = "sk-upstream-QX7TZ3-gatewise-test"
 MASTER_KEY = "sk-master-K9W2VD-gatewise-test"
+ORG_SECRET = "Zr5Wq8Nv3Ty6Pu1"  # a deployment's extra_headers value
 MARKERS = (UPSTREAM_KEY, MASTER_KEY, "QX7TZ3", "K9W2VD")  # also a key cut short
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 
@@ -56,6 +56,7 @@ def config(fake: FakeMistral) -> dict[str, Any]:
             entry("embed", fake.base_url, "mistral-embed", **own_key),
             entry("default-key", fake.base_url),  # MISTRAL_API_KEY without os.environ/
             entry("refused", f"http://127.0.0.1:{refused_port()}/v1", **own_key),
+            entry("org", fake.base_url, **own_key, extra_headers={"X-Org-Secret": ORG_SECRET}),
         ],
         "settings": {"request_timeout": 0.5, "num_retries": 0},
         "general_settings": {"master_key": "os.environ/GATEWISE_MASTER_KEY"},
@@ -147,6 +148,47 @@ def test_no_key_leaves_on_any_path(proxy: Proxy, fake_mistral: FakeMistral) -> N
     assert not leaks(output), [line for line in output.splitlines() if leaks(line)][:5]
 
 
+def _pieces(secret: str, width: int = 10) -> list[str]:
+    """Every piece of ``width`` characters of ``secret`` (what a cut leaves), lower case."""
+    return [secret[i:i + width].lower() for i in range(len(secret) - width + 1)]
+
+
+def _cut_at_2000(secret: str) -> str:
+    return "x" * (2000 - len(secret) // 2) + secret + " and more"
+
+
+def test_every_configured_secret_is_scrubbed_in_any_case_before_any_cut(
+        proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    """A deployment's extra header value, its key in upper case, a key across the 2,000
+    characters an upstream message is cut to, the master key: none of them in an answer or
+    in the log (where the 5xx are logged at WARNING)."""
+    fake_mistral.api_keys = {UPSTREAM_KEY}
+    echoes = [
+        Status(500, body={"message": f"rejected X-Org-Secret: {ORG_SECRET}, Authorization: "
+                                     f"BEARER {UPSTREAM_KEY.upper()}"}),
+        Status(500, body={"message": _cut_at_2000(UPSTREAM_KEY)}),
+        Status(502, body=_cut_at_2000(ORG_SECRET.lower()).encode()),
+        Status(503, body={"message": f"your key {MASTER_KEY.swapcase()} was echoed"}),
+        Status(400, body={"message": _cut_at_2000(MASTER_KEY)}),
+        Status(422, body={"detail": [{"type": "x", "loc": ["body", ORG_SECRET],
+                                      "msg": "bad", "input": _cut_at_2000(UPSTREAM_KEY)}]}),
+    ]
+    answers: list[httpx.Response] = []
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        for behavior in echoes:
+            for stream in (False, True):
+                fake_mistral.script(behavior)
+                answers.append(client.post("/v1/chat/completions", headers=AUTH, json={
+                    "model": "org", "messages": HELLO, "stream": stream}))
+    assert {a.status_code for a in answers} == {400, 422, 500, 502, 503}
+    assert stop(proxy) == 0
+    output = proxy.output()
+    assert "WARNING" in output and "***" in output
+    seen = ("\n".join(a.text for a in answers) + output).lower()
+    for secret in (ORG_SECRET, UPSTREAM_KEY, MASTER_KEY):
+        assert not [p for p in _pieces(secret) if p in seen], secret
+
+
 def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> None:
     routes = [("POST", "/v1/chat/completions", {"model": "small", "messages": HELLO}),
               ("POST", "/v1/embeddings", {"model": "embed", "input": "x"}),
@@ -157,7 +199,9 @@ def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> 
                 {"authorization": f"Bearer {MASTER_KEY[:-1]}"},
                 {"authorization": f"Bearer {MASTER_KEY}{MASTER_KEY}"},
                 {"authorization": f"Basic {MASTER_KEY}"}, {"authorization": MASTER_KEY},
-                {"x-api-key": "wrong"}, {"api-key": MASTER_KEY[:-1]}]
+                {"x-api-key": MASTER_KEY[:-1]}, {"api-key": "wrong"},
+                {"x-api-key": f"Bearer {MASTER_KEY}"},
+                {"authorization": "Bearer wrong", "x-api-key": MASTER_KEY}]
     seen = set()
     with httpx.Client(base_url=proxy.url, timeout=10) as client:
         for method, path, body in routes:
@@ -167,6 +211,44 @@ def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> 
                 seen.add((answer.status_code, answer.content,
                           answer.headers["content-type"], answer.headers["content-length"]))
     assert len(seen) == 1, seen
+
+
+def test_the_master_key_is_accepted_in_the_headers_other_clients_use(
+        proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    """Anthropic-style clients send ``x-api-key``, Azure-style ones ``api-key``."""
+    fake_mistral.api_keys = {UPSTREAM_KEY}
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        for name in ("x-api-key", "api-key", "authorization"):
+            value = f"Bearer {MASTER_KEY}" if name == "authorization" else MASTER_KEY
+            answer = client.post("/v1/chat/completions", headers={name: value},
+                                 json={"model": "small", "messages": HELLO})
+            assert answer.status_code == 200, (name, answer.text)
+            assert client.get("/v1/models", headers={name: value}).status_code == 200
+
+
+def test_websocket_upgrades_get_plain_http_answers_and_log_no_header(proxy: Proxy) -> None:
+    """No route serves WebSockets, so the server has them off: an upgrade request is
+    answered as the HTTP request it also is (never a 500), and nothing logs its headers --
+    at the most verbose level, the master key among them."""
+    upgrade = {"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+               "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    cases = [("GET", "/v1/nothing", AUTH, 404), ("GET", "/ws", {}, 404),
+             ("GET", "/v1/models", AUTH, 200), ("GET", "/v1/models", {}, 401),
+             ("GET", "/health/liveness", {}, 200), ("POST", "/v1/chat/completions", AUTH, 400)]
+    for method, path, headers, status in cases:
+        with httpx.Client(base_url=proxy.url, timeout=10) as client:
+            answer = client.request(method, path, headers={**upgrade, **headers})
+        assert answer.status_code == status, (path, answer.text)
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["connection"] == "close"
+    assert stop(proxy) == 0
+    output = proxy.output()
+    assert "TRACE" in output
+    assert not leaks(output), [line for line in output.splitlines() if leaks(line)][:5]
+    assert "sec-websocket" not in output.lower() and "Traceback" not in output
+    # (the startup line naming the database shows the test's folder, named after the test)
+    said = "\n".join(line for line in output.splitlines() if not line.startswith("database:"))
+    assert "upgrade" not in said.lower(), said[-2000:]
 
 
 # -- in process --------------------------------------------------------------------------------
@@ -219,14 +301,15 @@ def test_the_master_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyP
     for value in [right, *attempts, right]:
         scope = {"headers": [] if value is None else [(b"authorization", value)]}
         if value == right:
-            require_key(app.state, scope)
+            app.state.access.identify(scope)
         else:
             with pytest.raises(ProxyError, match="missing or invalid API key"):
-                require_key(app.state, scope)
+                app.state.access.identify(scope)
     # Each wrong attempt is compared in full; the right key never needs to be.
     assert compared == [(32, 32)] * len(attempts)
     with pytest.raises(ProxyError, match="missing or invalid API key"):
-        require_key(app.state, {"headers": [(b"authorization", b"Basic " + MASTER_KEY.encode())]})
+        app.state.access.identify(
+            {"headers": [(b"authorization", b"Basic " + MASTER_KEY.encode())]})
 
 
 def test_the_environment_is_not_needed_after_startup() -> None:

@@ -17,10 +17,11 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 
 from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
-from gatewise._http._common import ErrorFor, secret_of, with_context
-from gatewise._http._decode import decode_answer, decode_error_body
+from gatewise._http._common import ErrorFor, error_from, with_context
+from gatewise._http._decode import decode_answer
 from gatewise._http._models import RawResponse, Request, Timeout
 from gatewise._http._retry import RetryPolicy
+from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
 
 T = TypeVar("T")
@@ -203,7 +204,7 @@ class AiohttpTransport:
 
 async def send(
     transport: AsyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
-    error_for: ErrorFor, provider: str, model: str,
+    error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
 ) -> dict[str, Any]:
     """POST and decode the JSON answer, retrying what the policy says may be retried."""
     attempt = 0
@@ -211,21 +212,21 @@ async def send(
         try:
             response = await transport.request(request, timeout)
             if response.status < 400:
-                return decode_answer(response.content)
-            error = error_for(response.status, decode_error_body(response.content),
-                              response.headers)
+                return decode_answer(response.content, secrets)
+            error = error_from(error_for, response.status, response.content,
+                               response.headers, secrets)
         except APIError as exc:
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model, secret_of(request))
+            raise with_context(error, provider, model, secrets)
         await asyncio.sleep(delay)
         attempt += 1
 
 
 async def open_stream(
     transport: AsyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
-    error_for: ErrorFor, provider: str, model: str,
+    error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
 ) -> AsyncRawStream:
     """Open a streaming response whose status is a success, retrying like :func:`send`."""
     attempt = 0
@@ -238,23 +239,23 @@ async def open_stream(
                 body = await stream.aread()
             finally:
                 stream.close()
-            error = error_for(stream.status, decode_error_body(body), stream.headers)
+            error = error_from(error_for, stream.status, body, stream.headers, secrets)
         except APIError as exc:
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model, secret_of(request))
+            raise with_context(error, provider, model, secrets)
         await asyncio.sleep(delay)
         attempt += 1
 
 
 def iter_events(
-    stream: AsyncRawStream, *, provider: str, model: str, secret: str | None = None,
+    stream: AsyncRawStream, *, provider: str, model: str, secrets: Secrets = NO_SECRETS,
     decoder: Decoder[T],
 ) -> Events[T]:
     """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
     ``[DONE]``, then its ``finish()``; a stream cut before it raises.  Always closes."""
-    return Events(stream, decoder, provider, model, secret)
+    return Events(stream, decoder, provider, model, secrets)
 
 
 class Events(Generic[T]):
@@ -265,16 +266,16 @@ class Events(Generic[T]):
     once per read of every relayed stream.
     """
 
-    __slots__ = ("_decoder", "_ended", "_items", "_model", "_next", "_provider", "_secret",
+    __slots__ = ("_decoder", "_ended", "_items", "_model", "_next", "_provider", "_secrets",
                  "_stream")
 
     def __init__(self, stream: AsyncRawStream, decoder: Decoder[T], provider: str,
-                 model: str, secret: str | None) -> None:
+                 model: str, secrets: Secrets) -> None:
         self._stream = stream
         self._decoder = decoder
         self._provider = provider
         self._model = model
-        self._secret = secret
+        self._secrets = secrets
         self._items: list[T] = []  # the last read's items, handed out from _next on
         self._next = 0
         self._ended = False
@@ -308,7 +309,7 @@ class Events(Generic[T]):
             self._ended = True
             self._stream.close()
             if isinstance(exc, APIError):
-                with_context(exc, self._provider, self._model, self._secret)
+                with_context(exc, self._provider, self._model, self._secrets)
             raise
         self._stream.close()
         raise StopAsyncIteration

@@ -6,37 +6,34 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gatewise._exceptions import APIError
-from gatewise._http._models import Request
+from gatewise._http._decode import decode_error_body
+from gatewise._http._secrets import Secrets
 
 ErrorFor = Callable[[int, Any, Mapping[str, str]], APIError]
 """Maps an error status, decoded body and headers to the provider's typed error."""
 
 
-def with_context(error: APIError, provider: str, model: str, secret: str | None = None
-                 ) -> APIError:
-    """Name the provider and model on an error leaving the HTTP layer, and take out the
-    API key wherever the upstream echoed it back (in its message or its body)."""
+def error_from(error_for: ErrorFor, status: int, content: bytes, headers: Mapping[str, str],
+               secrets: Secrets) -> APIError:
+    """The provider's error for an error response: its body decoded and rid of the call's
+    secrets first, so the adapter words and shortens it with nothing secret left in it."""
+    return error_for(status, secrets.scrub(decode_error_body(content)), headers)
+
+
+def with_context(error: APIError, provider: str, model: str, secrets: Secrets) -> APIError:
+    """Name the provider and model on an error leaving the HTTP layer, and take the call's
+    secrets out of its message and body wherever they still show (an error the HTTP layer
+    or a stream made, rather than an error body)."""
     error.provider = error.provider or provider
     error.model = error.model or model
-    if secret:
-        if secret in error.message:
-            error.message = error.message.replace(secret, "***")
-            error.args = (error.message,)
-        error.body = _scrub(error.body, secret)
+    if secrets:
+        message = secrets.text(error.message)
+        if message != error.message:
+            error.message = message
+            error.args = (message,)
+        error.body = secrets.scrub(error.body)
+        if error.param:
+            error.param = secrets.text(error.param)
+        if isinstance(error.code, str):
+            error.code = secrets.text(error.code)
     return error
-
-
-def secret_of(request: Request) -> str | None:
-    """The bearer token a request carries (what must never come back out in an error)."""
-    auth = request.headers.get("Authorization", "")
-    return auth[7:] if auth.startswith("Bearer ") else None
-
-
-def _scrub(value: Any, secret: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(secret, "***") if secret in value else value
-    if isinstance(value, dict):
-        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secret) for v in value]
-    return value

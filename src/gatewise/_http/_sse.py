@@ -7,6 +7,8 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from gatewise._exceptions import APIResponseValidationError
+from gatewise._http._decode import excerpt
+from gatewise._http._secrets import NO_SECRETS, Secrets
 
 DONE = b"[DONE]"
 T = TypeVar("T")
@@ -39,11 +41,12 @@ class EventDecoder:
     each chunk).
     """
 
-    __slots__ = ("_buffer", "_data", "done", "error")
+    __slots__ = ("_buffer", "_data", "_secrets", "done", "error")
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Secrets = NO_SECRETS) -> None:
         self._buffer = b""
         self._data: list[bytes] = []
+        self._secrets = secrets  # to take out of a bad event quoted in an error
         self.done = False
         self.error: APIResponseValidationError | None = None
 
@@ -87,10 +90,10 @@ class EventDecoder:
             event = orjson.loads(payload)
         except orjson.JSONDecodeError:
             raise APIResponseValidationError(
-                f"the upstream sent a stream event that is not JSON: {payload[:200]!r}"
-            ) from None
+                "the upstream sent a stream event that is not JSON: "
+                f"{excerpt(payload, self._secrets)}") from None
         if not isinstance(event, dict):
             raise APIResponseValidationError(
-                f"the upstream sent a stream event that is not a JSON object: {payload[:200]!r}"
-            )
+                "the upstream sent a stream event that is not a JSON object: "
+                f"{excerpt(payload, self._secrets)}")
         return event

@@ -9,10 +9,11 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
-from gatewise._http._common import ErrorFor, secret_of, with_context
-from gatewise._http._decode import decode_answer, decode_error_body
+from gatewise._http._common import ErrorFor, error_from, with_context
+from gatewise._http._decode import decode_answer
 from gatewise._http._models import RawResponse, Request, Timeout
 from gatewise._http._retry import RetryPolicy
+from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
 
 T = TypeVar("T")
@@ -113,7 +114,7 @@ class HttpxTransport:
 
 def send(
     transport: SyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
-    error_for: ErrorFor, provider: str, model: str,
+    error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
 ) -> dict[str, Any]:
     """POST and decode the JSON answer, retrying what the policy says may be retried."""
     attempt = 0
@@ -121,21 +122,21 @@ def send(
         try:
             response = transport.request(request, timeout)
             if response.status < 400:
-                return decode_answer(response.content)
-            error = error_for(response.status, decode_error_body(response.content),
-                              response.headers)
+                return decode_answer(response.content, secrets)
+            error = error_from(error_for, response.status, response.content,
+                               response.headers, secrets)
         except APIError as exc:
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model, secret_of(request))
+            raise with_context(error, provider, model, secrets)
         time.sleep(delay)
         attempt += 1
 
 
 def open_stream(
     transport: SyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
-    error_for: ErrorFor, provider: str, model: str,
+    error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
 ) -> SyncRawStream:
     """Open a streaming response whose status is a success, retrying like :func:`send`."""
     attempt = 0
@@ -148,18 +149,18 @@ def open_stream(
                 body = stream.read()
             finally:
                 stream.close()
-            error = error_for(stream.status, decode_error_body(body), stream.headers)
+            error = error_from(error_for, stream.status, body, stream.headers, secrets)
         except APIError as exc:
             error = exc
         delay = policy.delay(error, attempt)
         if delay is None:
-            raise with_context(error, provider, model, secret_of(request))
+            raise with_context(error, provider, model, secrets)
         time.sleep(delay)
         attempt += 1
 
 
 def iter_events(
-    stream: SyncRawStream, *, provider: str, model: str, secret: str | None = None,
+    stream: SyncRawStream, *, provider: str, model: str, secrets: Secrets = NO_SECRETS,
     decoder: Decoder[T],
 ) -> Iterator[T]:
     """``decoder``'s items (an :class:`EventDecoder`'s: the decoded events) until
@@ -174,7 +175,7 @@ def iter_events(
                 return
         raise APIConnectionError("the upstream stream ended before it was complete (no [DONE])")
     except APIError as exc:
-        with_context(exc, provider, model, secret)
+        with_context(exc, provider, model, secrets)
         raise
     finally:
         stream.close()

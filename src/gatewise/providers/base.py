@@ -71,6 +71,8 @@ class Adapter(Protocol):
 
     CHAT_PATH: str
     EMBEDDINGS_PATH: str
+    PARAMETERS: frozenset[str]
+    """Every parameter name it takes (chat or embeddings): a config's are checked by it."""
 
     def build_chat_body(
         self, model: str, messages: list[JSON], params: JSON, *, drop_params: bool = False,

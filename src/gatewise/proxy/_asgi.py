@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import monotonic
 from typing import Any
 
 import orjson
@@ -43,23 +44,38 @@ def too_slow(seconds: float) -> ProxyError:
                       code="request_timeout", headers=[(b"connection", b"close")])
 
 
-async def _next(receive: Receive, deadlines: PerLoop, seconds: float) -> Message:
+def too_long(seconds: float) -> ProxyError:
+    return ProxyError(408, f"the request body did not arrive whole within {seconds:g} s "
+                           "(general_settings.request_body_timeout)",
+                      code="request_timeout", headers=[(b"connection", b"close")])
+
+
+async def _next(receive: Receive, deadlines: PerLoop, gap: float, left: float,
+                whole: float) -> Message:
+    """The next piece of a body: within ``gap`` seconds (the pause a client may take), and
+    within the ``left`` seconds of the ``whole`` body's time."""
+    if left <= 0:
+        raise too_long(whole)
+    wait = gap if gap < left else left
     try:
-        with deadlines.within(seconds):
+        with deadlines.within(wait):
             return await receive()
     except TimeoutError:
-        raise too_slow(seconds) from None
+        raise too_slow(gap) if wait == gap else too_long(whole) from None
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: PerLoop,
-                    timeout: float) -> bytes:
+                    timeout: float, whole: float) -> bytes:
     """The whole request body; a 413 as soon as it is known to exceed ``limit`` bytes, a 408
     when the client leaves ``timeout`` seconds between two pieces of it (or before the
-    first): the server itself never gives up on a slow body."""
+    first), or when the body has not come whole ``whole`` seconds after it was first asked
+    for (a client trickling a byte every few seconds would hold the connection forever):
+    the server itself never gives up on a slow body."""
     length = header(scope, b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise too_large(limit)
-    message = await _next(receive, deadlines, timeout)
+    start = monotonic()
+    message = await _next(receive, deadlines, timeout, whole, whole)
     body = message.get("body", b"")
     if not message.get("more_body"):
         if message["type"] == "http.disconnect":
@@ -69,8 +85,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: PerLo
         return bytes(body)
     parts = [body]
     size = len(body)
+    end = start + whole
     while message.get("more_body"):
-        message = await _next(receive, deadlines, timeout)
+        message = await _next(receive, deadlines, timeout, end - monotonic(), whole)
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")

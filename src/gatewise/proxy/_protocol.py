@@ -10,7 +10,11 @@ keep-alive timeout is armed only after a response).  Here:
   (the timer is armed only when a head does not arrive whole in one read);
 - a new connection that sends nothing is closed after uvicorn's keep-alive timeout, as an
   idle connection between two requests already is;
-- a request httptools cannot parse is answered ``400`` in OpenAI's shape, not plain text.
+- a request httptools cannot parse is answered ``400`` in OpenAI's shape, not plain text;
+- an upgrade request (``Upgrade: websocket``, ``h2c``...) is served as the plain HTTP
+  request it also is (the server runs with WebSockets off: no route serves them), without
+  uvicorn's two warnings for each, and the connection closes after the answer (the parser
+  reads nothing more on it).
 
 The body's limits are the app's (``_asgi.read_body``): its size, and its pace.
 """
@@ -99,6 +103,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     # -- refusing ------------------------------------------------------------------------------
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn's hook for an upgrade it will not make (it warns, and suggests installing
+        # a WebSocket library): a stranger could fill the log with it.
+        if self.cycle is not None:
+            self.cycle.keep_alive = False
 
     def send_400_response(self, msg: str) -> None:
         """What httptools cannot parse: uvicorn's plain-text 400, in OpenAI's shape."""

@@ -1,11 +1,18 @@
-"""``Reader``: checks one config value at a time, collecting problems and warnings by path."""
+"""``Reader``: checks one config value at a time, collecting problems and warnings by path.
+
+Unknown keys: one close to a key gatewise knows at that place (:func:`did_you_mean`) is
+taken for a typo of it, an error naming both -- or, when it stands for a required key that
+is missing, the missing key's error names it; a key LiteLLM documents there that gatewise
+does not implement (``_litellm_keys``) is a warning; any other unknown key is a warning.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from gatewise.proxy._env import env_name
+from gatewise.proxy._litellm_keys import BY_SECTION
 
 
 def _kind(value: Any) -> str:
@@ -17,6 +24,43 @@ def _kind(value: Any) -> str:
 
 def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+def _edits(a: str, b: str) -> int:
+    """Letters added, removed, changed or two neighbours swapped to turn ``a`` into ``b``
+    (the optimal string alignment distance)."""
+    before: list[int] = []
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        earlier, before, row = before, row, [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            row[j] = min(before[j] + 1, row[j - 1] + 1, before[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                row[j] = min(row[j], earlier[j - 2] + 1)
+    return row[-1]
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str | None:
+    """The known key ``word`` is most likely a typo of, if any: case aside, at most one edit
+    away from a key of up to 5 characters, two from one of up to 12, three beyond."""
+    best: tuple[int, str] | None = None
+    lower = word.lower()
+    for key in known:
+        allowed = 1 if len(key) <= 5 else 2 if len(key) <= 12 else 3
+        if abs(len(key) - len(lower)) > allowed:
+            continue
+        distance = _edits(lower, key.lower())
+        if distance <= allowed and (best is None or (distance, key) < best):
+            best = (distance, key)
+    return best[1] if best else None
+
+
+def found(typos: Mapping[str, str], *keys: str) -> str:
+    """What to add to a required key's error when a typo of it was found instead."""
+    for key in keys:
+        if key in typos:
+            return f" (found {typos[key]!r}: did you mean {key}?)"
+    return ""
 
 
 class Reader:
@@ -33,15 +77,31 @@ class Reader:
     def warn(self, path: str, message: str) -> None:
         self.warnings.append(f"{self.source}: {path}: {message}")
 
-    def unknown_keys(self, mapping: dict[str, Any], known: Iterable[str], path: str) -> None:
-        known = sorted(known)
+    def unknown_keys(self, mapping: Mapping[str, Any], known: Collection[str], path: str, *,
+                     missing: Collection[str] = (), foreign: Collection[str] | None = None,
+                     ) -> dict[str, str]:
+        """Report the keys of ``mapping`` that are not ``known`` (see the module's doc).
+        ``missing``: required keys absent from ``mapping``; a typo of one is returned
+        (``{required: typo}``) for the missing key's error to name, not reported here.
+        ``foreign``: the keys LiteLLM documents at ``path`` (by default, by section)."""
+        if foreign is None:
+            foreign = BY_SECTION.get(path, ())
+        typos: dict[str, str] = {}
         for key in mapping:
-            if key not in known:
-                import difflib
-
-                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.warn(_join(path, key), f"unknown key, ignored{hint}")
+            if key in known:
+                continue
+            where = _join(path, key)
+            if key in foreign:
+                self.warn(where, "a LiteLLM setting gatewise does not implement: ignored")
+                continue
+            close = did_you_mean(str(key), known)
+            if close is None:
+                self.warn(where, "unknown key, ignored")
+            elif close in missing and close not in typos:
+                typos[close] = key
+            else:
+                self.error(where, f"unknown key (did you mean {close!r}?)")
+        return typos
 
     def resolve(self, value: Any, path: str, missing: list[str] | None = None) -> Any:
         """Replace every ``os.environ/NAME`` inside ``value``.  An unset variable is added to

@@ -1,7 +1,10 @@
 """The proxy's config: YAML -> validated plain dataclasses.
 
 Every problem names the file, the YAML path and what is wrong, and all of them are reported
-at once (``ConfigError``).  Unknown keys are warnings, never silently half-applied.
+at once (``ConfigError``).  An unknown key close to one gatewise knows there is a typo: an
+error with a suggestion (in a deployment's params, close to a call option or to a parameter
+the provider takes); keys LiteLLM documents that gatewise does not implement, and other
+unknown keys, are warnings (``_readers``), never silently half-applied.
 ``os.environ/NAME`` may stand for any value; a variable missing from a ``model_list`` entry
 only disables that entry (it answers "NAME is not set" while the others serve), a missing
 variable anywhere else is an error.  A ``.env`` in the working directory is loaded first,
@@ -18,7 +21,8 @@ from typing import Any
 
 from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
-from gatewise.proxy._readers import Reader
+from gatewise.proxy._param_typos import param_typos
+from gatewise.proxy._readers import Reader, found
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
 
@@ -39,6 +43,8 @@ DEFAULT_REQUEST_TIMEOUT = 600.0
 longest silence, before its first chunk and between two chunks)."""
 DEFAULT_CLIENT_TIMEOUT = 30.0
 """Seconds a client may take to send its request's head, and each piece of its body."""
+DEFAULT_REQUEST_BODY_TIMEOUT = 60.0
+"""Seconds a client may take to send a whole request body, however it paces the pieces."""
 DEFAULT_GRACEFUL_SHUTDOWN = 10.0
 MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
 DATABASE_URL_ENV = "DATABASE_URL"
@@ -49,11 +55,17 @@ _ENTRY_KEYS = frozenset({"model_name", "params", "litellm_params", "model_info"}
 _ROUTER_PARAMS = ("rpm", "tpm", "weight", "order")
 _UNSUPPORTED_PARAMS = ("max_parallel_requests",)
 _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
+# Every key a deployment's params may hold besides the provider's parameters.
+_PARAM_KEYS = frozenset({
+    "model", "custom_llm_provider", "api_key", "api_base", "base_url", "timeout",
+    "request_timeout", "stream_timeout", "max_retries", "num_retries", "drop_params",
+    "extra_headers", "mock_response", *_ROUTER_PARAMS, *_UNSUPPORTED_PARAMS, *_COST_PARAMS})
 _SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
-                           "graceful_shutdown_timeout", "database_url",
-                           "allow_requests_on_db_unavailable", "disable_spend_logs"})
+                           "request_body_timeout", "graceful_shutdown_timeout",
+                           "database_url", "allow_requests_on_db_unavailable",
+                           "disable_spend_logs"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -102,6 +114,7 @@ class ProxyConfig:
     max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_request_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     client_timeout: float = DEFAULT_CLIENT_TIMEOUT
+    request_body_timeout: float = DEFAULT_REQUEST_BODY_TIMEOUT
     graceful_shutdown_timeout: float = DEFAULT_GRACEFUL_SHUTDOWN
     drop_params: bool = False
     num_retries: int | None = None
@@ -168,11 +181,11 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     top = r.mapping(data, "")
     if top is None:
         raise ConfigError(r.problems)
-    r.unknown_keys(top, _TOP_KEYS, "")
+    typos = r.unknown_keys(top, _TOP_KEYS, "", missing={"model_list"} - top.keys())
     _apply_environment(r, top.get("environment_variables"), environ)
     settings = _settings(r, top)
     general = _general(r, top.get("general_settings"), environ, base_dir)
-    deployments = _model_list(r, top.get("model_list"))
+    deployments = _model_list(r, top.get("model_list"), found(typos, "model_list"))
     router = router_settings(r, top.get("router_settings"), {d.model_name for d in deployments})
     if r.problems:
         raise ConfigError(r.problems)
@@ -236,7 +249,7 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
         out["max_request_header_bytes"] = r.count(
             values["max_request_header_bytes"], "general_settings.max_request_header_bytes",
             low=1024)
-    for name in ("client_timeout", "graceful_shutdown_timeout"):
+    for name in ("client_timeout", "request_body_timeout", "graceful_shutdown_timeout"):
         if name in values:
             out[name] = r.seconds(values[name], f"general_settings.{name}")
     for name in ("allow_requests_on_db_unavailable", "disable_spend_logs"):
@@ -255,9 +268,9 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _model_list(r: Reader, value: Any) -> list[DeploymentConfig]:
+def _model_list(r: Reader, value: Any, typo: str = "") -> list[DeploymentConfig]:
     if value is None:
-        r.error("model_list", "required: a list of {model_name, params} entries")
+        r.error("model_list", "required: a list of {model_name, params} entries" + typo)
         return []
     if not isinstance(value, list) or not value:
         r.error("model_list", "must be a non-empty list of {model_name, params} entries")
@@ -274,17 +287,22 @@ def _deployment(r: Reader, value: Any, path: str) -> DeploymentConfig | None:
     entry = r.mapping(value, path)
     if entry is None:
         return None
-    r.unknown_keys(entry, _ENTRY_KEYS, path)
+    absent = {"model_name"} - entry.keys()
+    if "params" not in entry and "litellm_params" not in entry:
+        absent |= {"params", "litellm_params"}
+    typos = r.unknown_keys(entry, _ENTRY_KEYS, path, missing=absent, foreign=())
     model_name = r.resolve(entry.get("model_name"), f"{path}.model_name")
     if not isinstance(model_name, str) or not model_name.strip():
-        r.error(f"{path}.model_name", 'required: the name clients send as "model"')
+        r.error(f"{path}.model_name",
+                'required: the name clients send as "model"' + found(typos, "model_name"))
         model_name = None
     if "params" in entry and "litellm_params" in entry:
         r.error(path, "give either params or litellm_params, not both")
     key = "params" if "params" in entry else "litellm_params"
     raw = entry.get(key)
     if raw is None:
-        r.error(f"{path}.params", f"required: a mapping with at least model {_MODEL_EXAMPLE}")
+        r.error(f"{path}.params", f"required: a mapping with at least model {_MODEL_EXAMPLE}"
+                                  + found(typos, "litellm_params", "params"))
         return None
     missing: list[str] = []
     params = r.mapping(r.resolve(raw, f"{path}.{key}", missing), f"{path}.{key}")
@@ -307,10 +325,14 @@ def _deployment(r: Reader, value: Any, path: str) -> DeploymentConfig | None:
 
 
 def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str, Any] | None:
+    typos = param_typos(r, params, path, _PARAM_KEYS)
     model = params.pop("model", None)
     provider = params.pop("custom_llm_provider", None)
     if isinstance(model, str) and isinstance(provider, str) and "/" not in model:
         model = f"{provider}/{model}"
+    if model is None and typos:
+        r.error(f"{path}.model", f"required {_MODEL_EXAMPLE}" + found(typos, "model"))
+        return None
     model = r.model(model, f"{path}.model", _MODEL_EXAMPLE)
     out: dict[str, Any] = {"model": model}
     api_key = params.pop("api_key", None)

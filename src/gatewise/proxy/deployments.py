@@ -22,7 +22,7 @@ from gatewise.catalogue import Catalogue, ModelInfo, cost_for_usage
 from gatewise.providers.base import PROVIDERS
 from gatewise.proxy._secret import Secret
 from gatewise.proxy.config import ConfigError, DeploymentConfig, ProxyConfig
-from gatewise.proxy.errors import ProxyError, bad_request
+from gatewise.proxy.errors import CONFIG_DROP_PARAMS, ProxyError, bad_request, proxy_wording
 
 # Fields a request may not set: they would let a client send the deployment's key elsewhere.
 FORBIDDEN_FIELDS = frozenset({"api_key", "api_base", "base_url", "extra_headers",
@@ -155,7 +155,7 @@ def _check_params(config: DeploymentConfig, mode: str, catalogue: Catalogue,
         else:
             prepare_chat(settings, catalogue, config.model, _PROBE_MESSAGES, params, Targets())
     except APIError as exc:
-        return exc.message
+        return proxy_wording(exc.message, CONFIG_DROP_PARAMS)
     return None
 
 

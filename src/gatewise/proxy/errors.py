@@ -2,11 +2,14 @@
 
 ``ProxyError`` is raised by the proxy's own checks; ``from_api_error`` maps the SDK's errors
 once, by their ``status_code`` / ``openai_type`` / ``param`` / ``code``.  Messages are built
-from the error's own text: no API key ever reaches one.
+from the error's own text (no API key ever reaches one), in the proxy's terms: a remedy the
+SDK words as a Python argument (``pass drop_params=True``) is said as the proxy's client or
+operator would apply it (:func:`proxy_wording`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -19,6 +22,21 @@ from gatewise._exceptions import (
 )
 
 INVALID_REQUEST = "invalid_request_error"
+
+# The SDK's remedy for a parameter the provider cannot honour, and the proxy's.
+_SDK_DROP_PARAMS = re.compile(r"\b(?:(?:pass|set|use|with) )?`?drop_params=True`?")
+REQUEST_DROP_PARAMS = ('send "drop_params": true in the request body (or set drop_params: '
+                       "true under litellm_settings in the proxy's config)")
+CONFIG_DROP_PARAMS = ("set drop_params: true in this entry's params (or under "
+                      "litellm_settings, for every entry)")
+
+
+def proxy_wording(message: str, remedy: str = REQUEST_DROP_PARAMS) -> str:
+    """``message`` (an SDK error's) with the SDK's ``drop_params=True`` advice put as the
+    proxy's ``remedy``: a request's (the default) or the config's (:data:`CONFIG_DROP_PARAMS`)."""
+    if "drop_params=True" not in message:
+        return message
+    return _SDK_DROP_PARAMS.sub(remedy, message)
 
 
 class ProxyError(Exception):
@@ -73,8 +91,8 @@ def from_api_error(exc: APIError, *, env_hint: str | None = None) -> ProxyError:
     if isinstance(exc, AuthenticationError):
         return ProxyError(401, upstream_auth_message(env_hint), type="authentication_error",
                           code="upstream_authentication_error", headers=headers)
-    return ProxyError(status, exc.message, type=exc.openai_type, param=exc.param, code=code,
-                      headers=headers)
+    return ProxyError(status, proxy_wording(exc.message), type=exc.openai_type, param=exc.param,
+                      code=code, headers=headers)
 
 
 def internal_error(call_id: str) -> ProxyError:

@@ -1,11 +1,43 @@
-"""The listening sockets of ``--workers N`` on Linux: one per worker, on a shared port.
+"""The proxy's listening socket, taken before anything else is loaded
+(:func:`open_listener`); for ``--workers N`` on Linux, one per worker on a shared port.
 
-Imports nothing but ``socket``: the benchmark's reference forwarder uses it too.
+Imports nothing but ``socket`` and ``sys``: the benchmark's reference forwarder uses it too.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
+
+BACKLOG = 2048  # uvicorn's default
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def open_listener(host: str, port: int, workers: int = 1) -> socket.socket:
+    """The socket the server will serve on, bound to ``host:port`` (0: any free port);
+    ``OSError`` if it cannot be (the port is in use, the host is not this machine's...).
+
+    One worker: a listening socket (clients that come while the config loads wait in the
+    backlog).  Several: on Linux a :class:`PerWorkerListener`, else a bound socket the
+    workers inherit and listen on."""
+    if workers > 1 and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
+        return PerWorkerListener.bind_to(host, port)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    try:
+        # Connections of an earlier run still in TIME_WAIT are no obstacle; a socket that
+        # listens there is (without SO_REUSEPORT, which would share the port with it).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        if workers <= 1:
+            sock.listen(BACKLOG)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _bound(sock: socket.socket, host: str, port: int) -> None:
@@ -30,7 +62,7 @@ class PerWorkerListener(socket.socket):
     worker wakes first takes a burst of new connections (55 of 64 was seen), and the
     second core idles."""
 
-    backlog = 2048
+    backlog = BACKLOG
 
     def __reduce_ex__(self, protocol: object) -> tuple[object, ...]:
         host, port = self.getsockname()[:2]
@@ -41,7 +73,7 @@ class PerWorkerListener(socket.socket):
         """Take ``host:port``; ``OSError`` (address in use) if anything listens there
         already -- even another ``--workers N`` server, whose SO_REUSEPORT sockets would
         otherwise share the port with this one, each getting some of the connections."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        family = _family(host)
         if port:
             with socket.socket(family, socket.SOCK_STREAM) as probe:
                 # SO_REUSEADDR: connections of an earlier run still in TIME_WAIT are no

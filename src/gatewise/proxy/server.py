@@ -4,7 +4,6 @@ tells the user."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -25,8 +24,6 @@ from gatewise.proxy.config import (
 )
 from gatewise.proxy.listener import PerWorkerListener
 from gatewise.proxy.state import AppState
-
-logger = logging.getLogger("gatewise.proxy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +83,7 @@ def _uvicorn_config(app: ProxyApp | str, options: ServeOptions) -> uvicorn.Confi
         app, host=options.host, port=options.port, workers=options.workers,
         factory=isinstance(app, str), loop="auto", lifespan="on",
         http=cast("type[asyncio.Protocol]", protocol),
+        ws="none",  # no route serves WebSockets: an upgrade request is plain HTTP
         log_level=level, access_log=options.access_log, server_header=False,
         proxy_headers=options.access_log,  # only the access log would use the client address
         timeout_graceful_shutdown=options.graceful_shutdown_timeout,  # type: ignore[arg-type]
@@ -113,13 +111,15 @@ def _keep_exit_code_zero() -> None:
         signal.signal(sig, lambda *_: None)
 
 
-def serve(app: ProxyApp, options: ServeOptions, announce: Callable[[int], None]) -> bool:
-    """Serve until SIGINT/SIGTERM; ``announce(port)`` once the socket listens.  False if the
-    server could not start (uvicorn has logged why)."""
+def serve(app: ProxyApp, options: ServeOptions, sock: socket.socket,
+          announce: Callable[[int], None]) -> bool:
+    """Serve on ``sock`` (``listener.open_listener``'s) until SIGINT/SIGTERM;
+    ``announce(port)`` once it listens.  False if the server could not start (uvicorn has
+    logged why)."""
     if options.workers <= 1:
         _keep_exit_code_zero()
         server = _Server(_uvicorn_config(app, options), announce)
-        server.run()
+        server.run(sockets=[sock])
         return server.started
     from uvicorn.supervisors import Multiprocess
 
@@ -128,16 +128,8 @@ def serve(app: ProxyApp, options: ServeOptions, announce: Callable[[int], None])
     else:
         os.environ[MODELS_ENV] = ",".join(options.models)
     config = _uvicorn_config("gatewise.proxy.app:factory", options)
-    if sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
-        try:
-            sock: socket.socket = PerWorkerListener.bind_to(options.host, options.port)
-        except OSError as exc:  # as uvicorn's own bind reports it: a line, not a traceback
-            logger.error("could not bind to %s:%d: %s", options.host, options.port,
-                         exc.strerror or exc)
-            return False
+    if isinstance(sock, PerWorkerListener):
         config.backlog = PerWorkerListener.backlog
-    else:
-        sock = config.bind_socket()
     announce(sock.getsockname()[1])
     sys.stderr.flush()
     Multiprocess(config, sockets=[sock]).run()

@@ -168,8 +168,11 @@ class AppState:
         from gatewise._async_client import AsyncClient
 
         # The router passes each deployment's options and its own timeout on every call,
-        # and makes every retry decision itself (the SDK's retries are off per call).
-        return AsyncClient(drop_params=self.config.drop_params, catalogue=self.catalogue)
+        # and makes every retry decision itself (the SDK's retries are off per call).  Each
+        # call's own key and header values are kept out of its errors; so is the master key.
+        master = self.config.master_key
+        return AsyncClient(drop_params=self.config.drop_params, catalogue=self.catalogue,
+                           redact=[master.reveal()] if master is not None else ())
 
     def _make_router(self, settings: dict[str, Any], aliases: Mapping[str, Mapping[str, Any]],
                      served: set[str]) -> Router:

@@ -12,12 +12,19 @@ from gatewise.providers.mistral.embeddings import (
     split_embedding_inputs,
 )
 from gatewise.providers.mistral.errors import error_for
+from gatewise.providers.mistral.params import HANDLED, NOISE, PASSTHROUGH
 from gatewise.providers.mistral.response import parse_chat_response
 from gatewise.providers.mistral.stream import stream_translator
+
+# Every parameter name the adapter takes, for chat or embeddings (the embeddings' own are
+# encoding_format, output_dtype, output_dimension and dimensions).
+PARAMETERS = PASSTHROUGH | NOISE | HANDLED | frozenset({
+    "encoding_format", "output_dtype", "output_dimension", "dimensions"})
 
 __all__ = [
     "CHAT_PATH",
     "EMBEDDINGS_PATH",
+    "PARAMETERS",
     "build_chat_body",
     "build_embedding_body",
     "error_for",

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gatewise.proxy._asgi import Scope as AsgiScope
-from gatewise.proxy._asgi import header
 from gatewise.proxy._secret import Secret
 from gatewise.proxy.access import errors
 from gatewise.proxy.access.cache import Entry, IdentitySource, KeyCache
@@ -47,15 +46,24 @@ ALL_MODELS = frozenset({"all-proxy-models", "*"})
 Listener = Callable[[str, str], Awaitable[None]]
 
 
+# Headers that carry the key as it is, without a scheme (Anthropic's, Azure's).
+_PLAIN_KEY_HEADERS = frozenset({b"x-api-key", b"api-key"})
+
+
 def presented_key(scope: AsgiScope) -> bytes:
-    """The key a request carries: ``Authorization: Bearer <key>``, or the ``x-api-key`` /
-    ``api-key`` headers (Anthropic- and Azure-style clients); ``b""`` for none (compared
-    all the same: a missing key costs the work a wrong one does)."""
-    value = header(scope, b"authorization")
-    if value is not None:
-        scheme, _, token = value.partition(b" ")
-        return token.strip() if scheme.lower() == b"bearer" else b""
-    return header(scope, b"x-api-key") or header(scope, b"api-key") or b""
+    """The key the request presents (``b""`` for none, compared all the same: a missing
+    key costs the work a wrong one does): a bearer token wins over the scheme-less
+    ``x-api-key`` / ``api-key`` headers of Anthropic- and Azure-style clients;
+    ``Authorization`` with another scheme presents nothing."""
+    found = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() == b"bearer":
+                return bytes(token.strip())
+        elif not found and name in _PLAIN_KEY_HEADERS:
+            found = bytes(value.strip())
+    return found
 
 
 class AccessControl:

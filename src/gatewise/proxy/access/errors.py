@@ -11,8 +11,9 @@ __all__ = ["blocked", "db_unavailable", "expired", "model_denied", "unauthorized
 
 
 def unauthorized() -> ProxyError:
-    return ProxyError(401, "missing or invalid API key: send Authorization: Bearer <key> with "
-                           "the proxy's master key or a virtual key", code="invalid_api_key")
+    return ProxyError(401, "missing or invalid API key: send Authorization: Bearer <key> (or "
+                           "x-api-key: <key>) with the proxy's master key or a virtual key",
+                      code="invalid_api_key")
 
 
 def expired(expires: datetime, now: datetime) -> ProxyError:

@@ -31,7 +31,7 @@ logger = logging.getLogger("gatewise.proxy")
 
 async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> dict[str, Any]:
     raw = await read_body(scope, receive, state.max_body, state.deadlines,
-                          state.client_timeout)
+                          state.client_timeout, state.config.request_body_timeout)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

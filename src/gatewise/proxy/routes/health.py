@@ -1,9 +1,14 @@
 """Health: liveness and readiness for orchestrators, ``/health`` for people.
 
+``/health/liveness`` says the process answers; ``/health/readiness`` whether any deployment
+can serve (200 ``ready``, else 503 ``not_ready``).  Both are open to anyone.
+
 ``/health`` lists the deployments and the router's state of each (``healthy``,
 ``cooling_down`` with ``cooldown_until`` as a Unix time, ``at_limit``; in flight, recent
 latency and time to first token) without calling anyone; ``/health?probe=true`` makes one
-tiny real call to each (it costs money, so it needs the master key when there is one).
+tiny real call to each (it costs money).  That view tells internal addresses and traffic, so
+when the proxy has a master key only a caller presenting it gets it
+(``auth.may_see_details``); anyone else gets the readiness answer.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from urllib.parse import parse_qs
 
 from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send, respond_json
-from gatewise.proxy.auth import require_key
+from gatewise.proxy.auth import may_see_details, require_admin
 from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import from_api_error
 from gatewise.proxy.state import AppState
@@ -29,10 +34,13 @@ async def liveliness(state: AppState, scope: Scope, receive: Receive, send: Send
 
 
 async def readiness(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    """200 ``ready`` when at least one deployment can serve, else 503 ``not_ready``: an
+    orchestrator should send no traffic to a proxy that can only answer errors."""
     usable = sum(1 for d in state.deployments if d.problem is None)
-    await respond_json(send, {"status": "ready", "version": state.version,
+    await respond_json(send, {"status": "ready" if usable else "not_ready",
+                              "version": state.version,
                               "deployments": len(state.deployments),
-                              "usable_deployments": usable})
+                              "usable_deployments": usable}, 200 if usable else 503)
 
 
 def _describe(deployment: Deployment) -> dict[str, Any]:
@@ -65,11 +73,15 @@ async def _probe(state: AppState, deployment: Deployment) -> str | None:
 async def health(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     """Each deployment with the router's view of it (healthy, cooling down until when, at
     its rpm/tpm limit; in flight, recent latency and time to first token), and, with
-    ``?probe=true``, the outcome of one real call."""
+    ``?probe=true``, the outcome of one real call; for a caller without the master key
+    (when there is one), only the readiness answer."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     probe = query.get("probe", [""])[-1].lower() in _TRUE
     if probe:
-        require_key(state, scope)
+        await require_admin(state, scope)
+    elif not await may_see_details(state, scope):
+        await readiness(state, scope, receive, send)  # what anyone may know
+        return
     usable = [d for d in state.deployments if d.problem is None]
     errors: dict[int, str | None] = {id(d): d.problem for d in state.deployments}
     if probe:
