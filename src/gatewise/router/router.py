@@ -35,7 +35,14 @@ from gatewise.router.strategies import (
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise._streaming import AsyncStream, Stream
-    from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+    from gatewise.types import (
+        EmbeddingResponse,
+        ModelResponse,
+        ModelResponseChunk,
+        OCRResponse,
+        TranscriptionResponse,
+        TranscriptionStreamEvent,
+    )
 
 JSON = dict[str, Any]
 
@@ -342,6 +349,48 @@ class Router:
             self._check_known(config.groups(), "fallbacks", per_call=True)
             config = config.resolved(self._aliases)
         return await self._engine.route(send, spec, first, config, budget)
+
+    # -- OCR and transcription: routed like chat (groups, retries, fallbacks, cooldowns) -----
+
+    async def aocr(self, model: str, document: Any, **params: Any) -> OCRResponse:
+        result = await self._route(self.client.ocr, model, document, params)
+        return cast("OCRResponse", result.response)
+
+    def aocr_dict(self, model: str, document: Any, **params: Any
+                  ) -> Coroutine[Any, Any, RouteResult[JSON]]:
+        return self._route(self.client.ocr_dict, model, document, params)
+
+    async def atranscription(self, model: str, file: Any = None, **params: Any
+                             ) -> TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]:
+        """A transcription from one deployment of ``model``; a retry or a fallback sends
+        the file again (read again from its path, bytes or seekable file object)."""
+        result = await self._route(self.client.transcription, model, file, params)
+        return cast("TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]",
+                    result.response)
+
+    def atranscription_dict(self, model: str, file: Any = None, **params: Any
+                            ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:
+        return self._route(self.client.transcription_dict, model, file, params)
+
+    def atranscription_sse(self, model: str, file: Any = None, **params: Any
+                           ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[bytes]]]:
+        """For relaying: a stream comes as OpenAI SSE bytes, first block already in."""
+        return self._route(self.client.transcription_sse, model, file, params)
+
+    def ocr(self, model: str, document: Any, **params: Any) -> OCRResponse:
+        """The blocking twin of :meth:`aocr`."""
+        send = self._sync_client.ocr
+        result = self._thread.run(self._route(send, model, document, params))
+        return cast("OCRResponse", result.response)
+
+    def transcription(self, model: str, file: Any = None, **params: Any
+                      ) -> TranscriptionResponse | Stream[TranscriptionStreamEvent]:
+        """The blocking twin of :meth:`atranscription`; ``stream=True`` gives a ``Stream``."""
+        send = self._sync_client.transcription
+        result = self._thread.run(self._route(send, model, file, params))
+        if params.get("stream"):
+            return sync_stream(self._thread, result.response)
+        return cast("TranscriptionResponse", result.response)
 
 
 def _shutdown(thread: LoopThread, client: AsyncClient) -> None:
