@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gatewise.proxy._env import env_name, load_dotenv_file
+from gatewise.proxy._passthrough_settings import PassThroughConfig, pass_through_endpoints
 from gatewise.proxy._readers import Reader
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
@@ -33,6 +34,8 @@ __all__ = [
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_AUDIO_UPLOAD_BYTES = 25 * 1024 * 1024
+"""The largest audio file a transcription request may carry (OpenAI's limit)."""
 DEFAULT_REQUEST_TIMEOUT = 600.0
 """Seconds a call may take on one deployment when nothing else is configured (a stream: the
 longest silence, before its first chunk and between two chunks)."""
@@ -50,7 +53,8 @@ _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
 _SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
-                           "graceful_shutdown_timeout"})
+                           "graceful_shutdown_timeout", "max_audio_upload_bytes",
+                           "pass_through_endpoints"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -107,6 +111,9 @@ class ProxyConfig:
     """Checked ``router_settings``, as ``Router`` keyword arguments; ``model_group_alias``
     is ``{alias: {"model": model_name, "hidden": bool}}``."""
     warnings: tuple[str, ...] = ()
+    max_audio_upload_bytes: int = DEFAULT_MAX_AUDIO_UPLOAD_BYTES
+    pass_through: tuple[PassThroughConfig, ...] = ()
+    """``general_settings.pass_through_endpoints`` (see ``_passthrough_settings``)."""
 
 
 def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
@@ -215,6 +222,12 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict
     for name in ("client_timeout", "graceful_shutdown_timeout"):
         if name in values:
             out[name] = r.seconds(values[name], f"general_settings.{name}")
+    if "max_audio_upload_bytes" in values:
+        out["max_audio_upload_bytes"] = r.count(
+            values["max_audio_upload_bytes"], "general_settings.max_audio_upload_bytes", low=1)
+    if values.get("pass_through_endpoints") is not None:
+        out["pass_through"] = pass_through_endpoints(r, values["pass_through_endpoints"],
+                                                     environ)
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -18,6 +18,7 @@ import orjson
 
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.proxy._passthrough import pass_through_target
 from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments
@@ -85,6 +86,8 @@ class AppState:
         self._openapi: bytes | None = None
         self.client = self._make_client()
         self._router = self._make_router(settings, aliases, served) if served else None
+        self.max_audio_upload = config.max_audio_upload_bytes
+        self.pass_through = pass_through_target(config, self.deployments)
 
     def openapi_body(self) -> bytes:
         """The OpenAPI document for the names this proxy can serve now, made once."""
@@ -161,10 +164,17 @@ class AppState:
             await self._router.aclose()
         await self.client.aclose()
 
-    def check_served(self, name: Any) -> None:
-        """Raise the error to answer with when the proxy cannot route ``name``."""
+    def check_served(self, name: Any, mode: str | None = None) -> None:
+        """Raise the error to answer with when the proxy cannot route ``name`` (to a model
+        of ``mode``, when one is given: a 400 before any upstream call)."""
         if type(name) is not str or name not in self.served:
             raise self._no_route(name)
+        if mode is not None and self.mode_of(name) != mode:
+            shown = name if len(name) <= _MAX_ECHO else name[:_MAX_ECHO] + "…"
+            raise bad_request(f"model `{shown}` is a {self.mode_of(name)} model; this "
+                              f"endpoint needs a {mode} model (if it is one, say so with "
+                              f"model_info.mode: {mode} in its model_list entry)",
+                              param="model", code="wrong_model_mode")
 
     def _no_route(self, name: Any) -> ProxyError:
         if name is None:

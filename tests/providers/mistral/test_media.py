@@ -110,3 +110,11 @@ def test_an_error_event_raises() -> None:
     translator = mistral.transcription_translator("m")
     with pytest.raises(InternalServerError, match="overloaded"):
         translator.feed({"object": "error", "message": "overloaded"})
+
+
+def test_ocr_is_not_streamed() -> None:
+    from gatewise import UnsupportedParamsError
+
+    assert "stream" not in mistral.build_ocr_body("m", PDF, {"stream": False})
+    with pytest.raises(UnsupportedParamsError, match="stream"):
+        mistral.build_ocr_body("m", PDF, {"stream": True})

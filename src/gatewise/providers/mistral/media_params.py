@@ -38,7 +38,8 @@ def split_params(params: JSON, known: Collection[str], *, endpoint: str,
     taken: JSON = {}
     refused: list[str] = []
     for key, value in params.items():
-        if value is None or key in NOISE or key in handled or key in ("extra_body", "stream"):
+        if (value is None or key in NOISE or key in handled or key == "extra_body"
+                or (key == "stream" and value is False)):
             continue
         if key in known:
             taken[key] = value

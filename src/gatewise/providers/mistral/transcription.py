@@ -52,7 +52,8 @@ def build_transcription_form(model: str, params: JSON, *, drop_params: bool = Fa
         raise unsupported(["prompt"], _KNOWN, "/v1/audio/transcriptions",
                           "it has no prompt; `context_bias` takes a list of words to favour")
     taken = split_params(params, TRANSCRIPTION_FIELDS, endpoint="/v1/audio/transcriptions",
-                         drop_params=drop_params, handled=("response_format", "prompt"))
+                         drop_params=drop_params,
+                         handled=("response_format", "prompt", "stream"))
     fields: list[tuple[str, str]] = [("model", model)]
     for name, value in taken.items():
         fields.extend((name, text) for text in _form_values(name, value))
