@@ -268,3 +268,16 @@ def test_sse_twin_and_module_functions(mistral_env: FakeMistral) -> None:
         finally:
             await gatewise._api.default_async_client().aclose()
     assert asyncio.run(module_function()).text == TRANSCRIPT
+
+
+def test_module_functions_and_router_twins_match() -> None:
+    import inspect
+
+    from gatewise import _api
+    from gatewise.router import Router
+
+    for name in ("ocr", "transcription"):
+        assert inspect.signature(getattr(_api, name)).parameters == inspect.signature(
+            getattr(_api, "a" + name)).parameters
+        assert inspect.signature(getattr(Router, name)).parameters == inspect.signature(
+            getattr(Router, "a" + name)).parameters
