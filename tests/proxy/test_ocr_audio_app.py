@@ -172,10 +172,12 @@ async def test_a_retry_sends_the_relayed_file_again(fake_mistral: FakeMistral) -
     await app.state.aclose()
 
 
-@pytest.mark.parametrize("length", [True, False])
-async def test_too_large(fake_mistral: FakeMistral, length: bool) -> None:
+@pytest.mark.parametrize(("length", "model_first"), [(True, True), (False, True),
+                                                    (False, False)])
+async def test_too_large(fake_mistral: FakeMistral, length: bool, model_first: bool) -> None:
     app = make_app(media_config(fake_mistral, max_audio_upload_bytes=20_000))
-    answer = await upload(app, form(("model", "voice"), ("file", ("a.mp3", AUDIO))),
+    parts = [("model", "voice"), ("file", ("a.mp3", AUDIO))]
+    answer = await upload(app, form(*(parts if model_first else parts[::-1])),
                           length=length)
     assert answer.status == 413 and answer.error()["code"] == "request_too_large"
     assert "max_audio_upload_bytes" in answer.error()["message"]
@@ -242,3 +244,35 @@ async def test_transcription_upstream_errors(app: ProxyApp, fake_mistral: FakeMi
     fake_mistral.script(Status(status))
     answer = await upload(app, form(("model", "voice"), ("file", ("a.mp3", AUDIO))))
     assert answer.status == expected and answer.error()
+
+
+async def test_mocked_deployments(fake_mistral: FakeMistral) -> None:
+    app = make_app({"model_list": [
+        {"model_name": "ocr", "params": {"model": "mistral/mistral-ocr-latest",
+                                         "mock_response": "# mocked"}},
+        {"model_name": "voice", "params": {"model": "mistral/voxtral-mini-latest",
+                                           "mock_response": "mocked words"}}]})
+    ocr = await call(app, "POST", "/v1/ocr", {"model": "ocr", "document": PDF})
+    assert ocr.json()["pages"][0]["markdown"] == "# mocked"
+    assert ocr.headers["x-gatewise-response-cost"] == "0"
+    voice = await upload(app, form(("model", "voice"), ("file", ("a.mp3", AUDIO))))
+    assert voice.json()["text"] == "mocked words"
+    assert fake_mistral.requests == []
+    await app.state.aclose()
+
+
+async def test_an_upload_sent_from_the_request_task_itself_raises_cancelled() -> None:
+    """A transport that writes the body in the caller's task (no writer task of its own)
+    gets a cancellation, which neither it nor the router books as the upstream's fault."""
+    from gatewise.proxy._asgi import ClientDisconnected
+    from gatewise.proxy._upload import Upload
+
+    class Leaving:
+        async def next(self) -> tuple[Any, ...]:
+            raise ClientDisconnected
+
+    upload = Upload(Leaving(), "a.mp3", "audio/mpeg", [("model", "voice")])  # type: ignore[arg-type]
+    with pytest.raises(asyncio.CancelledError):
+        _ = [chunk async for chunk in upload]
+    assert isinstance(upload.failure, ClientDisconnected)
+    upload.close()

@@ -187,3 +187,24 @@ def test_max_audio_upload_bytes_is_checked() -> None:
         parse_config(data, "test.yaml", environ={})
     data["general_settings"] = {"max_audio_upload_bytes": "1048576"}
     assert parse_config(data, "test.yaml", environ={}).max_audio_upload_bytes == 1048576
+
+
+async def test_timeouts_and_an_unreachable_target(fake_mistral: FakeMistral) -> None:
+    from tests._net import free_port
+    from tests.fake_mistral import Delay
+
+    slow = config(fake_mistral)
+    slow["settings"] = {"request_timeout": 0.3}
+    app = make_app(slow)
+    fake_mistral.script(Delay(2))
+    answer = await call(app, "GET", "/mistral/v1/files", headers=auth())
+    assert answer.status == 504 and answer.error()["type"] == "timeout"
+    assert answer.headers["x-gatewise-call-id"]
+    await app.state.aclose()
+    gone = make_app(config(fake_mistral, pass_through_endpoints=[{
+        "path": "/mistral", "target": f"http://127.0.0.1:{free_port()}",
+        "headers": {"Authorization": "Bearer sk-unreachable-12345"}}]))
+    answer = await call(gone, "GET", "/mistral/v1/files", headers=auth())
+    assert answer.status == 502 and answer.error()["code"] == "upstream_unreachable"
+    assert "sk-unreachable-12345" not in answer.body.decode()
+    await gone.state.aclose()

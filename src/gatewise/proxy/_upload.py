@@ -22,7 +22,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from gatewise._multipart import CHUNK
 from gatewise.proxy._form import FormReader
@@ -85,8 +85,7 @@ class Upload:
                     await self._guarded(self._read_rest())
         if self.late and not self._fields_known:
             self._fields_known = self.restart = True
-            self._interrupt()
-            raise Abandoned("form fields came after the file: the call starts again")
+            self._abandon("form fields came after the file: the call starts again")
 
     def _read_spool(self, position: int) -> bytes:
         if self._spool.closed:
@@ -121,13 +120,18 @@ class Upload:
             raise
         except Exception as exc:  # ProxyError (408, 413, 400), ClientDisconnected
             self.failure = exc
-            self._interrupt()
-            raise Abandoned(f"the client's upload failed: {exc}") from exc
+            self._abandon(f"the client's upload failed: {exc}")
 
-    def _interrupt(self) -> None:
+    def _abandon(self, why: str) -> NoReturn:
+        """End the attempt without the upstream (or the router) taking the blame: cancel
+        the request's task, which the route answers.  Where the body is sent from that
+        task itself (a transport without a writer task), the cancellation is raised."""
         task = self._task
-        if task is not None and task is not asyncio.current_task() and not task.done():
+        if task is not None and task is asyncio.current_task():
+            raise asyncio.CancelledError(why)
+        if task is not None and not task.done():
             task.cancel()
+        raise Abandoned(why)
 
     # -- the route's side -------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ async def _call(state: AppState, name: Any, upload: Upload | None, params: dict[
         if upload is None or (upload.failure is None and not upload.restart):
             raise  # the server is shutting down
         task = asyncio.current_task()
-        if task is not None:
+        if task is not None and task.cancelling():
             task.uncancel()
     except APIError as exc:
         if upload is None or (upload.failure is None and not upload.restart):
