@@ -208,3 +208,12 @@ async def test_timeouts_and_an_unreachable_target(fake_mistral: FakeMistral) -> 
     assert answer.status == 502 and answer.error()["code"] == "upstream_unreachable"
     assert "sk-unreachable-12345" not in answer.body.decode()
     await gone.state.aclose()
+
+
+async def test_a_dropped_connection_is_a_502(app: ProxyApp, fake_mistral: FakeMistral) -> None:
+    from tests.fake_mistral import CutStream
+
+    fake_mistral.script(CutStream(0))
+    answer = await call(app, "POST", "/mistral/v1/agents/completions", headers=auth(),
+                        json={"agent_id": "ag-1", "messages": HELLO})
+    assert answer.status == 502 and answer.error()["type"] == "api_connection_error"

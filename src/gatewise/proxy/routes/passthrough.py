@@ -34,7 +34,7 @@ from gatewise.proxy._passthrough import (
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
 from gatewise.proxy.routes._common import cost_header
-from gatewise.proxy.sse import _Watch
+from gatewise.proxy.sse import _Watch  # the chat relay's watch on the client, reused
 from gatewise.proxy.state import AppState
 
 logger = logging.getLogger("gatewise.proxy")
@@ -146,16 +146,23 @@ async def passthrough(state: AppState, scope: Scope, receive: Receive, send: Sen
     except APIError as exc:
         if body is not None and body.failure is not None:
             raise body.failure from None  # the client's fault, not Mistral's
-        error = from_api_error(exc)
-        error.headers.append((b"x-gatewise-call-id", call_id))
-        logger.warning("call %s: /mistral%s failed: %s", call_id.decode(), rest[:200],
-                       error.message)
-        raise error from None
+        raise _failed(exc, call_id, rest) from None
     try:
         await _relay(state, target, upstream, call_id, receive, send,
                      watch=body is None or body.done)
+    except APIError as exc:  # the answer broke before its head went out
+        raise _failed(exc, call_id, rest) from None
     finally:
         upstream.close()
+
+
+def _failed(exc: APIError, call_id: bytes, path: str) -> ProxyError:
+    """The answer for a call that could not talk to Mistral (502, 504)."""
+    error = from_api_error(exc)
+    error.headers.append((b"x-gatewise-call-id", call_id))
+    logger.warning("call %s: /mistral%s failed: %s", call_id.decode(), path[:200],
+                   error.message)
+    return error
 
 
 async def _relay(state: AppState, target: PassThroughTarget, upstream: http.AsyncRawStream,
