@@ -58,7 +58,11 @@ def _guess_type(filename: str) -> str:
 
 def file_part(file: Any) -> FilePart:
     """``file`` as the form's file part, checked now (a missing path, a file object opened
-    in text mode: a clear ``BadRequestError`` naming ``file``, before any network)."""
+    in text mode: a clear ``BadRequestError`` naming ``file``, before any network).  A
+    file object is read from where it stands now: a router turns its ``file`` into a
+    part once, so that every attempt reads from the same place."""
+    if isinstance(file, FilePart):
+        return file
     if isinstance(file, UploadSource):
         return FilePart(file.filename, file.content_type, file)
     if isinstance(file, tuple):

@@ -88,6 +88,30 @@ async def test_transcription_retry_sends_the_whole_file_again(fakes: Fakes, make
     assert uploaded(fakes["a"]) == [AUDIO] * 3
 
 
+@pytest.mark.parametrize("seekable", [True, False])
+async def test_a_file_object_is_sent_whole_on_every_attempt(fakes: Fakes, make: Any,
+                                                            seekable: bool) -> None:
+    import io
+
+    class Pipe(io.RawIOBase):  # a stream that cannot rewind
+        def __init__(self) -> None:
+            self._data = io.BytesIO(AUDIO)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            return self._data.readinto(buffer)
+
+    router = make([audio_on(fakes, "a")], num_retries=2)
+    fakes["a"].script(Status(503), Status(500))
+    file = io.BytesIO(b"skip" + AUDIO) if seekable else Pipe()
+    if seekable:
+        file.read(4)
+    await router.atranscription("voice", file)
+    assert uploaded(fakes["a"]) == [AUDIO] * 3
+
+
 async def test_fallback_to_another_group(fakes: Fakes, make: Any) -> None:
     router = make([audio_on(fakes, "a"), audio_on(fakes, "b", name="spare")],
                   num_retries=0, fallbacks=[{"voice": ["spare"]}])

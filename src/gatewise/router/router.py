@@ -363,19 +363,19 @@ class Router:
     async def atranscription(self, model: str, file: Any = None, **params: Any
                              ) -> TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]:
         """A transcription from one deployment of ``model``; a retry or a fallback sends
-        the file again (read again from its path, bytes or seekable file object)."""
-        result = await self._route(self.client.transcription, model, file, params)
+        the file again (read again from its path, bytes or file object)."""
+        result = await self._route(self.client.transcription, model, _part(file), params)
         return cast("TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]",
                     result.response)
 
     def atranscription_dict(self, model: str, file: Any = None, **params: Any
                             ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:
-        return self._route(self.client.transcription_dict, model, file, params)
+        return self._route(self.client.transcription_dict, model, _part(file), params)
 
     def atranscription_sse(self, model: str, file: Any = None, **params: Any
                            ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[bytes]]]:
         """For relaying: a stream comes as OpenAI SSE bytes, first block already in."""
-        return self._route(self.client.transcription_sse, model, file, params)
+        return self._route(self.client.transcription_sse, model, _part(file), params)
 
     def ocr(self, model: str, document: Any, **params: Any) -> OCRResponse:
         """The blocking twin of :meth:`aocr`."""
@@ -387,10 +387,18 @@ class Router:
                       ) -> TranscriptionResponse | Stream[TranscriptionStreamEvent]:
         """The blocking twin of :meth:`atranscription`; ``stream=True`` gives a ``Stream``."""
         send = self._sync_client.transcription
-        result = self._thread.run(self._route(send, model, file, params))
+        result = self._thread.run(self._route(send, model, _part(file), params))
         if params.get("stream"):
             return sync_stream(self._thread, result.response)
         return cast("TranscriptionResponse", result.response)
+
+
+def _part(file: Any) -> Any:
+    """A transcription's file as one form part for every attempt (a file object is read
+    from where it stands now, each time; one that cannot rewind, read once)."""
+    from gatewise._multipart import file_part
+
+    return None if file is None else file_part(file)
 
 
 def _shutdown(thread: LoopThread, client: AsyncClient) -> None:
