@@ -40,6 +40,7 @@ _EXCEPTIONS = (
 _TYPES = (
     "ModelResponse", "ModelResponseChunk", "Message", "ToolCall", "Usage", "Choice",
     "Delta", "EmbeddingResponse", "Embedding",
+    "OCRResponse", "TranscriptionResponse", "TranscriptionStreamEvent",
 )
 
 _WHERE: dict[str, str] = {
@@ -61,6 +62,10 @@ _WHERE: dict[str, str] = {
     "AsyncStream": "gatewise._streaming",
     "stream_chunk_builder": "gatewise._streaming",
     "Timeout": "gatewise._http",
+    "ocr": "gatewise._api",
+    "aocr": "gatewise._api",
+    "transcription": "gatewise._api",
+    "atranscription": "gatewise._api",
     **{name: "gatewise._exceptions" for name in _EXCEPTIONS},
     **{name: "gatewise.types" for name in _TYPES},
 }
@@ -91,6 +96,7 @@ __all__ = [
     "ModelResponse",
     "ModelResponseChunk",
     "NotFoundError",
+    "OCRResponse",
     "PermissionDeniedError",
     "RateLimitError",
     "Router",
@@ -98,20 +104,26 @@ __all__ = [
     "Stream",
     "Timeout",
     "ToolCall",
+    "TranscriptionResponse",
+    "TranscriptionStreamEvent",
     "UnprocessableEntityError",
     "UnsupportedParamsError",
     "Usage",
     "__version__",
     "acompletion",
     "aembedding",
+    "aocr",
+    "atranscription",
     "completion",
     "completion_cost",
     "embedding",
     "get_model_info",
     "list_models",
+    "ocr",
     "register_model",
     "stream_chunk_builder",
     "token_counter",
+    "transcription",
 ]
 
 
@@ -171,11 +183,15 @@ if TYPE_CHECKING:
     from gatewise._api import (
         acompletion,
         aembedding,
+        aocr,
+        atranscription,
         completion,
         embedding,
         get_model_info,
         list_models,
+        ocr,
         register_model,
+        transcription,
     )
     from gatewise._async_client import AsyncClient
     from gatewise._client import Client
@@ -211,6 +227,9 @@ if TYPE_CHECKING:
         Message,
         ModelResponse,
         ModelResponseChunk,
+        OCRResponse,
         ToolCall,
+        TranscriptionResponse,
+        TranscriptionStreamEvent,
         Usage,
     )

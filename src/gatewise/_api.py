@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from gatewise._client import Client
     from gatewise._streaming import AsyncStream, Stream
     from gatewise.catalogue import ModelInfo
-    from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+    from gatewise.types import (
+        EmbeddingResponse,
+        ModelResponse,
+        ModelResponseChunk,
+        OCRResponse,
+        TranscriptionResponse,
+        TranscriptionStreamEvent,
+    )
 
 
 @cache
@@ -102,3 +109,36 @@ def register_model(model: str | ModelInfo, /, **facts: Any) -> ModelInfo:
     if isinstance(model, ModelInfo):
         return default_catalogue().register(model)
     return default_catalogue().register(model, **facts)
+
+
+def ocr(model: str, document: Any, **params: Any) -> OCRResponse:
+    """OCR a document, in Mistral's shape, e.g. ``ocr(model="mistral/mistral-ocr-latest",
+    document={"type": "document_url", "document_url": "https://.../paper.pdf"})``; then
+    ``response.pages[i].markdown``, and ``response.cost`` (pages processed x the model's
+    price per page).  Mistral's options pass as they are: ``pages``,
+    ``include_image_base64``, ``bbox_annotation_format``, ``document_annotation_format``...
+    """
+    return default_client().ocr(model, document, **params)
+
+
+async def aocr(model: str, document: Any, **params: Any) -> OCRResponse:
+    """The asyncio twin of :func:`ocr`."""
+    return await default_async_client().ocr(model, document, **params)
+
+
+def transcription(model: str, file: Any = None, **params: Any
+                  ) -> TranscriptionResponse | Stream[TranscriptionStreamEvent]:
+    """Transcribe audio, e.g. ``transcription(model="mistral/voxtral-mini-latest",
+    file="talk.mp3")``; ``file`` is a path, bytes, a binary file object or a ``(filename,
+    content[, content_type])`` tuple, as ``openai`` accepts.  OpenAI's ``language``,
+    ``temperature``, ``response_format`` (``json``, ``text``, ``verbose_json``),
+    ``timestamp_granularities`` and ``stream=True`` (a :class:`Stream` of
+    ``transcript.text.delta`` ... ``transcript.text.done`` events); Mistral's
+    ``diarize``, ``context_bias``, ``file_url`` and ``file_id`` too."""
+    return default_client().transcription(model, file, **params)
+
+
+async def atranscription(model: str, file: Any = None, **params: Any
+                         ) -> TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]:
+    """The asyncio twin of :func:`transcription`; the file is streamed to the upstream."""
+    return await default_async_client().transcription(model, file, **params)

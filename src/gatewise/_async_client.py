@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._http._sse import Decoder
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
+from gatewise._ocr import mock_ocr_response, ocr_answer, prepare_ocr, typed_ocr
 from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
 from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
@@ -26,8 +27,26 @@ from gatewise._results import (
     typed_response,
 )
 from gatewise._streaming import AsyncStream, aiter_list, atranslate, same
+from gatewise._transcription import (
+    TranscriptionDecoder,
+    as_list,
+    mock_transcription,
+    mock_transcription_events,
+    prepare_transcription,
+    sse_blocks,
+    transcription_answer,
+    typed_transcription,
+    typed_transcription_event,
+)
 from gatewise.catalogue import Catalogue, default_catalogue
-from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+from gatewise.types import (
+    EmbeddingResponse,
+    ModelResponse,
+    ModelResponseChunk,
+    OCRResponse,
+    TranscriptionResponse,
+    TranscriptionStreamEvent,
+)
 
 T = TypeVar("T")
 
@@ -167,3 +186,66 @@ class AsyncClient:
 
     def __repr__(self) -> str:
         return f"AsyncClient({self._settings!r})"
+
+    # -- OCR and transcription (``gatewise._ocr``, ``gatewise._transcription``) ------------
+
+    async def ocr(self, model: str, document: Any, **params: Any) -> OCRResponse:
+        """OCR of a document, in Mistral's shape: ``response.pages[i].markdown``."""
+        call = prepare_ocr(self._settings, self.catalogue, model, document, params,
+                           self._targets)
+        return typed_ocr(call, await self._ocr(call))
+
+    async def ocr_dict(self, model: str, document: Any, **params: Any) -> JSON:
+        """Like :meth:`ocr`, as a plain dict."""
+        return await self._ocr(prepare_ocr(self._settings, self.catalogue, model, document,
+                                           params, self._targets))
+
+    async def _ocr(self, call: Call) -> JSON:
+        if call.request is None:
+            return mock_ocr_response(call.mock, call.model_id)
+        return ocr_answer(call, await self._send(call, call.request))
+
+    async def transcription(self, model: str, file: Any = None, **params: Any
+                            ) -> TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]:
+        """Transcribe audio (``file``: a path, bytes or a binary file object, streamed to
+        the upstream a chunk at a time); with ``stream=True`` an :class:`AsyncStream` of
+        OpenAI's transcription events."""
+        call = prepare_transcription(self._settings, self.catalogue, model, file, params,
+                                     self._targets, blocking=False)
+        if call.stream:
+            return await self._transcription_stream(call, typed_transcription_event, sse=False)
+        return typed_transcription(call, await self._transcribe(call))
+
+    async def transcription_dict(self, model: str, file: Any = None, **params: Any
+                                 ) -> JSON | AsyncStream[JSON]:
+        """Like :meth:`transcription`, with plain OpenAI-shaped dicts."""
+        call = prepare_transcription(self._settings, self.catalogue, model, file, params,
+                                     self._targets, blocking=False)
+        if call.stream:
+            return await self._transcription_stream(call, same, sse=False)
+        return await self._transcribe(call)
+
+    async def transcription_sse(self, model: str, file: Any = None, **params: Any
+                                ) -> JSON | AsyncStream[bytes]:
+        """For relaying: like :meth:`transcription_dict`, but a stream's items are OpenAI
+        SSE bytes (no ``[DONE]``); ``.usage`` once it is known."""
+        call = prepare_transcription(self._settings, self.catalogue, model, file, params,
+                                     self._targets, blocking=False)
+        if call.stream:
+            return await self._transcription_stream(call, same, sse=True)
+        return await self._transcribe(call)
+
+    async def _transcribe(self, call: Call) -> JSON:
+        if call.request is None:
+            return mock_transcription(call)
+        return transcription_answer(call, await self._send(call, call.request))
+
+    async def _transcription_stream(self, call: Call, wrap: Any, *, sse: bool
+                                    ) -> AsyncStream[Any]:
+        encode: Any = sse_blocks if sse else as_list
+        if call.request is None:
+            return AsyncStream(aiter_list(encode(mock_transcription_events(call))), wrap)
+        decoder = TranscriptionDecoder(call.adapter.transcription_translator(call.model_id),
+                                       encode)
+        upstream, items = await self._events(call, call.request, decoder)
+        return AsyncStream(items, wrap, on_close=upstream.close, usage=lambda: decoder.usage)

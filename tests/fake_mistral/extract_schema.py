@@ -23,6 +23,9 @@ ROOTS = (
     # answers, for the fake to build (and the tests to check) schema-true responses
     "FIMCompletionResponse", "ModerationResponse", "ClassificationResponse", "OCRResponse",
     "TranscriptionResponse", "TranscriptionStreamEvents",
+    # the platform endpoints the /mistral/* pass-through tests reach
+    "AgentsCompletionRequest", "CreateBatchJobRequest", "BatchJob", "CreateFileResponse",
+    "ListFilesResponse",
 )
 REF_PREFIX = "#/components/schemas/"
 DEFAULT_SPEC = Path(__file__).parents[3] / "shared" / "reference" / "mistral-openapi.yaml"

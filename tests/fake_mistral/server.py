@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -22,11 +23,13 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from . import endpoints
 from .answers import Answer, answer_from_message, plan_answer
 from .behaviors import BadEvent, Behavior, CutStream, Delay, Garbage, StallStream, Status
 from .embeddings import embedding_reply
 from .errors import invalid_model
 from .models import MODELS, model_card
+from .platform import Platform
 from .render import Reply
 from .semantics import semantic_error
 from .tokens import count_tokens, prompt_tokens
@@ -78,6 +81,7 @@ class FakeMistral:
         self.disconnected = threading.Event()
         self._script: deque[Behavior] = deque()
         self._override: tuple[dict[str, Any], str] | None = None
+        self.platform = Platform()  # files and batch jobs created through the fake
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="fake-mistral", daemon=True)
         self._runner: web.AppRunner | None = None
@@ -106,6 +110,7 @@ class FakeMistral:
         self.disconnected.clear()
         self._script.clear()
         self._override = None
+        self.platform.reset()
 
     def start(self) -> FakeMistral:
         sock = socket.socket()
@@ -148,7 +153,7 @@ class FakeMistral:
         self.stop()
 
     async def _serve(self, sock: socket.socket) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # uploads
         app.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -166,7 +171,7 @@ class FakeMistral:
         endpoint, method = self._route(request.path)
         if endpoint is None:
             return json_response(404, {"detail": "Not Found"})
-        if request.method != method:
+        if request.method not in method.split(","):
             return json_response(405, {"detail": "Method Not Allowed"})
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or key not in self.api_keys:
@@ -185,11 +190,18 @@ class FakeMistral:
         """The endpoint serving ``path`` and its HTTP method."""
         if re.fullmatch(r"/v1/models/[^/]+", path):
             return self._get_model, "GET"
+        if re.fullmatch(r"/v1/batch/jobs/[^/]+", path):
+            return partial(endpoints.batch_job, self), "GET"
         routes: dict[str, tuple[_Endpoint, str]] = {
             "/v1/chat/completions": (self._chat, "POST"),
             "/v1/fim/completions": (self._fim, "POST"),
             "/v1/embeddings": (self._embeddings, "POST"),
             "/v1/models": (self._list_models, "GET"),
+            "/v1/ocr": (partial(endpoints.ocr, self), "POST"),
+            "/v1/audio/transcriptions": (partial(endpoints.transcriptions, self), "POST"),
+            "/v1/files": (partial(endpoints.files, self), "GET,POST"),
+            "/v1/batch/jobs": (partial(endpoints.batch_jobs, self), "POST"),
+            "/v1/agents/completions": (partial(endpoints.agents_completions, self), "POST"),
         }
         return routes.get(path, (None, ""))
 

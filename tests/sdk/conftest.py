@@ -11,6 +11,7 @@ import pytest
 import gatewise
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
 from tests.fake_mistral import FakeMistral
+from tests.sdk._media import Media
 
 MODEL = "mistral/mistral-small-latest"
 HELLO = [{"role": "user", "content": "hello from gatewise"}]
@@ -96,3 +97,9 @@ class SDK:
 @pytest.fixture(params=["sync", "async"])
 def sdk(request: pytest.FixtureRequest, fake_mistral: FakeMistral) -> SDK:
     return SDK(request.param, fake_mistral)
+
+
+@pytest.fixture(params=["sync", "async"])
+def media(request: pytest.FixtureRequest, fake_mistral: FakeMistral) -> Media:
+    """OCR and transcription through a ``Client`` and an ``AsyncClient`` (tests/sdk/_media)."""
+    return Media(request.param, fake_mistral)

@@ -318,3 +318,17 @@ class Events(Generic[T]):
         self._ended = True
         self._items = []
         self._stream.close()
+
+
+async def open_raw(transport: AsyncTransport, request: Request, *, timeout: Timeout,
+                   provider: str, secrets: Secrets = NO_SECRETS) -> AsyncRawStream:
+    """Open a response whatever its status, for a pass-through that relays the upstream's
+    answer as it is (errors included): its status, headers and ``read_chunk()``.  Only a
+    failure to talk to the upstream raises (``APIConnectionError`` / ``APITimeoutError``,
+    with the request's key taken out); nothing is retried: a streamed body cannot be sent
+    twice."""
+    try:
+        return await transport.open_stream(request, timeout)
+    except APIError as exc:
+        with_context(exc, provider, "", secrets)
+        raise

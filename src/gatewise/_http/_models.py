@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -14,12 +14,17 @@ DEFAULT_NUM_RETRIES = 2
 
 class Request(NamedTuple):
     """One HTTP request to an upstream, body already encoded (a tuple: one is made per
-    call, and a frozen dataclass costs four times as much to make)."""
+    call, and a frozen dataclass costs four times as much to make).
+
+    ``content`` is the body's bytes, or an async iterable of them for a body streamed as it
+    is produced (an upload relayed as it arrives); such a body is iterated afresh for each
+    attempt, so one that can be replayed (``gatewise._multipart``) can also be retried.
+    The blocking path sends bytes only."""
 
     method: str
     url: str
     headers: Mapping[str, str]
-    content: bytes | None = None
+    content: bytes | AsyncIterable[bytes] | None = None
 
     def __repr__(self) -> str:  # headers hold the API key: never show them
         return f"Request(method={self.method!r}, url={self.url!r})"

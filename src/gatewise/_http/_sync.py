@@ -68,6 +68,13 @@ class _HttpxStream:
         self._response.close()
 
 
+def _blocking(request: Request) -> bytes | None:
+    content = request.content
+    if content is not None and not isinstance(content, bytes):
+        raise TypeError("the blocking transport sends bytes bodies only, not an async stream")
+    return content
+
+
 class HttpxTransport:
     """Pooled keep-alive connections through one ``httpx.Client``."""
 
@@ -85,7 +92,7 @@ class HttpxTransport:
     def request(self, request: Request, timeout: Timeout) -> RawResponse:
         try:
             response = self._client.request(
-                request.method, request.url, content=request.content,
+                request.method, request.url, content=_blocking(request),
                 headers=request.headers, timeout=self._timeout(timeout),
             )
         except httpx.HTTPError as exc:
@@ -94,7 +101,7 @@ class HttpxTransport:
 
     def open_stream(self, request: Request, timeout: Timeout) -> SyncRawStream:
         built = self._client.build_request(
-            request.method, request.url, content=request.content,
+            request.method, request.url, content=_blocking(request),
             headers=request.headers, timeout=self._timeout(timeout),
         )
         try:

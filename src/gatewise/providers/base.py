@@ -102,6 +102,39 @@ class Adapter(Protocol):
 
     def merge_embedding_responses(self, parts: list[JSON]) -> JSON: ...
 
+    OCR_PATH: str
+
+    def build_ocr_body(
+        self, model: str, document: Any, params: JSON, *, drop_params: bool = False,
+        model_info: ModelInfo | None = None,
+    ) -> JSON: ...
+
+    def parse_ocr_response(self, body: JSON, *, model: str) -> JSON: ...
+
+    TRANSCRIPTIONS_PATH: str
+
+    def build_transcription_form(
+        self, model: str, params: JSON, *, drop_params: bool = False,
+        model_info: ModelInfo | None = None,
+    ) -> list[tuple[str, str]]:
+        """The form fields of a transcription request but the file (which the client
+        adds: bytes never pass through an adapter)."""
+        ...
+
+    def parse_transcription_response(self, body: JSON, *, model: str, params: JSON) -> JSON: ...
+
+    def transcription_translator(self, model: str) -> TranscriptionTranslator: ...
+
+
+class TranscriptionTranslator(Protocol):
+    """Turns one provider transcription stream into OpenAI's transcription stream events;
+    ``done`` once its last event came (with ``usage``, OpenAI's shape)."""
+
+    done: bool
+    usage: JSON | None
+
+    def feed(self, event: JSON) -> list[JSON]: ...
+
 
 def split_model(model: str) -> tuple[str, str]:
     """``"mistral/mistral-small-latest"`` -> ``("mistral", "mistral-small-latest")``."""

@@ -22,6 +22,7 @@ from typing import Any
 from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._param_typos import param_typos
+from gatewise.proxy._passthrough_settings import PassThroughConfig, pass_through_endpoints
 from gatewise.proxy._readers import Reader, found
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
@@ -38,6 +39,8 @@ __all__ = [
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_AUDIO_UPLOAD_BYTES = 25 * 1024 * 1024
+"""The largest audio file a transcription request may carry (OpenAI's limit)."""
 DEFAULT_REQUEST_TIMEOUT = 600.0
 """Seconds a call may take on one deployment when nothing else is configured (a stream: the
 longest silence, before its first chunk and between two chunks)."""
@@ -65,7 +68,8 @@ _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_
                            "max_request_header_bytes", "client_timeout",
                            "request_body_timeout", "graceful_shutdown_timeout",
                            "database_url", "allow_requests_on_db_unavailable",
-                           "disable_spend_logs"})
+                           "disable_spend_logs", "max_audio_upload_bytes",
+                           "pass_through_endpoints"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -142,6 +146,9 @@ class ProxyConfig:
         from gatewise.db.url import default_sqlite_url
 
         return default_sqlite_url(self.base_dir / "config.yaml" if self.base_dir else None)
+    max_audio_upload_bytes: int = DEFAULT_MAX_AUDIO_UPLOAD_BYTES
+    pass_through: tuple[PassThroughConfig, ...] = ()
+    """``general_settings.pass_through_endpoints`` (see ``_passthrough_settings``)."""
 
 
 def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
@@ -265,6 +272,12 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
                 out["database_url"] = parse_database_url(text, base=base_dir)
             except ValueError as exc:
                 r.error(where, str(exc))
+    if "max_audio_upload_bytes" in values:
+        out["max_audio_upload_bytes"] = r.count(
+            values["max_audio_upload_bytes"], "general_settings.max_audio_upload_bytes", low=1)
+    if values.get("pass_through_endpoints") is not None:
+        out["pass_through"] = pass_through_endpoints(r, values["pass_through_endpoints"],
+                                                     environ)
     return {k: v for k, v in out.items() if v is not None}
 
 

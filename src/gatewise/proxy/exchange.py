@@ -61,10 +61,14 @@ class Exchange:
         record.upstream_latency = upstream
         record.mock = deployment.is_mock
 
-    def used(self, usage: Any, *, estimated: bool = False) -> None:
-        """The answer's usage (OpenAI's shape): tokens and cost."""
+    def used(self, usage: Any, *, estimated: bool = False, cost: float | None = None
+             ) -> None:
+        """The answer's usage (OpenAI's shape): tokens and cost (``cost``: priced by the
+        route itself, e.g. pages of OCR)."""
         record = self.record
         record.usage_estimated = estimated
+        if cost is not None:
+            record.cost = cost
         if not isinstance(usage, dict):
             return
         record.prompt_tokens = _count(usage.get("prompt_tokens"))
@@ -73,7 +77,9 @@ class Exchange:
         if isinstance(details, dict):
             record.reasoning_tokens = _count(details.get("reasoning_tokens"))
         ticket = self.ticket
-        if ticket is not None and ticket.settled and ticket.cost is not None:
+        if cost is not None:
+            pass
+        elif ticket is not None and ticket.settled and ticket.cost is not None:
             record.cost = ticket.cost
         elif self.deployment is not None:
             record.cost = self.deployment.cost(usage) or 0.0

@@ -21,6 +21,7 @@ import orjson
 
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.proxy._passthrough import pass_through_target
 from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.access.control import AccessControl
 from gatewise.proxy.access.estimate import Estimator
@@ -108,6 +109,8 @@ class AppState:
         self._tasks: list[asyncio.Task[None]] = []
         self.client = self._make_client()
         self._router = self._make_router(settings, aliases, served) if served else None
+        self.max_audio_upload = config.max_audio_upload_bytes
+        self.pass_through = pass_through_target(config, self.deployments)
 
     def cost_of(self, deployment_id: str, usage: Any) -> float | None:
         """What a call on ``deployment_id`` that used ``usage`` costs (settlements)."""
@@ -231,10 +234,17 @@ class AppState:
         if self.db is not None:
             await self.db.close()
 
-    def check_served(self, name: Any) -> None:
-        """Raise the error to answer with when the proxy cannot route ``name``."""
+    def check_served(self, name: Any, mode: str | None = None) -> None:
+        """Raise the error to answer with when the proxy cannot route ``name`` (to a model
+        of ``mode``, when one is given: a 400 before any upstream call)."""
         if type(name) is not str or name not in self.served:
             raise self._no_route(name)
+        if mode is not None and self.mode_of(name) != mode:
+            shown = name if len(name) <= _MAX_ECHO else name[:_MAX_ECHO] + "…"
+            raise bad_request(f"model `{shown}` is a {self.mode_of(name)} model; this "
+                              f"endpoint needs a {mode} model (if it is one, say so with "
+                              f"model_info.mode: {mode} in its model_list entry)",
+                              param="model", code="wrong_model_mode")
 
     def _no_route(self, name: Any) -> ProxyError:
         if name is None:

@@ -48,8 +48,12 @@ class CallSpec(NamedTuple):
 
 
 def usage_of(obj: Any) -> Any:
-    """The ``usage`` of a response, chunk or relayed stream (dict or model), or None."""
-    return obj.get("usage") if isinstance(obj, dict) else getattr(obj, "usage", None)
+    """The ``usage`` of a response, chunk or relayed stream (dict or model), or None (an
+    OCR answer's is its ``usage_info``: pages)."""
+    if isinstance(obj, dict):
+        usage = obj.get("usage")
+        return obj.get("usage_info") if usage is None else usage
+    return getattr(obj, "usage", None)
 
 
 def total_tokens(obj: Any) -> int | None:

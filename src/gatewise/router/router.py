@@ -36,7 +36,14 @@ if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise._streaming import AsyncStream, Stream
     from gatewise.state.ticket import Ticket
-    from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+    from gatewise.types import (
+        EmbeddingResponse,
+        ModelResponse,
+        ModelResponseChunk,
+        OCRResponse,
+        TranscriptionResponse,
+        TranscriptionStreamEvent,
+    )
 
 JSON = dict[str, Any]
 
@@ -351,6 +358,63 @@ class Router:
             self._check_known(config.groups(), "fallbacks", per_call=True)
             config = config.resolved(self._aliases)
         return await self._engine.route(send, spec, first, config, budget)
+
+    # -- OCR and transcription: routed like chat (groups, retries, fallbacks, cooldowns) -----
+
+    async def aocr(self, model: str, document: Any, *, admission: Ticket | None = None,
+                   **params: Any) -> OCRResponse:
+        result = await self._route(self.client.ocr, model, document, params, admission)
+        return cast("OCRResponse", result.response)
+
+    def aocr_dict(self, model: str, document: Any, *, admission: Ticket | None = None,
+                  **params: Any) -> Coroutine[Any, Any, RouteResult[JSON]]:
+        return self._route(self.client.ocr_dict, model, document, params, admission)
+
+    async def atranscription(self, model: str, file: Any = None, *,
+                             admission: Ticket | None = None, **params: Any
+                             ) -> TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]:
+        """A transcription from one deployment of ``model``; a retry or a fallback sends
+        the file again (read again from its path, bytes or file object)."""
+        result = await self._route(self.client.transcription, model, _part(file), params,
+                                   admission)
+        return cast("TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]",
+                    result.response)
+
+    def atranscription_dict(self, model: str, file: Any = None, *,
+                            admission: Ticket | None = None, **params: Any
+                            ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:
+        return self._route(self.client.transcription_dict, model, _part(file), params,
+                           admission)
+
+    def atranscription_sse(self, model: str, file: Any = None, *,
+                           admission: Ticket | None = None, **params: Any
+                           ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[bytes]]]:
+        """For relaying: a stream comes as OpenAI SSE bytes, first block already in."""
+        return self._route(self.client.transcription_sse, model, _part(file), params,
+                           admission)
+
+    def ocr(self, model: str, document: Any, **params: Any) -> OCRResponse:
+        """The blocking twin of :meth:`aocr`."""
+        send = self._sync_client.ocr
+        result = self._thread.run(self._route(send, model, document, params))
+        return cast("OCRResponse", result.response)
+
+    def transcription(self, model: str, file: Any = None, **params: Any
+                      ) -> TranscriptionResponse | Stream[TranscriptionStreamEvent]:
+        """The blocking twin of :meth:`atranscription`; ``stream=True`` gives a ``Stream``."""
+        send = self._sync_client.transcription
+        result = self._thread.run(self._route(send, model, _part(file), params))
+        if params.get("stream"):
+            return sync_stream(self._thread, result.response)
+        return cast("TranscriptionResponse", result.response)
+
+
+def _part(file: Any) -> Any:
+    """A transcription's file as one form part for every attempt (a file object is read
+    from where it stands now, each time; one that cannot rewind, read once)."""
+    from gatewise._multipart import file_part
+
+    return None if file is None else file_part(file)
 
 
 def _shutdown(thread: LoopThread, client: AsyncClient) -> None:

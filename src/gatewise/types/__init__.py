@@ -1,5 +1,12 @@
 """OpenAI-shaped public types."""
 
+from gatewise.types.audio import (
+    TranscriptionResponse,
+    TranscriptionSegment,
+    TranscriptionStreamEvent,
+    TranscriptionUsage,
+    TranscriptionWord,
+)
 from gatewise.types.chat import (
     Choice,
     ChunkChoice,
@@ -15,6 +22,7 @@ from gatewise.types.chat import (
     Usage,
 )
 from gatewise.types.embeddings import Embedding, EmbeddingResponse, EmbeddingUsage
+from gatewise.types.ocr import OCRImage, OCRPage, OCRResponse, OCRUsageInfo
 
 __all__ = [
     "Choice",
@@ -29,7 +37,16 @@ __all__ = [
     "Message",
     "ModelResponse",
     "ModelResponseChunk",
+    "OCRImage",
+    "OCRPage",
+    "OCRResponse",
+    "OCRUsageInfo",
     "PromptTokensDetails",
     "ToolCall",
+    "TranscriptionResponse",
+    "TranscriptionSegment",
+    "TranscriptionStreamEvent",
+    "TranscriptionUsage",
+    "TranscriptionWord",
     "Usage",
 ]

@@ -12,9 +12,16 @@ from gatewise.providers.mistral.embeddings import (
     split_embedding_inputs,
 )
 from gatewise.providers.mistral.errors import error_for
+from gatewise.providers.mistral.ocr import OCR_PATH, build_ocr_body, parse_ocr_response
 from gatewise.providers.mistral.params import HANDLED, NOISE, PASSTHROUGH
 from gatewise.providers.mistral.response import parse_chat_response
 from gatewise.providers.mistral.stream import stream_translator
+from gatewise.providers.mistral.transcription import (
+    TRANSCRIPTIONS_PATH,
+    build_transcription_form,
+    parse_transcription_response,
+)
+from gatewise.providers.mistral.transcription_stream import transcription_translator
 
 # Every parameter name the adapter takes, for chat or embeddings (the embeddings' own are
 # encoding_format, output_dtype, output_dimension and dimensions).
@@ -24,13 +31,20 @@ PARAMETERS = PASSTHROUGH | NOISE | HANDLED | frozenset({
 __all__ = [
     "CHAT_PATH",
     "EMBEDDINGS_PATH",
+    "OCR_PATH",
     "PARAMETERS",
+    "TRANSCRIPTIONS_PATH",
     "build_chat_body",
     "build_embedding_body",
+    "build_ocr_body",
+    "build_transcription_form",
     "error_for",
     "merge_embedding_responses",
     "parse_chat_response",
     "parse_embedding_response",
+    "parse_ocr_response",
+    "parse_transcription_response",
     "split_embedding_inputs",
     "stream_translator",
+    "transcription_translator",
 ]

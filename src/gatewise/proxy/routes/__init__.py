@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from gatewise.proxy._asgi import Receive, Scope, Send
+from gatewise.proxy.routes.audio import transcriptions
 from gatewise.proxy.routes.chat import chat_completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
+from gatewise.proxy.routes.ocr import ocr
+from gatewise.proxy.routes.passthrough import METHODS as PASS_THROUGH_METHODS
+from gatewise.proxy.routes.passthrough import PREFIX as PASS_THROUGH_PREFIX
+from gatewise.proxy.routes.passthrough import passthrough
 from gatewise.proxy.routes.schema import openapi_json
 from gatewise.proxy.state import AppState
 
@@ -28,14 +33,18 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/health/liveness": {"GET": liveliness},
     "/health/readiness": {"GET": readiness},
     "/openapi.json": {"GET": openapi_json},
+    "/ocr": {"POST": ocr},
+    "/audio/transcriptions": {"POST": transcriptions},
 }
 # The routes that call models: each request on them gets an exchange and one record
 # (proxy/exchange.py), under this route name.
-MODEL_ROUTES: dict[str, str] = {"/chat/completions": "chat", "/embeddings": "embeddings"}
+MODEL_ROUTES: dict[str, str] = {"/chat/completions": "chat", "/embeddings": "embeddings",
+                                "/ocr": "ocr", "/audio/transcriptions": "transcription"}
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
 PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     (MODELS_PREFIX, {"GET": retrieve_model}),
+    (PASS_THROUGH_PREFIX, dict.fromkeys(PASS_THROUGH_METHODS, passthrough)),
 )
 
 __all__ = ["MODEL_ROUTES", "PREFIX_ROUTES", "PUBLIC", "ROUTES", "Handler"]
