@@ -12,6 +12,7 @@ from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.routes.chat import chat_completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
+from gatewise.proxy.routes.management import MANAGEMENT_ROUTES
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
 from gatewise.proxy.routes.schema import openapi_json
@@ -28,6 +29,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/health/liveness": {"GET": liveliness},
     "/health/readiness": {"GET": readiness},
     "/openapi.json": {"GET": openapi_json},
+    **MANAGEMENT_ROUTES,
 }
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
