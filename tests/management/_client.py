@@ -16,17 +16,17 @@ MASTER_KEY = "sk-master-key-for-tests"
 MODELS = ("demo", "embed", "small")  # "small" is an alias of "demo"
 
 
-class AsIdentity:
+class AsIdentity(ProxyApp):
     """The app, with the caller's identity set in the scope (for an app without a master
     key, whose requests the app lets through to the handlers)."""
 
     def __init__(self, app: ProxyApp, identity: Identity) -> None:
-        self.app = app
+        super().__init__(app.state)
         self.identity = identity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[IDENTITY] = self.identity
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 @dataclass

@@ -9,6 +9,7 @@ among its team's, the alias is free) and record each change for the caches.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,14 +25,33 @@ from gatewise.db.transactions import Conflict, Invalid, NotFound, Written, now, 
 from gatewise.proxy.access.entities import Key
 from gatewise.proxy.access.secrets import digest
 
-__all__ = ["create_key", "delete_keys", "get_key", "keys_of", "list_keys", "regenerate_key",
-           "update_key"]
+__all__ = [
+    "create_key",
+    "delete_keys",
+    "get_key",
+    "keys_of",
+    "list_keys",
+    "regenerate_key",
+    "token_of",
+    "update_key",
+]
 
 UNIQUE = ("token", "key_alias")
 
 
+_TOKEN = re.compile(r"^[0-9a-f]{64}$")
+
+
+def token_of(ref: str) -> str:
+    """The token a request's reference to a key means: a token as it is, a key by its
+    digest (a key always starts with ``sk-``, so it is never mistaken for a token).  The
+    plain key itself never reaches a query, where a driver's debug log or the server's
+    statement log could show it."""
+    return ref if _TOKEN.match(ref) else digest(ref)
+
+
 def _by_ref(ref: str) -> sa.ColumnElement[bool]:
-    return keys.c.token.in_([ref, digest(ref)])
+    return keys.c.token == token_of(ref)
 
 
 async def _find(connection: AsyncConnection, ref: str, field: str = "key", *,

@@ -133,6 +133,8 @@ def _invalid(exc: ValidationError, model: type[Body], route: str) -> ProxyError:
             message = error["msg"].removeprefix("Value error, ")
             why = f"`{name}`: {message}"
         problems.append((name, why))
+    # An unknown field first: often the misspelling of the field reported missing.
+    problems.sort(key=lambda p: not p[1].startswith("unknown field"))
     first, why = problems[0]
     if len(problems) > 1:
         why += "; also " + "; ".join(w for _, w in problems[1:4])
