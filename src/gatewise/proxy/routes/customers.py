@@ -58,7 +58,7 @@ async def _set_blocked(state: AppState, scope: Scope, receive: Receive, send: Se
                                                {"blocked": blocked})
     await announce(state, written.changes)
     await respond_json(send, {"blocked_users" if blocked else "unblocked_users":
-                              [c.user_id for c in written.value]})
+                              [customer_answer(c) for c in written.value]})
 
 
 @managed()
@@ -81,7 +81,9 @@ async def delete_customers(state: AppState, scope: Scope, receive: Receive, send
     body = await body_of(CustomerIds, state, scope, receive)
     written = await customers.delete_customers(database(state), body.user_ids)
     await announce(state, written.changes)
-    await respond_json(send, {"deleted_customers": written.value})
+    await respond_json(send, {"deleted_customers": len(written.value),
+                              "message": "Successfully deleted customers with ids: "
+                                         + ", ".join(written.value)})
 
 
 @managed()
