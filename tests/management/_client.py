@@ -1,5 +1,4 @@
-"""Driving the management API in process: an admin (the master key), or a caller whose
-identity the test sets (as the access layer will resolve it from a virtual key)."""
+"""Driving the management API in process, with the master key or a virtual key."""
 
 from __future__ import annotations
 
@@ -7,8 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from gatewise.proxy._asgi import Receive, Scope, Send
-from gatewise.proxy.access.identity import IDENTITY, Identity
 from gatewise.proxy.app import ProxyApp
 from tests.proxy.conftest import Answer, call
 
@@ -16,33 +13,25 @@ MASTER_KEY = "sk-master-key-for-tests"
 MODELS = ("demo", "embed", "small")  # "small" is an alias of "demo"
 
 
-class AsIdentity(ProxyApp):
-    """The app, with the caller's identity set in the scope (for an app without a master
-    key, whose requests the app lets through to the handlers)."""
-
-    def __init__(self, app: ProxyApp, identity: Identity) -> None:
-        super().__init__(app.state)
-        self.identity = identity
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope[IDENTITY] = self.identity
-        await super().__call__(scope, receive, send)
-
-
 @dataclass
 class Admin:
-    """Requests with the master key; ``changed`` collects what the access hook was told."""
+    """Requests with ``key`` (the master key by default); ``changed`` collects what the
+    access layer was told changed (its listeners)."""
 
     app: ProxyApp
+    key: str = MASTER_KEY
     changed: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_key(self, key: str) -> Admin:
+        return Admin(self.app, key, self.changed)
 
     async def post(self, path: str, json: Any) -> Answer:
         return await call(self.app, "POST", path, json,
-                          headers={"authorization": f"Bearer {MASTER_KEY}"})
+                          headers={"authorization": f"Bearer {self.key}"})
 
     async def get(self, path: str, **query: Any) -> Answer:
         return await call(self.app, "GET", path, headers={
-            "authorization": f"Bearer {MASTER_KEY}"}, query=urlencode(query).encode())
+            "authorization": f"Bearer {self.key}"}, query=urlencode(query).encode())
 
     async def ok(self, path: str, json: Any = None, **query: Any) -> Any:
         """The JSON of a 200 answer (POST with ``json``, else GET with ``query``)."""
@@ -57,12 +46,6 @@ class Admin:
         assert answer.status == status, (path, json, answer.status, answer.body[:500])
         return answer.error()
 
-
-class Hook:
-    """Stands for the access layer's ``changed`` hook."""
-
-    def __init__(self, seen: list[tuple[str, str]]) -> None:
-        self.seen = seen
-
-    async def changed(self, kind: str, ref: str) -> None:
-        self.seen.append((kind, ref))
+    async def chat(self, model: str = "demo") -> Answer:
+        return await self.post("/v1/chat/completions", {
+            "model": model, "messages": [{"role": "user", "content": "hi"}]})

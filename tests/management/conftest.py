@@ -1,4 +1,6 @@
-"""Fixtures of the management API tests: each runs on SQLite and on PostgreSQL."""
+"""Fixtures of the management API tests: each runs on SQLite and on PostgreSQL, through
+the app as it serves (the database opened at startup, the caller resolved by the access
+layer)."""
 
 from __future__ import annotations
 
@@ -7,45 +9,47 @@ from typing import Any
 
 import pytest
 
-from gatewise.db.database import Database
-from gatewise.db.url import parse_database_url
 from gatewise.proxy.app import ProxyApp
-from tests.management._client import MASTER_KEY, Admin, Hook
+from tests.management._client import MASTER_KEY, Admin
 from tests.proxy.conftest import make_app
 
-CONFIG: dict[str, Any] = {
-    "model_list": [
-        {"model_name": "demo", "params": {"model": "mistral/mistral-small-latest",
-                                          "mock_response": "hi there"}},
-        {"model_name": "embed", "params": {"model": "mistral/mistral-embed",
-                                           "mock_response": [0.5, 0.5]},
-         "model_info": {"mode": "embedding"}},
-    ],
-    "router_settings": {"model_group_alias": {"small": "demo"}},
-}
+MODEL_LIST: list[dict[str, Any]] = [
+    {"model_name": "demo", "params": {"model": "mistral/mistral-small-latest",
+                                      "mock_response": "hi there"}},
+    {"model_name": "embed", "params": {"model": "mistral/mistral-embed",
+                                       "mock_response": [0.5, 0.5]},
+     "model_info": {"mode": "embedding"}},
+]
 
 
-async def open_app(database_url: str, master_key: str | None = MASTER_KEY) -> ProxyApp:
-    config = dict(CONFIG)
+def config(database_url: str | None, master_key: str | None = MASTER_KEY) -> dict[str, Any]:
+    general: dict[str, Any] = {}
     if master_key is not None:
-        config["general_settings"] = {"master_key": master_key}
-    app = make_app(config)
-    # Until the app opens its database in its lifespan: as it will.
-    app.state.db = await Database.open(parse_database_url(database_url))  # type: ignore[attr-defined]
+        general["master_key"] = master_key
+    if database_url is not None:
+        general["database_url"] = database_url
+    return {"model_list": MODEL_LIST, "general_settings": general,
+            "router_settings": {"model_group_alias": {"small": "demo"}}}
+
+
+async def open_app(database_url: str | None, master_key: str | None = MASTER_KEY
+                   ) -> ProxyApp:
+    """The app, started as the server's lifespan starts it (the database opened)."""
+    app = make_app(config(database_url, master_key))
+    await app.state.start()
     return app
-
-
-async def close_app(app: ProxyApp) -> None:
-    await app.state.db.close()  # type: ignore[attr-defined]
-    await app.state.aclose()
 
 
 @pytest.fixture
 async def admin(database_url: str) -> AsyncIterator[Admin]:
-    """The app on a fresh database, driven with the master key; the access hook's calls
-    are collected in ``admin.changed``."""
+    """The app on a fresh database, driven with the master key; what the access layer is
+    told changed is collected in ``admin.changed``."""
     app = await open_app(database_url)
     admin = Admin(app)
-    app.state.access = Hook(admin.changed)  # type: ignore[attr-defined]
+
+    async def listen(kind: str, ref: str) -> None:
+        admin.changed.append((kind, ref))
+
+    app.state.access.listeners.append(listen)
     yield admin
-    await close_app(app)
+    await app.state.aclose()

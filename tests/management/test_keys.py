@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gatewise.proxy.access.entities import Key, User
-from gatewise.proxy.access.identity import Identity
 from gatewise.proxy.access.secrets import digest
-from tests.management._client import Admin, AsIdentity
-from tests.management.conftest import close_app, open_app
-from tests.proxy.conftest import call
+from tests.management._client import Admin
 
 GENERATED = {"key", "token", "token_id", "key_name", "key_alias", "expires", "models",
              "max_budget", "budget_duration", "budget_reset_at", "rpm_limit", "tpm_limit",
@@ -164,27 +160,28 @@ async def test_list_pages_and_filters(admin: Admin) -> None:
         assert (await admin.error(400, "/key/list", **query))["param"] == param
 
 
-async def test_a_key_reads_its_own_info_and_nothing_else(database_url: str) -> None:
-    app = await open_app(database_url, master_key=None)
-    try:
-        admin = AsIdentity(app, Identity("master"))
-        made = [(await call(admin, "POST", "/key/generate", {})).json() for _ in range(2)]
-        mine = Key(token=made[0]["token"], key_name=made[0]["key_name"])
-        me = AsIdentity(app, Identity("key", key=mine))
-        for query in (b"", f"key={made[0]['key']}".encode(),
-                      f"key={made[0]['token']}".encode()):
-            answer = await call(me, "GET", "/key/info", query=query)
-            assert answer.status == 200 and answer.json()["info"]["token"] == mine.token
-        answer = await call(me, "GET", "/key/info", query=f"key={made[1]['token']}".encode())
-        assert answer.status == 403 and answer.error()["type"] == "permission_error"
-        for path in ("/key/generate", "/key/update", "/key/delete", "/team/new", "/user/new",
-                     "/customer/new", "/key/regenerate"):
-            answer = await call(me, "POST", path, {"key": made[0]["key"]})
-            assert answer.status == 403, path
-        # A key of a proxy_admin user may manage.
-        boss = AsIdentity(app, Identity("key", key=mine, user=User("boss",
-                                                                   user_role="proxy_admin")))
-        answer = await call(boss, "POST", "/key/generate", {})
-        assert answer.status == 200 and answer.json()["created_by"] == "boss"
-    finally:
-        await close_app(app)
+async def test_a_key_reads_its_own_info_and_nothing_else(admin: Admin) -> None:
+    made = [await admin.ok("/key/generate", {}) for _ in range(2)]
+    me = admin.as_key(made[0]["key"])
+    for query in ({}, {"key": made[0]["key"]}, {"key": made[0]["token"]}):
+        info = await me.ok("/key/info", **query)
+        assert info["info"]["token"] == made[0]["token"]
+    assert (await me.error(403, "/key/info", key=made[1]["token"]))["type"] == \
+        "permission_error"
+    for path in ("/key/generate", "/key/update", "/key/delete", "/team/new", "/user/new",
+                 "/customer/new", "/key/regenerate", "/key/block"):
+        await me.error(403, path, {"key": made[0]["key"]})
+    for path in ("/key/list", "/team/list", "/user/list", "/customer/list"):
+        await me.error(403, path)
+    await admin.as_key("sk-not-a-key-at-all").error(401, "/key/info")
+
+
+async def test_a_key_of_a_proxy_admin_user_may_manage(admin: Admin) -> None:
+    boss = await admin.ok("/user/new", {"user_id": "boss", "user_role": "proxy_admin"})
+    made = await admin.as_key(boss["key"]).ok("/key/generate", {"key_alias": "by-boss"})
+    assert made["created_by"] == "boss"
+    clerk = await admin.ok("/user/new", {"user_id": "clerk"})
+    await admin.as_key(clerk["key"]).error(403, "/key/generate", {})
+    # Demoted: refused at once (the change dropped the cached user).
+    await admin.ok("/user/update", {"user_id": "boss", "user_role": "internal_user"})
+    await admin.as_key(boss["key"]).error(403, "/key/generate", {})

@@ -7,10 +7,11 @@ proxy without a database never loads SQLAlchemy.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qsl
 
 from gatewise.proxy._asgi import Receive, Scope, Send
@@ -30,7 +31,7 @@ logger = logging.getLogger("gatewise.proxy")
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
 B = TypeVar("B", bound=Body)
 
-ALL_MODELS = frozenset({"all-proxy-models", "all-team-models"})
+ALL_MODELS = frozenset({"all-proxy-models", "all-team-models", "*"})
 """LiteLLM's values for "every model" (of the proxy; of the key's team): stored as no
 restriction (the team's models bind its keys anyway)."""
 _UNSUPPORTED_MODELS = frozenset({"no-default-models"})
@@ -67,9 +68,13 @@ def managed(*, admin: bool = True) -> Callable[[Handler], Handler]:
 
 
 def database(state: AppState) -> Database:
-    """The proxy's database, or a 503 saying how to configure one."""
-    db: Database | None = getattr(state, "db", None)
+    """The proxy's database, or a 503 saying why there is none."""
+    db = state.db
     if db is None:
+        if state.database_url is not None:  # it could not be opened at startup
+            raise ProxyError(503, "the database was unavailable when the proxy started (see "
+                                  "its log); restart the proxy once it is back",
+                             type="api_error", code="database_unavailable")
         raise ProxyError(503, "key management needs a database: set a master key (the "
                               "embedded SQLite file is then used) or "
                               "general_settings.database_url", type="api_error",
@@ -125,14 +130,16 @@ def query_bool(params: dict[str, str], name: str) -> bool:
 
 def check_models(state: AppState, models: Sequence[str]) -> list[str]:
     """The models a key, team or user may use, as stored: each a name this proxy serves
-    (a model name or an alias); LiteLLM's "every model" values mean no restriction."""
+    (a model name or an alias) or a pattern matching one (``mistral-*``); LiteLLM's "every
+    model" values mean no restriction."""
     if any(m in ALL_MODELS for m in models):
         return []
     refused = [m for m in models if m in _UNSUPPORTED_MODELS]
     if refused:
         raise bad_request(f"models: {refused[0]!r} is a LiteLLM value gatewise does not "
                           "support", param="models", code="unsupported_field")
-    unknown = [m for m in dict.fromkeys(models) if m not in state.served]
+    unknown = [m for m in dict.fromkeys(models) if m not in state.served and not (
+        "*" in m and any(fnmatch.fnmatchcase(name, m) for name in state.served))]
     if unknown:
         shown = ", ".join(repr(m[:100]) for m in unknown[:10])
         raise bad_request(f"models: {shown} {'is' if len(unknown) == 1 else 'are'} not served "
@@ -150,12 +157,9 @@ async def announce(state: AppState, changes: Iterable[tuple[str, str]]) -> None:
     """Tell this process's access layer what changed, so it drops what it cached at once
     (other processes learn it from the change list).  The change is committed: a failing
     hook is logged, and does not turn the answer into an error."""
-    access: Any = getattr(state, "access", None)
-    if access is None:
-        return
     for kind, ref in changes:
         try:
-            await access.changed(kind, ref)
+            await state.access.changed(kind, ref)
         except Exception:
             logger.exception("the access layer failed to take the change of %s %s", kind,
                              ref[:16])
