@@ -28,6 +28,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/key/generate", {"models": ["demo", "nope"]}, "models"),
     ("/key/generate", {"models": "demo"}, "models"),
     ("/key/generate", {"models": ["no-default-models"]}, "models"),
+    ("/key/generate", {"models": ["gpt-*"]}, "models"),
     ("/key/generate", {"team_id": "ghost"}, "team_id"),
     ("/key/generate", {"user_id": "ghost"}, "user_id"),
     ("/key/generate", {"team_id": "t", "models": ["embed"]}, "models"),
@@ -152,3 +153,11 @@ async def test_routes_need_the_master_key_and_the_right_method(admin: Admin) -> 
     answer = await call(admin.app, "POST", "/v1/key/generate", {},
                         headers={"authorization": "Bearer sk-master-key-for-tests"})
     assert answer.status == 200
+
+
+async def test_model_lists_take_served_names_aliases_patterns_and_every_model(
+        admin: Admin) -> None:
+    made = await admin.ok("/key/generate", {"models": ["small", "emb*", "demo", "demo"]})
+    assert made["models"] == ["small", "emb*", "demo"]
+    for every in ("all-proxy-models", "*", "all-team-models"):
+        assert (await admin.ok("/key/generate", {"models": ["demo", every]}))["models"] == []
