@@ -13,4 +13,10 @@ aiosqlite) and PostgreSQL (production, through asyncpg), with versioned migratio
     migrations/   Alembic's environment and the versions
     migrate.py    upgrade to the latest version, one process at a time
     database.py   ``Database``: the engine, opened and migrated, closed
+
+    transactions.py   management reads and writes, the database's failures made typed
+    changes.py        the change list other processes poll to drop what they cached
+    rows.py           stored rows -> the access layer's values
+    keys.py, teams.py, members.py, users.py, customers.py
+                      the management API's repositories (``gatewise.proxy.routes``)
 """

@@ -23,7 +23,7 @@ from gatewise.db.url import DatabaseURL
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-__all__ = ["Database", "DatabaseUnavailable"]
+__all__ = ["IMMEDIATE", "Database", "DatabaseUnavailable"]
 
 logger = logging.getLogger("gatewise.db")
 BUSY_TIMEOUT_MS = 5000
@@ -50,8 +50,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+IMMEDIATE = "gatewise_sqlite_immediate"
+"""An execution option: the connection's transactions take SQLite's write lock at once
+(``BEGIN IMMEDIATE``), so one that reads before it writes waits for another writer instead
+of failing when that writer commits first (WAL's ``SQLITE_BUSY_SNAPSHOT``)."""
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:

@@ -50,6 +50,7 @@ class Key:
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    created_by: str | None = None  # the user id of the admin who made it (None: master key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class Team:
     blocked: bool = False
     members: tuple[dict[str, Any], ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class User:
     blocked: bool = False
     teams: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +89,5 @@ class Customer:
     budget: Budget = field(default_factory=Budget)
     blocked: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

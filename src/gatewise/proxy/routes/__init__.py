@@ -13,6 +13,7 @@ from gatewise.proxy.routes.audio import transcriptions
 from gatewise.proxy.routes.chat import chat_completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
+from gatewise.proxy.routes.management import MANAGEMENT_ROUTES
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
 from gatewise.proxy.routes.ocr import ocr
@@ -35,6 +36,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/openapi.json": {"GET": openapi_json},
     "/ocr": {"POST": ocr},
     "/audio/transcriptions": {"POST": transcriptions},
+    **MANAGEMENT_ROUTES,
 }
 # The routes that call models: each request on them gets an exchange and one record
 # (proxy/exchange.py), under this route name.
