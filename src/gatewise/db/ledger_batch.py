@@ -1,0 +1,179 @@
+"""What the ledger writer does in the database: one batch, and the budget period pass.
+
+A batch is one transaction: ``INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING
+request_id`` for its rows, then ``spend = spend + delta`` on the keys, teams, users and end
+users **of the rows that statement returned** -- the rows this transaction inserted.  A
+batch retried after an error whose outcome is unknown (a commit cut short) inserts only the
+rows the first attempt did not, and adds only their spend: nothing is ever counted twice.
+The updates touch each identity once per batch, in a fixed order (table, then id), so two
+processes writing batches at the same time cannot deadlock each other.
+
+End users are only counted when they have a row (``/customer/new``): the ledger keeps every
+request's ``end_user`` anyway, and a client's arbitrary ``user`` value never creates rows.
+
+The period pass resets ``spend`` to 0 for every identity whose ``budget_reset_at`` has
+passed, and moves ``budget_reset_at`` on to the end of the period holding now
+(:func:`~gatewise.proxy.access.periods.next_reset`), each update guarded by the old
+``budget_reset_at`` so that two processes passing at once reset it once.  It also appends a
+``gatewise_changes`` event for each, so the access layer's caches reload the identity.  A
+row is added to the period in force when its batch is written: a request that straddles
+the reset (at most a flush interval before it) counts toward the new period.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Table, and_, bindparam, insert, select, update
+
+from gatewise.db.schema import changes, customers, keys, spend_logs, teams, users
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from sqlalchemy.sql.dml import Insert
+
+__all__ = ["AGGREGATES", "BatchResult", "insert_rows", "reset_periods", "write_batch"]
+
+Row = Mapping[str, Any]
+
+AGGREGATES: tuple[tuple[str, str, Table, str], ...] = (
+    # (the spend log column, the change kind, the table, its id column)
+    ("api_key", "key", keys, "token"),
+    ("team_id", "team", teams, "team_id"),
+    ("user_id", "user", users, "user_id"),
+    ("end_user", "customer", customers, "user_id"),
+)
+
+
+class BatchResult:
+    """What a batch did: the request ids it inserted (the others were there already)."""
+
+    __slots__ = ("inserted",)
+
+    def __init__(self, inserted: set[str]) -> None:
+        self.inserted = inserted
+
+
+def _insert_statement(dialect: str) -> Insert:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return (postgresql.insert(spend_logs)
+                .on_conflict_do_nothing(index_elements=["request_id"])
+                .returning(spend_logs.c.request_id))
+    from sqlalchemy.dialects import sqlite
+
+    return (sqlite.insert(spend_logs)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(spend_logs.c.request_id))
+
+
+_STATEMENTS: dict[str, Insert] = {}
+
+
+def insert_rows_statement(dialect: str) -> Insert:
+    statement = _STATEMENTS.get(dialect)
+    if statement is None:
+        statement = _STATEMENTS[dialect] = _insert_statement(dialect)
+    return statement
+
+
+async def insert_rows(connection: AsyncConnection, rows: Sequence[Row]) -> set[str]:
+    """Insert ``rows`` (unique request ids); the ids inserted, not those already there."""
+    result = await connection.execute(insert_rows_statement(connection.dialect.name),
+                                      list(rows))
+    return {request_id for (request_id,) in result}
+
+
+def spend_deltas(rows: Iterable[Row]) -> dict[str, dict[str, float]]:
+    """For each spend log column of :data:`AGGREGATES`: identity -> spend to add."""
+    deltas: dict[str, dict[str, float]] = {column: defaultdict(float)
+                                           for column, *_ in AGGREGATES}
+    for row in rows:
+        spend = row["spend"]
+        if not spend:
+            continue
+        for column, *_ in AGGREGATES:
+            ref = row[column]
+            if ref is not None:
+                deltas[column][ref] += spend
+    return deltas
+
+
+async def add_spend(connection: AsyncConnection, rows: Iterable[Row]) -> None:
+    """``spend += delta`` for every identity the rows count toward; one statement a table
+    (an executemany), ids in order."""
+    deltas = spend_deltas(rows)
+    for column, _kind, table, id_column in AGGREGATES:
+        by_id = deltas[column]
+        if not by_id:
+            continue
+        key: Column[Any] = table.c[id_column]
+        statement = (update(table).where(key == bindparam("ref"))
+                     .values(spend=table.c.spend + bindparam("delta")))
+        await connection.execute(statement, [{"ref": ref, "delta": by_id[ref]}
+                                             for ref in sorted(by_id)])
+
+
+async def write_batch(engine: AsyncEngine, rows: Sequence[Row]) -> BatchResult:
+    """One transaction: the rows, and the aggregates of those it inserted."""
+    async with engine.begin() as connection:
+        inserted = await insert_rows(connection, rows)
+        if inserted:
+            await add_spend(connection, (row for row in rows
+                                         if row["request_id"] in inserted))
+    return BatchResult(inserted)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands times back without their zone: they are stored in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def reset_periods(engine: AsyncEngine, now: datetime | None = None) -> int:
+    """Reset the spend of every identity whose budget period has ended; how many were."""
+    from gatewise.proxy.access.periods import next_reset, parse_duration
+
+    now = now or datetime.now(UTC)
+    due: list[tuple[str, Table, str, list[Row]]] = []
+    # Read first, outside the write transaction: a SQLite transaction that reads and then
+    # writes can fail to take the write lock at once; the guarded updates below make the
+    # read's staleness harmless.
+    async with engine.connect() as connection:
+        for _column, kind, table, id_column in AGGREGATES:
+            key = table.c[id_column]
+            found = (await connection.execute(
+                select(key.label("ref"), table.c.budget_duration, table.c.budget_reset_at)
+                .where(table.c.budget_reset_at <= now,
+                       table.c.budget_duration.is_not(None)))).mappings().all()
+            updates: list[Row] = []
+            for row in found:
+                try:
+                    duration = parse_duration(row["budget_duration"])
+                except ValueError:
+                    continue  # the management API validates durations; never ours to judge
+                old = row["budget_reset_at"]  # as stored: the guard compares it exactly
+                updates.append({"ref": row["ref"], "old": old,
+                                "new": next_reset(as_utc(old), duration, now)})
+            if updates:
+                due.append((kind, table, id_column, updates))
+    if not due:
+        return 0
+    count = 0
+    async with engine.begin() as connection:
+        for kind, table, id_column, updates in due:
+            key = table.c[id_column]
+            statement = (update(table)
+                         .where(and_(key == bindparam("ref"),
+                                     table.c.budget_reset_at == bindparam("old")))
+                         .values(spend=0.0, budget_reset_at=bindparam("new")))
+            for entry in updates:  # one by one: each needs its own rowcount
+                result = await connection.execute(statement, entry)
+                if result.rowcount:
+                    count += 1
+                    await connection.execute(insert(changes).values(
+                        kind=kind, ref=entry["ref"], at=now))
+    return count
