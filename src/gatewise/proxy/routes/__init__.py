@@ -15,6 +15,7 @@ from gatewise.proxy.routes.health import health, liveliness, readiness
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
 from gatewise.proxy.routes.schema import openapi_json
+from gatewise.proxy.routes.spend import global_spend_report, spend_logs
 from gatewise.proxy.state import AppState
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
@@ -28,6 +29,8 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/health/liveness": {"GET": liveliness},
     "/health/readiness": {"GET": readiness},
     "/openapi.json": {"GET": openapi_json},
+    "/spend/logs": {"GET": spend_logs},
+    "/global/spend/report": {"GET": global_spend_report},
 }
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
