@@ -2,6 +2,7 @@
 
     gatewise --config config.yaml [--host 0.0.0.0] [--port 4000] [--workers N]
     gatewise --model mistral/mistral-small-latest     # one model, no file
+    gatewise db upgrade --config config.yaml          # migrate the database separately
     gatewise --version
 
 Server code is imported only once the arguments are read, so ``--help`` and ``--version``
@@ -56,6 +57,11 @@ def _say(line: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["db"]:
+        from gatewise.db.command import main as db_main
+
+        return db_main(argv[1:])
     args = _parser().parse_args(argv)
     if not args.config and not args.model:
         _parser().error("give --config PATH or --model PROVIDER/MODEL")

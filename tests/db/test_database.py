@@ -99,3 +99,34 @@ async def test_an_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatabaseUnavailable) as caught:
         await Database.open(closed)
     assert "hunter2" not in str(caught.value)
+
+
+def test_the_schema_version_constant_is_alembics_head() -> None:
+    from gatewise.db.migrate import SCHEMA_VERSION
+
+    assert head_revision() == SCHEMA_VERSION
+
+
+def test_an_up_to_date_database_opens_without_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    url = parse_database_url(f"sqlite:///{tmp_path / 'a.db'}")
+
+    async def create() -> None:
+        await (await Database.open(url)).close()
+
+    asyncio.run(create())
+    probe = textwrap.dedent(f"""
+        import asyncio, sys
+        from gatewise.db.database import Database
+        from gatewise.db.url import parse_database_url
+        async def main():
+            await (await Database.open(parse_database_url({url.shown!r}))).close()
+        asyncio.run(main())
+        print(sorted(m for m in sys.modules if m.startswith("alembic")))
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

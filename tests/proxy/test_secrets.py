@@ -157,7 +157,7 @@ def test_missing_and_wrong_keys_get_the_same_answer_everywhere(proxy: Proxy) -> 
                 {"authorization": f"Bearer {MASTER_KEY[:-1]}"},
                 {"authorization": f"Bearer {MASTER_KEY}{MASTER_KEY}"},
                 {"authorization": f"Basic {MASTER_KEY}"}, {"authorization": MASTER_KEY},
-                {"x-api-key": MASTER_KEY}]
+                {"x-api-key": "wrong"}, {"api-key": MASTER_KEY[:-1]}]
     seen = set()
     with httpx.Client(base_url=proxy.url, timeout=10) as client:
         for method, path, body in routes:

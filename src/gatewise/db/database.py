@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from gatewise.db.migrate import upgrade
+from gatewise.db.migrate import is_current, upgrade
 from gatewise.db.url import DatabaseURL
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class Database:
                     f"cannot create the folder of {url.shown}: {exc.strerror}") from None
         database = cls.create(url)
         try:
-            if migrate:
+            if migrate and not await is_current(database.engine):
                 await upgrade(database.engine, url.path)
             else:
                 async with database.engine.connect():

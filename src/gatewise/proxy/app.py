@@ -15,10 +15,11 @@ import logging
 import os
 
 from gatewise.proxy._asgi import ClientDisconnected, Receive, Scope, Send, respond_error
-from gatewise.proxy.auth import require_key
+from gatewise.proxy.access.identity import IDENTITY
 from gatewise.proxy.config import ProxyConfig, config_for_models, load_config
 from gatewise.proxy.errors import ProxyError, internal_error, shutting_down
-from gatewise.proxy.routes import PREFIX_ROUTES, PUBLIC, ROUTES, Handler
+from gatewise.proxy.exchange import EXCHANGE, Exchange
+from gatewise.proxy.routes import MODEL_ROUTES, PREFIX_ROUTES, PUBLIC, ROUTES, Handler
 from gatewise.proxy.state import AppState
 
 __all__ = ["CONFIG_ENV", "MODELS_ENV", "ProxyApp", "create_app", "factory"]
@@ -53,6 +54,10 @@ class ProxyApp:
             path = path[3:]
         if len(path) > 1 and path[-1] == "/":
             path = path.rstrip("/") or "/"
+        state = self.state
+        # A model request's exchange: its record, and the admission to settle, whatever
+        # happens below (the one place a request's end is seen: see exchange.py).
+        exchange: Exchange | None = None
         try:
             methods = ROUTES.get(path) or _prefix_route(path)
             if methods is None:
@@ -62,25 +67,45 @@ class ProxyApp:
                 raise ProxyError(405, f"{scope['method']} is not allowed on {path}; use "
                                       f"{', '.join(methods)}", code="method_not_allowed")
             if path not in PUBLIC:
-                require_key(self.state, scope)
-            await handler(self.state, scope, receive, send)
+                access = state.access
+                identity = access.identify(scope)
+                if identity is None:  # a key not cached yet
+                    identity = await access.load(scope)
+                scope[IDENTITY] = identity
+                route = MODEL_ROUTES.get(path)
+                if route is not None:
+                    exchange = scope[EXCHANGE] = Exchange(state, route, identity,
+                                                          state.new_call_id())
+            await handler(state, scope, receive, send)
         except ProxyError as error:
+            if exchange is not None:
+                exchange.failed(error.status, error.type)
             await respond_error(send, error)
         except ClientDisconnected:
-            return
+            if exchange is not None:
+                exchange.abandoned()
         except asyncio.CancelledError:
             # Only the server cancels a request: its graceful-shutdown period is over.  Say
             # so rather than vanish (a stream has sent its last event already), and end.
+            if exchange is not None:
+                exchange.failed(503, "server_shutting_down")
             with contextlib.suppress(Exception):
                 await respond_error(send, shutting_down())
-            return
         except Exception:
-            call_id = self.state.new_call_id().decode()
+            call_id = (exchange.call_id if exchange is not None else state.new_call_id()
+                       ).decode()
+            if exchange is not None:
+                exchange.failed(500, "internal_error")
             logger.exception("call %s: unexpected error on %s %s", call_id, scope["method"],
                              path[:200])
             # If the answer had started, this fails and the server closes the connection.
             with contextlib.suppress(RuntimeError):
                 await respond_error(send, internal_error(call_id))
+        finally:
+            if exchange is not None:
+                if not exchange.record.status:
+                    exchange.record.status = 200
+                await exchange.finish()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -90,6 +115,7 @@ class ProxyApp:
                 # before the server binds); the client's pool opens in this loop on first use.
                 # Everything loaded so far lives as long as the process: keep the garbage
                 # collector from walking it again and again under load.
+                await self.state.start()
                 gc.collect()
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})

@@ -1,20 +1,19 @@
-"""The master key: ``Authorization: Bearer <key>``, compared in constant time.
+"""The master key, for the routes that need it whatever else the caller holds (the health
+probe, which costs money): any of the headers a client may carry a key in
+(``Authorization: Bearer``, ``x-api-key``, ``api-key``), compared in constant time.
 
-A missing header, another scheme and a wrong key all get the same 401, after the same
-work (the candidate's digest is compared with the key's either way), on every route that
-needs the key.
+Every other route asks the access layer (``proxy/access/control.py``), which knows virtual
+keys too; both refuse with the same 401.
 """
 
 from __future__ import annotations
 
-from gatewise.proxy._asgi import Scope, header
-from gatewise.proxy.errors import ProxyError
+from gatewise.proxy._asgi import Scope
+from gatewise.proxy.access.control import presented_key
+from gatewise.proxy.access.errors import unauthorized
 from gatewise.proxy.state import AppState
 
-
-def unauthorized() -> ProxyError:
-    return ProxyError(401, "missing or invalid API key: send Authorization: Bearer <key> with "
-                           "the proxy's master key", code="invalid_api_key")
+__all__ = ["require_key", "unauthorized"]
 
 
 def require_key(state: AppState, scope: Scope) -> None:
@@ -22,7 +21,5 @@ def require_key(state: AppState, scope: Scope) -> None:
     key = state.master_key
     if key is None:
         return
-    scheme, _, token = (header(scope, b"authorization") or b"").partition(b" ")
-    matches = key.matches(token.strip())
-    if not matches or scheme.lower() != b"bearer":
+    if not key.matches(presented_key(scope)):
         raise unauthorized()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._readers import Reader
 from gatewise.proxy._router_settings import router_settings
@@ -40,6 +41,7 @@ DEFAULT_CLIENT_TIMEOUT = 30.0
 """Seconds a client may take to send its request's head, and each piece of its body."""
 DEFAULT_GRACEFUL_SHUTDOWN = 10.0
 MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
+DATABASE_URL_ENV = "DATABASE_URL"
 
 _TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
                        "general_settings", "router_settings"})
@@ -50,7 +52,8 @@ _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
 _SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
-                           "graceful_shutdown_timeout"})
+                           "graceful_shutdown_timeout", "database_url",
+                           "allow_requests_on_db_unavailable", "disable_spend_logs"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -107,6 +110,25 @@ class ProxyConfig:
     """Checked ``router_settings``, as ``Router`` keyword arguments; ``model_group_alias``
     is ``{alias: {"model": model_name, "hidden": bool}}``."""
     warnings: tuple[str, ...] = ()
+    database_url: DatabaseURL | None = None
+    """``general_settings.database_url`` or ``DATABASE_URL``; None: the embedded SQLite
+    default when there is a master key (see ``database()``), else no database."""
+    allow_requests_on_db_unavailable: bool = False
+    disable_spend_logs: bool = False
+    base_dir: Path | None = None
+    """The config file's folder (relative SQLite paths and the embedded default live
+    there); None: the working directory."""
+
+    def database(self) -> DatabaseURL | None:
+        """The database the proxy uses: the configured one; else, with a master key, the
+        embedded SQLite file next to the config (key management works out of the box)."""
+        if self.database_url is not None:
+            return self.database_url
+        if self.master_key is None:
+            return None
+        from gatewise.db.url import default_sqlite_url
+
+        return default_sqlite_url(self.base_dir / "config.yaml" if self.base_dir else None)
 
 
 def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
@@ -125,7 +147,7 @@ def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
-    return parse_config(data, source, environ)
+    return parse_config(data, source, environ, base_dir=Path(path).resolve().parent)
 
 
 def config_for_models(models: list[str], environ: MutableMapping[str, str] = os.environ
@@ -136,9 +158,10 @@ def config_for_models(models: list[str], environ: MutableMapping[str, str] = os.
     return parse_config({"model_list": entries}, "--model", environ)
 
 
-def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.environ
-                 ) -> ProxyConfig:
-    """Validate already-parsed YAML; raises :class:`ConfigError` listing every problem."""
+def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.environ,
+                 *, base_dir: Path | None = None) -> ProxyConfig:
+    """Validate already-parsed YAML; raises :class:`ConfigError` listing every problem.
+    ``base_dir``: the config file's folder, for relative paths in it."""
     r = Reader(source, environ)
     if data is None:
         raise ConfigError([f"{source}: the config is empty; it needs at least a model_list"])
@@ -148,14 +171,14 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     r.unknown_keys(top, _TOP_KEYS, "")
     _apply_environment(r, top.get("environment_variables"), environ)
     settings = _settings(r, top)
-    general = _general(r, top.get("general_settings"), environ)
+    general = _general(r, top.get("general_settings"), environ, base_dir)
     deployments = _model_list(r, top.get("model_list"))
     router = router_settings(r, top.get("router_settings"), {d.model_name for d in deployments})
     if r.problems:
         raise ConfigError(r.problems)
     return ProxyConfig(
         source=source, deployments=tuple(deployments), router_settings=dict(router),
-        warnings=tuple(r.warnings), **settings, **general,
+        warnings=tuple(r.warnings), base_dir=base_dir, **settings, **general,
     )
 
 
@@ -191,7 +214,8 @@ def _settings(r: Reader, top: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict[str, Any]:
+def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
+             base_dir: Path | None) -> dict[str, Any]:
     values = r.mapping(r.resolve(section or {}, "general_settings"), "general_settings") or {}
     r.unknown_keys(values, _GENERAL_KEYS, "general_settings")
     out: dict[str, Any] = {}
@@ -215,6 +239,19 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict
     for name in ("client_timeout", "graceful_shutdown_timeout"):
         if name in values:
             out[name] = r.seconds(values[name], f"general_settings.{name}")
+    for name in ("allow_requests_on_db_unavailable", "disable_spend_logs"):
+        if name in values:
+            out[name] = r.boolean(values[name], f"general_settings.{name}")
+    url = values.get("database_url") or environ.get(DATABASE_URL_ENV)
+    if url is not None:
+        where = ("general_settings.database_url" if values.get("database_url")
+                 else DATABASE_URL_ENV)
+        text = r.string(url, where)
+        if text is not None:
+            try:
+                out["database_url"] = parse_database_url(text, base=base_dir)
+            except ValueError as exc:
+                r.error(where, str(exc))
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -60,6 +60,11 @@ def startup_report(state: AppState) -> list[str]:
                          "is set and the proxy restarted (the other deployments of the same "
                          "model_name serve)")
     lines += [f"WARNING: {note}" for note in state.notes]
+    url = state.database_url
+    if url is not None:
+        where = ("general_settings.database_url" if state.config.database_url is not None
+                 else "the embedded default; set general_settings.database_url for another")
+        lines.append(f"database: {url.shown} ({where})")
     if state.master_key is None:
         bar = "!" * 78
         lines += [

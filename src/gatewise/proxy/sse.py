@@ -24,6 +24,7 @@ from gatewise.proxy.routes._common import upstream_error
 
 if TYPE_CHECKING:
     from gatewise._streaming import AsyncStream
+    from gatewise.proxy.exchange import Exchange
 
 logger = logging.getLogger("gatewise.proxy")
 
@@ -47,12 +48,14 @@ class _Watch:
     listener before the wait ends.
     """
 
-    __slots__ = ("_listener", "_loop", "_seen", "_task", "_timeout", "_timer", "reason",
-                 "sending", "sent")
+    __slots__ = ("_listener", "_loop", "_seen", "_task", "_timeout", "_timer", "bytes",
+                 "clean", "reason", "sending", "sent")
 
     def __init__(self, receive: Receive, client_timeout: float) -> None:
         self.reason: str | None = None  # "gone" / "stalled" once it has cancelled the relay
         self.sent = 0
+        self.bytes = 0  # relayed: what an estimate of an unfinished stream's usage goes by
+        self.clean = False
         self.sending = False
         self._seen = -1
         self._timeout = client_timeout
@@ -100,6 +103,7 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
             await send({"type": "http.response.body", "body": block, "more_body": True})
             watch.sending = False
             watch.sent += 1
+            watch.bytes += len(block)
     except APIError as exc:
         last = error_event(upstream_error(exc, call_id, {}, deployment))
     except Exception:
@@ -107,6 +111,7 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
         last = error_event(internal_error(call_id.decode()))
     else:
         last = DONE
+        watch.clean = True
     watch.sending = True
     await send({"type": "http.response.body", "body": last, "more_body": False})
     watch.sending = False
@@ -114,11 +119,14 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
 
 async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
                 headers: Headers, deployment: Deployment, call_id: bytes,
-                client_timeout: float) -> None:
+                client_timeout: float, exchange: Exchange | None = None) -> None:
     """Send ``stream`` as SSE until it ends or the client disconnects.  If the server cuts
     the stream (its graceful-shutdown period is over), the last event says so; if the client
     stops reading for ``client_timeout`` seconds, the stream is dropped (the server then
-    closes the connection: nothing more can reach that client)."""
+    closes the connection: nothing more can reach that client).  The ``exchange`` learns
+    the stream's usage (estimated when it ended before saying it) and whether the client
+    left."""
+    watch: _Watch | None = None
     try:
         await send({"type": "http.response.start", "status": 200,
                     "headers": SSE_HEADERS + headers})
@@ -140,4 +148,36 @@ async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
         finally:
             watch.close()  # however the relay ended (a failed send too)
     finally:
+        if exchange is None:
+            await stream.aclose()
+        else:
+            await _close(stream, exchange, watch)
+
+
+BYTES_PER_EVENT = 160
+"""About what one streamed token's event weighs on the wire: an unfinished stream's output
+is estimated from the bytes relayed."""
+
+
+async def _close(stream: AsyncStream[bytes], exchange: Exchange, watch: _Watch | None) -> None:
+    """Close the stream, telling the exchange what it used (and the ticket, to settle it
+    with an estimate when the stream ended before its usage came)."""
+    ticket = exchange.ticket
+    estimate = None
+    if watch is None or not watch.clean:
+        prompt = ticket.tokens if ticket is not None else 0
+        completion = (watch.bytes if watch is not None else 0) // BYTES_PER_EVENT
+        estimate = {"prompt_tokens": prompt, "completion_tokens": completion,
+                    "total_tokens": prompt + completion}
+        if ticket is not None:
+            ticket.fallback_usage = estimate
+    try:
         await stream.aclose()
+    finally:
+        usage = getattr(stream, "usage", None)
+        if usage is not None:
+            exchange.used(usage)
+        else:
+            exchange.used(estimate, estimated=estimate is not None)
+        if watch is not None and watch.reason is not None:
+            exchange.abandoned()

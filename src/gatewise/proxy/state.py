@@ -8,7 +8,10 @@ their keys unwrapped at that point), and the precomputed ``/models`` answers.  T
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -19,14 +22,21 @@ import orjson
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
 from gatewise.proxy._router_settings import CHAINS
+from gatewise.proxy.access.control import AccessControl
+from gatewise.proxy.access.estimate import Estimator
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments
 from gatewise.proxy.errors import ProxyError, bad_request
+from gatewise.proxy.record import Sinks
 from gatewise.router._deadline import PerLoop
+from gatewise.router.store import MemoryStore, StateStore
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
+    from gatewise.db.database import Database
     from gatewise.router import Router
+
+logger = logging.getLogger("gatewise.proxy")
 
 _MAX_ECHO = 100  # characters of a client's model name quoted back in an error
 
@@ -83,8 +93,56 @@ class AppState:
             {"object": "list", "data": [self._model_card(n) for n in listed]})
         self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in listed}
         self._openapi: bytes | None = None
+        # The production layer: live state (shared with the router), who may call what,
+        # the sinks every request's record goes to, and the database once opened.
+        self.clock = time.monotonic
+        self.live: StateStore = MemoryStore()
+        self.estimator = Estimator(self._group_prices())
+        self.sinks = Sinks([self.estimator])
+        self.access = AccessControl(
+            master_key=config.master_key, estimator=self.estimator,
+            aliases={a: t["model"] for a, t in aliases.items()},
+            allow_on_db_unavailable=config.allow_requests_on_db_unavailable)
+        self.database_url = config.database()
+        self.db: Database | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.client = self._make_client()
         self._router = self._make_router(settings, aliases, served) if served else None
+
+    def cost_of(self, deployment_id: str, usage: Any) -> float | None:
+        """What a call on ``deployment_id`` that used ``usage`` costs (settlements)."""
+        deployment = self.by_id.get(deployment_id)
+        return None if deployment is None else deployment.cost(usage)
+
+    def _group_prices(self) -> dict[str, tuple[float, float]]:
+        """Each model name's dearest input and output price per token (for estimates)."""
+        prices: dict[str, tuple[float, float]] = {}
+        for deployment in self.deployments:
+            config, info = deployment.config, deployment.info
+            price = (0.0, 0.0) if deployment.is_mock else (
+                config.input_cost_per_token or info.input_cost_per_token or 0.0,
+                config.output_cost_per_token or info.output_cost_per_token or 0.0)
+            seen = prices.get(deployment.model_name, (0.0, 0.0))
+            prices[deployment.model_name] = (max(seen[0], price[0]), max(seen[1], price[1]))
+        return prices
+
+    async def start(self) -> None:
+        """Open what lives outside the process (the database), in the serving loop."""
+        url = self.database_url
+        if url is None:
+            return
+        from gatewise.db.database import Database, DatabaseUnavailable
+        from gatewise.db.lookup import Lookup
+
+        try:
+            self.db = await Database.open(url)
+        except DatabaseUnavailable as exc:
+            # Serve what needs no database (the master key); say so loudly.
+            logger.error("the database is unavailable: %s; virtual keys cannot be checked "
+                         "and spend is not recorded until it is back (restart the proxy)", exc)
+            return
+        self.access.source = Lookup(self.db)
+        self._tasks.append(asyncio.get_running_loop().create_task(self.access.watch()))
 
     def openapi_body(self) -> bytes:
         """The OpenAPI document for the names this proxy can serve now, made once."""
@@ -129,7 +187,8 @@ class AppState:
                 settings[key] = self._usable_chains(settings[key], key, served | {WILDCARD})
         entries = [d.router_entry() for d in self.deployments if d.problem is None]
         try:
-            return Router(entries, model_group_alias=aliases, client=self.client, **settings)
+            return Router(entries, model_group_alias=aliases, client=self.client,
+                          store=self.live, clock=self.clock, **settings)
         except ValueError as exc:
             raise ConfigError([f"{config.source}: router_settings: {exc}"]) from None
 
@@ -157,9 +216,17 @@ class AppState:
         return router
 
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.sinks.aclose()
         if self._router is not None:
             await self._router.aclose()
         await self.client.aclose()
+        if self.db is not None:
+            await self.db.close()
 
     def check_served(self, name: Any) -> None:
         """Raise the error to answer with when the proxy cannot route ``name``."""

@@ -197,6 +197,8 @@ class Caller:
         tokens = 0 if used is None else used - spec.tokens
         ticket = spec.ticket
         if ticket is not None:
+            if usage is None:
+                usage = ticket.fallback_usage
             settle_ticket(ticket, deployment, {"usage": usage} if usage is not None else None)
         await self._store.release(deployment.id, self._clock(), latency=ttft, first_token=True,
                                   tokens=tokens, ticket=ticket)

@@ -77,6 +77,9 @@ class Ticket:
     usage: Any = None
     used_tokens: int | None = None
     cost: float | None = None
+    fallback_usage: Any = None
+    """An estimate of what a stream used, set by its consumer when it ended before the
+    upstream said (a client that left, a broken stream): settled with instead of 0."""
 
     def cost_for(self, deployment_id: str | None, usage: Any) -> float:
         """The cost to book for this call; 0 when unknown (no usage, no price)."""

@@ -32,10 +32,13 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/spend/logs": {"GET": spend_logs},
     "/global/spend/report": {"GET": global_spend_report},
 }
+# The routes that call models: each request on them gets an exchange and one record
+# (proxy/exchange.py), under this route name.
+MODEL_ROUTES: dict[str, str] = {"/chat/completions": "chat", "/embeddings": "embeddings"}
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
 PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     (MODELS_PREFIX, {"GET": retrieve_model}),
 )
 
-__all__ = ["PREFIX_ROUTES", "PUBLIC", "ROUTES", "Handler"]
+__all__ = ["MODEL_ROUTES", "PREFIX_ROUTES", "PUBLIC", "ROUTES", "Handler"]

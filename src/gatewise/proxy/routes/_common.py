@@ -11,8 +11,10 @@ import orjson
 
 from gatewise._exceptions import APIError, AuthenticationError
 from gatewise.proxy._asgi import JSON_TYPE, Headers, Receive, Scope, Send, read_body, respond
+from gatewise.proxy.access.identity import identity_of
 from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
+from gatewise.proxy.exchange import Exchange
 from gatewise.proxy.state import AppState
 from gatewise.router.policy import attempts_of
 from gatewise.router.result import (
@@ -22,6 +24,7 @@ from gatewise.router.result import (
     RouteResult,
     failure_headers,
 )
+from gatewise.state.ticket import LimitExceeded, Ticket
 
 logger = logging.getLogger("gatewise.proxy")
 
@@ -76,6 +79,8 @@ def upstream_error(exc: APIError, call_id: bytes, deployments: Mapping[str, Depl
 
     ``serving``: the deployment whose stream failed; else the attempts say who was tried.
     """
+    if isinstance(exc, LimitExceeded):
+        return limit_error(exc, call_id)
     attempts = attempts_of(exc)
     tried = [(a, deployments[a.deployment_id]) for a in attempts
              if a.deployment_id is not None and a.deployment_id in deployments]
@@ -99,14 +104,56 @@ def upstream_error(exc: APIError, call_id: bytes, deployments: Mapping[str, Depl
     return error
 
 
+async def admit(state: AppState, scope: Scope, exchange: Exchange, name: str, payload: Any,
+                body: dict[str, Any]) -> Ticket | None:
+    """The caller may use ``name`` (else a 401), and what the request counts against (its
+    admission ticket: the router's store takes it with the deployment)."""
+    identity = identity_of(scope)
+    access = state.access
+    access.check_model(identity, name)
+    exchange.record.model_group = name
+    user = body.get("user")
+    if type(user) is str:
+        exchange.record.end_user = user[:256]
+    if identity.key is None and type(user) is not str:
+        return None  # the master key (or an open proxy): nothing to count
+    ticket = await access.ticket(identity, name, exchange.record.call_id, payload, body)
+    if ticket is not None:
+        ticket.cost_of = state.cost_of
+        exchange.ticket = ticket
+    return ticket
+
+
+def limit_error(exc: LimitExceeded, call_id: bytes) -> ProxyError:
+    """A refused admission (key limits, budget) as the client sees it."""
+    assert isinstance(exc, APIError)
+    error = from_api_error(exc)
+    error.headers.append((b"x-gatewise-call-id", call_id))
+    remaining = exc.remaining
+    if exc.limit in ("rpm", "tpm", "parallel"):
+        error.headers += [(b"x-ratelimit-remaining-requests",
+                           b"0" if exc.limit == "rpm" else
+                           str(max(0, remaining.requests or 0)).encode()),
+                          (b"x-ratelimit-remaining-tokens",
+                           b"0" if exc.limit == "tpm" else
+                           str(max(0, remaining.tokens or 0)).encode())]
+    else:
+        error.code = "400"  # LiteLLM's budget_exceeded shape
+    return error
+
+
 async def respond_result(send: Send, result: RouteResult[Any], deployment: Deployment,
-                         call_id: bytes, start: float, upstream: float) -> None:
+                         call_id: bytes, start: float, upstream: float,
+                         exchange: Exchange) -> None:
     """A JSON answer with the metadata headers; the overhead is taken last."""
     response: dict[str, Any] = result.response
     headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
-    cost = cost_header(deployment.cost(response.get("usage")))
+    usage = response.get("usage")
+    exchange.used(usage)
+    cost = cost_header(deployment.cost(usage))
     if cost is not None:
         headers.append(cost)
+    headers += exchange.key_headers()
     headers.append(JSON_TYPE)
     payload = orjson.dumps(response)
     headers.append(overhead_header(start, upstream))

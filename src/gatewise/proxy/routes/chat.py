@@ -9,7 +9,9 @@ from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
+from gatewise.proxy.exchange import exchange_of
 from gatewise.proxy.routes._common import (
+    admit,
     meta_headers,
     overhead_header,
     read_json_object,
@@ -38,7 +40,8 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
 
 
 async def chat_completions(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
-    start = perf_counter()
+    exchange = exchange_of(scope)
+    start = exchange.started
     body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
     state.check_served(name)
@@ -48,21 +51,25 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
         raise bad_request("`stream` must be true or false", param="stream")
     check_fields(body)
     router = state.router
-    call_id = state.new_call_id()
+    call_id = exchange.call_id
+    ticket = await admit(state, scope, exchange, name, messages, body)
+    exchange.record.stream = bool(stream)
     sent = perf_counter()
     try:
-        result = await router.acompletion_sse(name, messages, **body)
+        result = await router.acompletion_sse(name, messages, admission=ticket, **body)
     except APIError as exc:
         raise upstream_error(exc, call_id, state.by_id) from None
     upstream = perf_counter() - sent
     deployment = state.by_id[result.deployment_id]
+    exchange.served(result, deployment, upstream)
     response = result.response
     if isinstance(response, dict):
-        await respond_result(send, result, deployment, call_id, start, upstream)
+        await respond_result(send, result, deployment, call_id, start, upstream, exchange)
         return
     # An AsyncStream of SSE bytes, its first block already in: the router has settled
     # where it runs, and the cost is not known before the headers go out.
+    exchange.record.ttft = perf_counter() - start
     headers = [*meta_headers(call_id, deployment, result.retries, result.fallbacks),
-               overhead_header(start, upstream)]
+               *exchange.key_headers(), overhead_header(start, upstream)]
     await relay(response, receive, send, headers, deployment, call_id,
-                state.client_timeout)
+                state.client_timeout, exchange)

@@ -9,7 +9,9 @@ from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
+from gatewise.proxy.exchange import exchange_of
 from gatewise.proxy.routes._common import (
+    admit,
     read_json_object,
     respond_result,
     upstream_error,
@@ -18,7 +20,7 @@ from gatewise.proxy.state import AppState
 
 
 async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
-    start = perf_counter()
+    exchange = exchange_of(scope)
     body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
     state.check_served(name)
@@ -27,11 +29,15 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
     inputs = body.pop("input")
     check_fields(body)
     router = state.router
-    call_id = state.new_call_id()
+    call_id = exchange.call_id
+    ticket = await admit(state, scope, exchange, name, inputs, body)
     sent = perf_counter()
     try:
-        result = await router.aembedding_dict(name, inputs, **body)
+        result = await router.aembedding_dict(name, inputs, admission=ticket, **body)
     except APIError as exc:
         raise upstream_error(exc, call_id, state.by_id) from None
-    await respond_result(send, result, state.by_id[result.deployment_id], call_id, start,
-                         perf_counter() - sent)
+    upstream = perf_counter() - sent
+    deployment = state.by_id[result.deployment_id]
+    exchange.served(result, deployment, upstream)
+    await respond_result(send, result, deployment, call_id, exchange.started, upstream,
+                         exchange)

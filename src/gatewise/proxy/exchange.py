@@ -1,0 +1,138 @@
+"""``Exchange``: one model request on its way through the proxy, and its one record.
+
+The app opens an exchange for every model route once the caller is known, hands it to the
+handler (``scope[EXCHANGE]``), and closes it however the request ended -- answered, refused,
+failed, abandoned by the client, cut by shutdown: :meth:`finish` settles the admission
+ticket if the router has not (a failed call costs nothing; an abandoned stream what it
+used so far, estimated) and hands the finished :class:`RequestRecord` to every sink.  The
+handlers only say what happened (:meth:`served`, :meth:`used`); nothing else in them knows
+about ledgers, metrics or traces.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from gatewise.proxy.access.identity import Identity
+from gatewise.proxy.record import RequestRecord
+
+if TYPE_CHECKING:
+    from gatewise.proxy.deployments import Deployment
+    from gatewise.proxy.state import AppState
+    from gatewise.router.result import RouteResult
+    from gatewise.state.ticket import Ticket
+
+__all__ = ["EXCHANGE", "Exchange", "exchange_of"]
+
+EXCHANGE = "gatewise.exchange"
+logger = logging.getLogger("gatewise.proxy")
+
+
+class Exchange:
+    __slots__ = ("call_id", "deployment", "record", "started", "state", "ticket", "upstream")
+
+    def __init__(self, state: AppState, route: str, identity: Identity, call_id: bytes
+                 ) -> None:
+        self.state = state
+        self.call_id = call_id
+        self.started = time.perf_counter()
+        self.ticket: Ticket | None = None
+        self.deployment: Deployment | None = None
+        self.upstream = 0.0
+        record = self.record = RequestRecord(call_id.decode(), route, time.time())
+        key = identity.key
+        if key is not None:
+            record.key_id, record.key_alias = key.token, key.key_alias
+            record.team_id, record.user_id = key.team_id, key.user_id
+
+    # -- what the handler says --------------------------------------------------------------
+
+    def served(self, result: RouteResult[Any], deployment: Deployment, upstream: float) -> None:
+        """The router's answer: who served, what it took."""
+        self.deployment = deployment
+        self.upstream = upstream
+        record = self.record
+        record.deployment_id = deployment.id
+        record.model = deployment.model
+        record.retries, record.fallbacks = result.retries, result.fallbacks
+        record.upstream_latency = upstream
+        record.mock = deployment.is_mock
+
+    def used(self, usage: Any, *, estimated: bool = False) -> None:
+        """The answer's usage (OpenAI's shape): tokens and cost."""
+        record = self.record
+        record.usage_estimated = estimated
+        if not isinstance(usage, dict):
+            return
+        record.prompt_tokens = _count(usage.get("prompt_tokens"))
+        record.completion_tokens = _count(usage.get("completion_tokens"))
+        details = usage.get("completion_tokens_details")
+        if isinstance(details, dict):
+            record.reasoning_tokens = _count(details.get("reasoning_tokens"))
+        ticket = self.ticket
+        if ticket is not None and ticket.settled and ticket.cost is not None:
+            record.cost = ticket.cost
+        elif self.deployment is not None:
+            record.cost = self.deployment.cost(usage) or 0.0
+
+    def key_headers(self) -> list[tuple[bytes, bytes]]:
+        """``x-gatewise-key-spend`` / ``-max-budget`` and ``x-ratelimit-*`` for a key with
+        a budget or limits."""
+        ticket = self.ticket
+        if ticket is None or not ticket.admitted:
+            return []
+        remaining = ticket.remaining
+        headers: list[tuple[bytes, bytes]] = []
+        if remaining.max_budget is not None and remaining.spend is not None:
+            spend = remaining.spend + (ticket.cost or 0.0)
+            headers += [(b"x-gatewise-key-spend", _money(spend)),
+                        (b"x-gatewise-key-max-budget", _money(remaining.max_budget))]
+        if remaining.requests is not None:
+            headers.append((b"x-ratelimit-remaining-requests",
+                            str(max(0, remaining.requests)).encode()))
+        if remaining.tokens is not None:
+            headers.append((b"x-ratelimit-remaining-tokens", str(remaining.tokens).encode()))
+        return headers
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def failed(self, status: int, error_type: str | None) -> None:
+        self.record.status = status
+        self.record.error_type = error_type
+
+    def abandoned(self) -> None:
+        self.record.abandoned = True
+        if not self.record.status:
+            self.record.status = 499  # nginx's "client closed request"
+            self.record.error_type = "client_disconnected"
+
+    async def finish(self) -> None:
+        """Settle what the router left unsettled, finish the record, hand it to the sinks."""
+        record = self.record
+        ticket = self.ticket
+        if ticket is not None and ticket.admitted and not ticket.settled:
+            try:
+                await self.state.live.settle(ticket, self.state.clock())
+            except Exception:
+                logger.exception("call %s: could not settle its admission", record.call_id)
+        end = time.perf_counter()
+        record.latency = end - self.started
+        if record.upstream_latency is not None:
+            record.overhead = max(0.0, record.latency - self.upstream)
+        self.state.sinks.emit(record)
+
+
+def exchange_of(scope: MutableMapping[str, Any]) -> Exchange:
+    exchange: Exchange = scope[EXCHANGE]
+    return exchange
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int and value > 0 else 0
+
+
+def _money(value: float) -> bytes:
+    return (f"{value:.10f}".rstrip("0").rstrip(".") or "0").encode()
