@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -12,14 +11,13 @@ from gatewise.db.database import Database
 from gatewise.db.ledger import LedgerWriter
 from gatewise.db.ledger_sink import spend_row
 from gatewise.db.url import parse_database_url
-from gatewise.proxy._asgi import Receive, Scope, Send
-from gatewise.proxy.access.entities import Key, User
-from gatewise.proxy.access.identity import IDENTITY, Identity
 from gatewise.proxy.access.secrets import digest
 from gatewise.proxy.app import ProxyApp
 from gatewise.proxy.record import RequestRecord
-from tests.db._ledger import add_identities
-from tests.proxy.conftest import Answer, call, make_app
+from tests.access._keys import add_key, add_team, add_user
+from tests.db._ledger import add_identities, spend_of
+from tests.fake_mistral import FakeMistral
+from tests.proxy.conftest import HELLO, Answer, call, make_app
 
 PLAIN = "sk-plain-key-of-team-a"
 TOKEN = digest(PLAIN)
@@ -57,7 +55,7 @@ async def app(database_url: str) -> AsyncIterator[ProxyApp]:
     await writer.aclose()
     app = make_app({"model_list": [{"model_name": "small", "params": {
         "model": "mistral/mistral-small-latest", "mock_response": "hi"}}]})
-    app.state.db = database  # type: ignore[attr-defined]  # the lead's wiring sets it
+    app.state.db = database
     yield app
     await app.state.aclose()
     await database.close()
@@ -185,23 +183,68 @@ async def test_bad_queries_are_400s_naming_the_parameter(app: ProxyApp, path: st
     assert answer.error()["param"] == param
 
 
-async def test_admin_only(app: ProxyApp) -> None:
-    user = Identity("key", key=Key(token="c" * 64, key_name="sk-...cccc"),
-                    user=User(user_id="u", user_role="internal_user"))
-    admin = Identity("key", key=Key(token="d" * 64, key_name="sk-...dddd"),
-                     user=User(user_id="boss", user_role="proxy_admin"))
+MASTER = "sk-master-spend"
 
-    def as_caller(identity: Identity) -> Any:
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            scope[IDENTITY] = identity
-            await app(scope, receive, send)
-        wrapped.state = app.state  # type: ignore[attr-defined]
-        return wrapped
 
+@pytest.fixture
+async def keyed_app(database_url: str, fake_mistral: FakeMistral) -> AsyncIterator[ProxyApp]:
+    """The real wiring: a master key, the database opened at start, the ledger its sink."""
+    app = make_app({"model_list": [{"model_name": "small", "params": {
+        "model": "mistral/mistral-small-latest", "api_key": "test-key",
+        "api_base": fake_mistral.base_url}}],
+        "general_settings": {"master_key": MASTER, "database_url": database_url}})
+    await app.state.start()
+    yield app
+    await app.state.aclose()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_admin_only(keyed_app: ProxyApp) -> None:
+    database = keyed_app.state.db
+    assert database is not None
+    await add_user(database, "dev", user_role="internal_user")
+    await add_user(database, "boss", user_role="proxy_admin")
+    dev, boss = await add_key(database, user_id="dev"), await add_key(database, user_id="boss")
     for path in ("/spend/logs", "/global/spend/report"):
-        refused = await call(as_caller(user), "GET", path)
+        refused = await call(keyed_app, "GET", path, headers=bearer(dev))
         assert refused.status == 403 and refused.error()["code"] == "admin_only"
-    assert (await call(as_caller(admin), "GET", "/spend/logs")).status == 200
+    for key in (boss, MASTER):
+        answer = await call(keyed_app, "GET", "/spend/logs", headers=bearer(key))
+        assert answer.status == 200, answer.body
+
+
+async def test_requests_through_the_proxy_are_in_the_ledger(keyed_app: ProxyApp) -> None:
+    """A virtual key's calls: one row each (the call id the client saw), the key's spend
+    from them, read back through /spend/logs."""
+    database, writer = keyed_app.state.db, keyed_app.state.ledger
+    assert database is not None and writer is not None
+    await add_team(database, "team-x")
+    key = await add_key(database, team_id="team-x", key_alias="ci")
+    seen = []
+    for n in range(5):
+        answer = await call(keyed_app, "POST", "/v1/chat/completions",
+                            {"model": "small", "messages": HELLO, "user": f"end-{n % 2}"},
+                            headers=bearer(key))
+        assert answer.status == 200, answer.body
+        seen.append(answer.headers["x-gatewise-call-id"])
+    refused = await call(keyed_app, "POST", "/v1/chat/completions",
+                         {"model": "nope", "messages": HELLO}, headers=bearer(key))
+    assert refused.status >= 400
+    assert await writer.flush(30)
+    logs = await call(keyed_app, "GET", "/spend/logs", query=f"api_key={key}".encode(),
+                      headers=bearer(MASTER))
+    rows = logs.json()
+    assert {r["request_id"] for r in rows} >= set(seen)
+    served = [r for r in rows if r["request_id"] in seen]
+    assert all(r["key_alias"] == "ci" and r["team_id"] == "team-x" and r["spend"] > 0
+               and r["model_group"] == "small" for r in served)
+    assert sorted({r["end_user"] for r in served}) == ["end-0", "end-1"]
+    spend = await spend_of(database)
+    assert spend["key:" + digest(key)] == pytest.approx(sum(r["spend"] for r in rows))
+    assert spend["team:team-x"] == pytest.approx(spend["key:" + digest(key)])
 
 
 async def test_without_a_database_or_with_one_down() -> None:
@@ -211,7 +254,7 @@ async def test_without_a_database_or_with_one_down() -> None:
         answer = await get(app, "/spend/logs")
         assert answer.status == 503 and answer.error()["code"] == "no_database"
         down = Database.create(parse_database_url("postgresql://u:hunter2@127.0.0.1:1/x"))
-        app.state.db = down  # type: ignore[attr-defined]
+        app.state.db = down
         answer = await get(app, "/global/spend/report",
                            "start_date=2026-11-01&end_date=2026-11-02")
         assert answer.status == 503 and answer.error()["code"] == "database_unavailable"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -31,6 +31,9 @@ from gatewise.proxy._asgi import JSON_TYPE, Receive, Scope, Send, respond
 from gatewise.proxy.access.identity import require_admin
 from gatewise.proxy.errors import ProxyError, bad_request
 from gatewise.proxy.state import AppState
+
+if TYPE_CHECKING:
+    from gatewise.db.database import Database
 
 __all__ = ["global_spend_report", "spend_logs"]
 
@@ -113,8 +116,8 @@ def key_token(text: str) -> str:
     return digest(text)
 
 
-def _database(state: AppState) -> Any:
-    database = getattr(state, "db", None)
+def _database(state: AppState) -> Database:
+    database = state.db
     if database is None:
         raise ProxyError(503, "this proxy keeps no spend ledger: it has no database (set "
                               "general_settings.database_url, or a master key for the "
