@@ -10,8 +10,9 @@ actually inserted).  The same task runs the budget period pass every ``reset_int
 Nothing is lost silently:
 
 * the database unavailable (stopped, unreachable, read-only, disk full): the batch is
-  retried with backoff while new rows wait in the queue; the outage is logged once when it
-  starts (with the database's reason) and once when it ends, never per batch;
+  retried at once on fresh connections (the pooled ones may be stale), then with backoff
+  while new rows wait in the queue; the outage is logged once when it starts (with the
+  database's reason) and once when it ends, never per batch;
 * the queue full: new rows are dropped, counted in ``dropped`` and logged (once when it
   fills up, then a summary when there is room again);
 * a row the database refuses (not a connection problem: a value it will not take): the
@@ -263,11 +264,19 @@ class LedgerWriter:
         rows = list(unique.values())
         delay = _BACKOFF_FIRST
         refused: set[str] = set()
+        fresh = False
         while True:
             try:
                 await self._write_or_split(rows, refused)
             except Exception as exc:  # anything but a refused row: wait and retry
                 self.failures += 1
+                if not fresh and self._outage_since is None:
+                    # Once at once, on new connections: the pooled ones may be stale (a
+                    # server restarted, an SQLite file opened while it was read-only).
+                    fresh = True
+                    with contextlib.suppress(Exception):
+                        await self.database.engine.dispose()
+                    continue
                 self._outage(exc)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, _BACKOFF_MAX)

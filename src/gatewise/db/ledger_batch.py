@@ -22,6 +22,7 @@ the reset (at most a flush interval before it) counts toward the new period.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError
 
 from gatewise.db.schema import changes, customers, keys, spend_logs, teams, users
 
@@ -167,12 +169,24 @@ async def add_spend(connection: AsyncConnection, rows: Iterable[Row]) -> None:
 
 
 async def write_batch(engine: AsyncEngine, rows: Sequence[Row]) -> BatchResult:
-    """One transaction: the rows, and the aggregates of those it inserted."""
-    async with engine.begin() as connection:
-        inserted = await insert_rows(connection, rows)
-        if inserted:
-            await add_spend(connection, (row for row in rows
-                                         if row["request_id"] in inserted))
+    """One transaction: the rows, and the aggregates of those it inserted.
+
+    A connection that failed for any other reason than a value the database refused is
+    discarded, not put back in the pool: an SQLite connection opened while its file was
+    read-only stays read-only, and one that met a disk error may be left unusable."""
+    async with engine.connect() as connection:
+        try:
+            async with connection.begin():
+                inserted = await insert_rows(connection, rows)
+                if inserted:
+                    await add_spend(connection, (row for row in rows
+                                                 if row["request_id"] in inserted))
+        except (DataError, IntegrityError):
+            raise
+        except Exception:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            raise
     return BatchResult(inserted)
 
 
