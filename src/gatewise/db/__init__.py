@@ -13,4 +13,8 @@ aiosqlite) and PostgreSQL (production, through asyncpg), with versioned migratio
     migrations/   Alembic's environment and the versions
     migrate.py    upgrade to the latest version, one process at a time
     database.py   ``Database``: the engine, opened and migrated, closed
+    ledger.py     ``LedgerWriter``: spend rows queued off the request path, written in batches
+    ledger_batch.py   one batch's transaction (idempotent, aggregates), budget period resets
+    ledger_sink.py    ``LedgerSink``: a request's record as a spend log row
+    spend_queries.py  the ledger read back: /spend/logs and /global/spend/report
 """

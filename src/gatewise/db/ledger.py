@@ -42,13 +42,13 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gatewise.db.database import describe
 from gatewise.db.ledger_batch import reset_periods, write_batch
+from gatewise.db.ledger_settings import LedgerSettings
 
 if TYPE_CHECKING:
     from gatewise.db.database import Database
@@ -61,36 +61,6 @@ Row = Mapping[str, Any]
 
 _BACKOFF_FIRST = 0.2
 _BACKOFF_MAX = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerSettings:
-    """How the writer batches.  Config keys (``general_settings``), as proposed:
-    ``proxy_batch_write_at`` (LiteLLM's name, seconds) for ``flush_interval``,
-    ``ledger_batch_size``, ``ledger_max_queue``, ``ledger_flush_timeout`` and
-    ``ledger_reset_interval``."""
-
-    batch_size: int = 500
-    """Rows per transaction; a full batch is written at once."""
-    flush_interval: float = 1.0
-    """Seconds a row may wait for its batch to fill (what a ``kill -9`` may lose)."""
-    max_queue: int = 100_000
-    """Rows waiting in memory at most (while the database is away); beyond, dropped."""
-    flush_timeout: float = 10.0
-    """Seconds a graceful shutdown waits for the queue to be written."""
-    reset_interval: float = 1.0
-    """Seconds between two passes that reset the spend of ended budget periods."""
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "max_queue"):
-            value = getattr(self, name)
-            if type(value) is not int or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-        for name in ("flush_interval", "flush_timeout", "reset_interval"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, "
-                                 f"got {value!r}")
 
 
 class LedgerWriter:
@@ -287,8 +257,9 @@ class LedgerWriter:
     async def _write_or_split(self, rows: Sequence[Row], refused: set[str]) -> None:
         try:
             result = await write_batch(self.database.engine, rows)
-        except (DataError, IntegrityError) as exc:
-            # A value the database will not take: find the row(s), write the others.
+        except (DataError, IntegrityError, TypeError, ValueError) as exc:
+            # A value the database (or its driver) will not take: find the row(s), write
+            # the others.
             if len(rows) == 1:
                 request_id = rows[0]["request_id"]
                 if request_id not in refused:  # not again when a retried batch meets it
