@@ -112,8 +112,18 @@ class Postgres:
     def stop(self) -> None:
         """Stop the server (fast shutdown: connections are cut), keeping its data."""
         if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
+            # Through pg_ctl, to the postmaster itself: a SIGTERM to runuser would reach it
+            # as a smart shutdown (which waits for every client to leave), then runuser
+            # kills it after 2 s, leaving orphaned backends and a lock file that keeps the
+            # next start from working.
+            subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "stop", "-D",
+                            str(self.folder / "data"), "-m", "fast", "-w", "-t", "30"],
+                           check=False, capture_output=True, timeout=60)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
 
     def start(self) -> None:
         """Start it again on the same port and folder (after ``stop``)."""

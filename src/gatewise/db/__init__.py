@@ -19,4 +19,8 @@ aiosqlite) and PostgreSQL (production, through asyncpg), with versioned migratio
     rows.py           stored rows -> the access layer's values
     keys.py, teams.py, members.py, users.py, customers.py
                       the management API's repositories (``gatewise.proxy.routes``)
+    ledger.py     ``LedgerWriter``: spend rows queued off the request path, written in batches
+    ledger_batch.py   one batch's transaction (idempotent, aggregates), budget period resets
+    ledger_sink.py    ``LedgerSink``: a request's record as a spend log row
+    spend_queries.py  the ledger read back: /spend/logs and /global/spend/report
 """

@@ -35,6 +35,7 @@ from gatewise.router.store import MemoryStore, StateStore
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise.db.database import Database
+    from gatewise.db.ledger import LedgerWriter
     from gatewise.router import Router
 
 logger = logging.getLogger("gatewise.proxy")
@@ -106,6 +107,7 @@ class AppState:
             allow_on_db_unavailable=config.allow_requests_on_db_unavailable)
         self.database_url = config.database()
         self.db: Database | None = None
+        self.ledger: LedgerWriter | None = None  # its counters are the ledger's metrics
         self._tasks: list[asyncio.Task[None]] = []
         self.client = self._make_client()
         self._router = self._make_router(settings, aliases, served) if served else None
@@ -146,6 +148,14 @@ class AppState:
             return
         self.access.source = Lookup(self.db)
         self._tasks.append(asyncio.get_running_loop().create_task(self.access.watch()))
+        if not self.config.disable_spend_logs:
+            from gatewise.db.ledger import LedgerWriter
+            from gatewise.db.ledger_sink import LedgerSink
+
+            # Flushed by the sinks' close on shutdown, before the database closes.
+            self.ledger = LedgerWriter(self.db)
+            self.ledger.start()
+            self.sinks.add(LedgerSink(self.ledger))
 
     def openapi_body(self) -> bytes:
         """The OpenAPI document for the names this proxy can serve now, made once."""

@@ -21,6 +21,7 @@ from gatewise.proxy.routes.passthrough import METHODS as PASS_THROUGH_METHODS
 from gatewise.proxy.routes.passthrough import PREFIX as PASS_THROUGH_PREFIX
 from gatewise.proxy.routes.passthrough import passthrough
 from gatewise.proxy.routes.schema import openapi_json
+from gatewise.proxy.routes.spend import global_spend_report, spend_logs
 from gatewise.proxy.state import AppState
 
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
@@ -37,6 +38,8 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/ocr": {"POST": ocr},
     "/audio/transcriptions": {"POST": transcriptions},
     **MANAGEMENT_ROUTES,
+    "/spend/logs": {"GET": spend_logs},
+    "/global/spend/report": {"GET": global_spend_report},
 }
 # The routes that call models: each request on them gets an exchange and one record
 # (proxy/exchange.py), under this route name.
