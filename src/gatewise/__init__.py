@@ -24,6 +24,8 @@ _EXCEPTIONS = (
 _TYPES = (
     "ModelResponse", "ModelResponseChunk", "Message", "ToolCall", "Usage", "Choice",
     "Delta", "EmbeddingResponse", "Embedding",
+    "TextCompletionResponse", "TextCompletionChunk", "TextChoice", "ModerationResponse",
+    "ModerationResult",
 )
 
 _WHERE: dict[str, str] = {
@@ -34,6 +36,10 @@ _WHERE: dict[str, str] = {
     "get_model_info": "gatewise._api",
     "list_models": "gatewise._api",
     "register_model": "gatewise._api",
+    "text_completion": "gatewise._api",
+    "atext_completion": "gatewise._api",
+    "moderation": "gatewise._api",
+    "amoderation": "gatewise._api",
     "completion_cost": "gatewise.catalogue",
     "token_counter": "gatewise.catalogue",
     "ModelInfo": "gatewise.catalogue",
@@ -74,12 +80,17 @@ __all__ = [
     "ModelInfo",
     "ModelResponse",
     "ModelResponseChunk",
+    "ModerationResponse",
+    "ModerationResult",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "Router",
     "ServiceUnavailableError",
     "Stream",
+    "TextChoice",
+    "TextCompletionChunk",
+    "TextCompletionResponse",
     "Timeout",
     "ToolCall",
     "UnprocessableEntityError",
@@ -88,13 +99,17 @@ __all__ = [
     "__version__",
     "acompletion",
     "aembedding",
+    "amoderation",
+    "atext_completion",
     "completion",
     "completion_cost",
     "embedding",
     "get_model_info",
     "list_models",
+    "moderation",
     "register_model",
     "stream_chunk_builder",
+    "text_completion",
     "token_counter",
 ]
 
@@ -116,11 +131,15 @@ if TYPE_CHECKING:
     from gatewise._api import (
         acompletion,
         aembedding,
+        amoderation,
+        atext_completion,
         completion,
         embedding,
         get_model_info,
         list_models,
+        moderation,
         register_model,
+        text_completion,
     )
     from gatewise._async_client import AsyncClient
     from gatewise._client import Client
@@ -156,6 +175,11 @@ if TYPE_CHECKING:
         Message,
         ModelResponse,
         ModelResponseChunk,
+        ModerationResponse,
+        ModerationResult,
+        TextChoice,
+        TextCompletionChunk,
+        TextCompletionResponse,
         ToolCall,
         Usage,
     )

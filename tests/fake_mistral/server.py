@@ -24,6 +24,7 @@ from multidict import CIMultiDict
 
 from .answers import Answer, answer_from_message, plan_answer
 from .behaviors import BadEvent, Behavior, CutStream, Delay, Garbage, StallStream, Status
+from .classifiers import ENDPOINTS as CLASSIFIERS
 from .embeddings import embedding_reply
 from .errors import invalid_model
 from .models import MODELS, model_card
@@ -190,6 +191,7 @@ class FakeMistral:
             "/v1/fim/completions": (self._fim, "POST"),
             "/v1/embeddings": (self._embeddings, "POST"),
             "/v1/models": (self._list_models, "GET"),
+            **{path: (endpoint, "POST") for path, endpoint in CLASSIFIERS.items()},
         }
         return routes.get(path, (None, ""))
 

@@ -14,7 +14,9 @@ from gatewise.types.chat import (
     ToolCall,
     Usage,
 )
+from gatewise.types.completions import TextChoice, TextCompletionChunk, TextCompletionResponse
 from gatewise.types.embeddings import Embedding, EmbeddingResponse, EmbeddingUsage
+from gatewise.types.moderations import ModerationResponse, ModerationResult
 
 __all__ = [
     "Choice",
@@ -29,7 +31,12 @@ __all__ = [
     "Message",
     "ModelResponse",
     "ModelResponseChunk",
+    "ModerationResponse",
+    "ModerationResult",
     "PromptTokensDetails",
+    "TextChoice",
+    "TextCompletionChunk",
+    "TextCompletionResponse",
     "ToolCall",
     "Usage",
 ]
