@@ -10,10 +10,18 @@ from collections.abc import Awaitable, Callable
 
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.routes.chat import chat_completions
+from gatewise.proxy.routes.completions import completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
+from gatewise.proxy.routes.moderations import moderations
+from gatewise.proxy.routes.native import (
+    chat_classifications,
+    chat_moderations,
+    classifications,
+    fim_completions,
+)
 from gatewise.proxy.routes.schema import openapi_json
 from gatewise.proxy.state import AppState
 
@@ -28,6 +36,12 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/health/liveness": {"GET": liveliness},
     "/health/readiness": {"GET": readiness},
     "/openapi.json": {"GET": openapi_json},
+    "/completions": {"POST": completions},
+    "/fim/completions": {"POST": fim_completions},
+    "/moderations": {"POST": moderations},
+    "/chat/moderations": {"POST": chat_moderations},
+    "/classifications": {"POST": classifications},
+    "/chat/classifications": {"POST": chat_classifications},
 }
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
