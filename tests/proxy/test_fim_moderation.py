@@ -12,6 +12,7 @@ import pytest
 
 from gatewise.catalogue import default_catalogue
 from gatewise.proxy.app import ProxyApp
+from gatewise.proxy.config import ConfigError
 from gatewise.proxy.errors import ProxyError
 from tests.fake_mistral import CutStream, Delay, FakeMistral, Status
 from tests.fake_mistral.server import FIM_TEXT
@@ -338,3 +339,24 @@ async def test_a_stream_cut_mid_way_ends_with_an_error_event(
     assert answer.status == 200
     error = final_error_event(answer.body)
     assert error["type"] == "api_connection_error"
+
+
+@pytest.mark.parametrize(("info", "path"), [
+    ({"mode": "embeddings"}, "model_list[0].model_info.mode"),
+    ({"mode": 3}, "model_list[0].model_info.mode"),
+    ({"supports_fim": "false"}, "model_list[0].model_info.supports_fim"),
+])
+def test_a_mode_typo_in_the_config_is_refused_at_startup(info: dict[str, Any], path: str
+                                                         ) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_app({"model_list": [{"model_name": "x", "model_info": info,
+                                  "params": {"model": "mistral/mistral-embed"}}]})
+    assert any(path in problem for problem in caught.value.problems)
+
+
+async def test_the_health_probe_asks_each_model_what_it_serves(
+        app: ProxyApp, fake_mistral: FakeMistral) -> None:
+    report = (await call(app, "GET", "/health", query=b"probe=true")).json()
+    healthy = {e["model_name"] for e in report["healthy_endpoints"]}
+    assert {"codestral", "moderation", "embed"} <= healthy
+    assert "/v1/moderations" in {r.path for r in fake_mistral.requests}

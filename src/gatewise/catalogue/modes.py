@@ -11,11 +11,14 @@ call of the wrong kind is refused with a clear error instead of the upstream's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
-from gatewise.catalogue._model_info import ModelInfo
+from gatewise.catalogue._model_info import Mode, ModelInfo
 
-__all__ = ["IMPLIED_MODES", "served_modes"]
+__all__ = ["IMPLIED_MODES", "MODES", "served_modes"]
+
+#: Every mode a model may have.
+MODES: tuple[str, ...] = get_args(Mode)
 
 #: The kinds of call a mode serves besides its own.
 IMPLIED_MODES: Mapping[str, frozenset[str]] = {
