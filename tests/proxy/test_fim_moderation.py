@@ -41,7 +41,10 @@ def config(base: str, **settings: Any) -> dict[str, Any]:
         entry("old-codestral", "mistral/codestral-2405", mode="chat", supports_fim=True),
         {"model_name": "mocked", "params": {"model": "mistral/codestral-latest",
                                             "mock_response": "    pass\n"}},
-    ], "settings": {"num_retries": 0, "request_timeout": 1, **settings}}
+    ], "settings": {"num_retries": 0, "request_timeout": 1, **settings},
+        "router_settings": {"model_group_alias": {"code": "codestral",
+                                                  "mod": {"model": "moderation",
+                                                          "hidden": True}}}}
 
 
 @pytest.fixture
@@ -140,7 +143,19 @@ async def test_a_mocked_deployment_completes_without_the_network(
                           {"model": "mocked", "prompt": "x", "stream": True})
     chunks = events(streamed.body)[:-1]
     assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == "    pass\n"
+    native = await call(app, "POST", "/v1/fim/completions", {"model": "mocked", "prompt": "x"})
+    assert native.json()["choices"][0]["message"]["content"] == "    pass\n"
     assert fake_mistral.requests == []
+
+
+async def test_aliases_serve_what_their_group_serves(app: ProxyApp) -> None:
+    answer = await call(app, "POST", "/v1/completions", {"model": "code", "prompt": "x"})
+    assert answer.status == 200
+    hidden = await call(app, "POST", "/v1/moderations", {"model": "mod", "input": "x"})
+    assert hidden.status == 200
+    wrong = await call(app, "POST", "/v1/chat/completions", {"model": "mod",
+                                                             "messages": HELLO})
+    assert wrong.status == 400 and wrong.error()["code"] == "model_mode_mismatch"
 
 
 # -- modes ------------------------------------------------------------------------------------
@@ -176,7 +191,8 @@ async def test_models_are_listed_with_their_mode(app: ProxyApp) -> None:
     cards = (await call(app, "GET", "/v1/models")).json()["data"]
     assert {c["id"]: c["mode"] for c in cards} == {
         "codestral": "chat", "moderation": "moderation", "small": "chat", "embed": "embedding",
-        "ocr": "ocr", "finetune": None, "old-codestral": "chat", "mocked": "chat"}
+        "ocr": "ocr", "finetune": None, "old-codestral": "chat", "mocked": "chat",
+        "code": "chat"}
     card = (await call(app, "GET", "/v1/models/embed")).json()
     assert card["mode"] == "embedding" and card["object"] == "model"
 
