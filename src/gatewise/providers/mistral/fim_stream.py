@@ -8,8 +8,8 @@ option, usage rides on the chunk that finishes, as for chat.
 
 The relay's fast path (``passthrough``): a run of plain text events is recognised by the
 chat machinery (:func:`passthrough.plain_run`; code may hold ``<``: no ``<think>`` tags
-here) and rewritten as a whole, its chat head and tail swapped for the text chunk's,
-without decoding an event.  Both ways give the same events.
+here) and rewritten as a whole by three swaps of constant bytes (the object, the delta,
+the tail), without decoding an event.  Both ways give the same events.
 """
 
 from __future__ import annotations
@@ -37,24 +37,19 @@ def _delta_text(delta: object) -> str:
     return ""
 
 
-class _Rewrite:
-    """A stream's plain events in both shapes, made once per stream: Mistral's (the chat
-    head, to recognise them) and ours (the text chunk's head and tail)."""
+# Mistral's plain event -> ours, by three swaps of constant bytes.  Each holds quotes that
+# are not escaped, so (in a run whose quotes passthrough.plain_run has counted) it is found
+# only in the events' heads and tails, never in a text.  Short patterns: bytes.replace
+# costs several times more per match with a needle over 100 bytes (a whole seam).
+_SWAPS = ((b',"object":"chat.completion.chunk",', b',"object":"text_completion",'),
+          (b'"delta":{"content":"', b'"text":"'),
+          (SUFFIX, b'","logprobs":null,"finish_reason":null}]}\n\n'))
 
-    __slots__ = ("head", "seam", "tail", "upstream")
 
-    def __init__(self, upstream: Head, empty_text_event: bytes) -> None:
-        self.upstream = upstream
-        at = empty_text_event.index(b'"text":""') + len(b'"text":"')
-        self.head, self.tail = empty_text_event[:at], empty_text_event[at:]
-        self.seam = self.tail + self.head  # one event's tail and the next one's head
-
-    def __call__(self, run: bytes) -> bytes:
-        upstream = self.upstream
-        texts = run[len(upstream.head):-len(SUFFIX)]
-        # A seam holds line breaks, which a JSON string cannot: it is found only between
-        # two events, never inside a text.
-        return self.head + texts.replace(upstream.seam, self.seam) + self.tail
+def _rewritten(run: bytes) -> bytes:
+    for old, new in _SWAPS:
+        run = run.replace(old, new)
+    return run
 
 
 class FimStreamTranslator:
@@ -66,7 +61,7 @@ class FimStreamTranslator:
         self._id = ""
         self._created = 0
         self._finished: set[int] = set()
-        self._rewrite: _Rewrite | None = None  # made with the first plain chance
+        self._head: Head | None = None  # Mistral's plain event head, made when first needed
         self.usage: JSON | None = None
 
     def _chunk(self, choices: list[JSON]) -> JSON:
@@ -112,19 +107,25 @@ class FimStreamTranslator:
         :meth:`feed`."""
         if not self._id or 0 in self._finished:
             return b"", pos
-        rewrite = self._rewrite
-        if rewrite is None:
-            rewrite = self._rewrite = self._make_rewrite()
-        run, end = plain_run(data, pos, rewrite.upstream, bulk=bulk, tags=False)
-        return (rewrite(run), end) if run else (b"", pos)
+        head = self._head
+        if head is None:
+            head = self._head = self._plain_head()
+        run, end = plain_run(data, pos, head, bulk=bulk, tags=False)
+        return (_rewritten(run), end) if run else (b"", pos)
 
-    def _make_rewrite(self) -> _Rewrite:
-        # Mistral's plain event, as the chat translator recognises it (same keys and order).
-        upstream = {"id": self._id, "object": "chat.completion.chunk",
-                    "created": self._created, "model": self._model,
-                    "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": None}]}
-        ours = encode_event(self._chunk([text_choice("", None)]))
-        return _Rewrite(head_of(encode_event(upstream)), ours)
+    def _plain_head(self) -> Head:
+        """Mistral's plain event as the chat translator knows it (same keys, same order);
+        checked once against our own encoding, so the two ways cannot drift apart."""
+        def upstream(text: str) -> bytes:
+            return encode_event({
+                "id": self._id, "object": "chat.completion.chunk", "created": self._created,
+                "model": self._model,
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]})
+
+        ours = encode_event(self._chunk([text_choice("x", None)]))
+        if _rewritten(upstream("x")) != ours:
+            raise AssertionError(f"a plain FIM event no longer rewrites as {ours!r}")
+        return head_of(upstream(""))
 
     def finish(self) -> list[JSON]:
         if self._usage_chunk_at_end and self.usage is not None:
