@@ -1,4 +1,5 @@
-"""``completion``, ``acompletion``, ``embedding``, ``aembedding``: the one-line API.
+"""``completion``, ``embedding``, ``text_completion``, ``moderation`` and their ``a*`` asyncio
+twins: the one-line API.
 
 Each is a thin function over a default client built on first call (environment variables
 are read per call, so setting ``MISTRAL_API_KEY`` after import works), with the module-level
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
         EmbeddingResponse,
         ModelResponse,
         ModelResponseChunk,
+        ModerationResponse,
         OCRResponse,
+        TextCompletionChunk,
+        TextCompletionResponse,
         TranscriptionResponse,
         TranscriptionStreamEvent,
     )
@@ -142,3 +146,33 @@ async def atranscription(model: str, file: Any = None, **params: Any
                          ) -> TranscriptionResponse | AsyncStream[TranscriptionStreamEvent]:
     """The asyncio twin of :func:`transcription`; the file is streamed to the upstream."""
     return await default_async_client().transcription(model, file, **params)
+def text_completion(model: str, prompt: str, **params: Any
+                    ) -> TextCompletionResponse | Stream[TextCompletionChunk]:
+    """Complete code, e.g. ``text_completion(model="mistral/codestral-latest",
+    prompt="def add(a, b):", suffix="return c")``: the text that fills the gap is
+    ``response.choices[0].text`` (OpenAI's legacy completions shape).
+
+    ``max_tokens``, ``min_tokens``, ``stop``, ``temperature``, ``top_p``, ``seed``;
+    ``stream=True`` returns a :class:`Stream`.  Options as for :func:`completion`.
+    """
+    return default_client().text_completion(model, prompt, **params)
+
+
+async def atext_completion(model: str, prompt: str, **params: Any
+                           ) -> TextCompletionResponse | AsyncStream[TextCompletionChunk]:
+    """The asyncio twin of :func:`text_completion`."""
+    return await default_async_client().text_completion(model, prompt, **params)
+
+
+def moderation(model: str, input: Any, **params: Any) -> ModerationResponse:
+    """Moderate text or conversations, e.g. ``moderation(model=
+    "mistral/mistral-moderation-latest", input="...")``: ``response.results[i].flagged``,
+    ``.categories`` and ``.category_scores`` (the provider's category names).  ``input``
+    is a string, a list of strings, a conversation (a list of messages) or a list of
+    conversations."""
+    return default_client().moderation(model, input, **params)
+
+
+async def amoderation(model: str, input: Any, **params: Any) -> ModerationResponse:
+    """The asyncio twin of :func:`moderation`."""
+    return await default_async_client().moderation(model, input, **params)

@@ -12,12 +12,21 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
+from gatewise._endpoints import (
+    EndpointCall,
+    prepare_fim,
+    prepare_moderation,
+    prepare_native,
+    typed_moderation,
+    typed_text_chunk,
+    typed_text_completion,
+)
 from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._http._sse import Decoder
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._ocr import mock_ocr_response, ocr_answer, prepare_ocr, typed_ocr
 from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
-from gatewise._relay import SseRelay, encode_event
+from gatewise._relay import SseRelay, encode_event, encode_events
 from gatewise._results import (
     JSON,
     include_usage,
@@ -43,7 +52,10 @@ from gatewise.types import (
     EmbeddingResponse,
     ModelResponse,
     ModelResponseChunk,
+    ModerationResponse,
     OCRResponse,
+    TextCompletionChunk,
+    TextCompletionResponse,
     TranscriptionResponse,
     TranscriptionStreamEvent,
 )
@@ -249,3 +261,73 @@ class AsyncClient:
                                        encode)
         upstream, items = await self._events(call, call.request, decoder)
         return AsyncStream(items, wrap, on_close=upstream.close, usage=lambda: decoder.usage)
+    # -- code completion (FIM), moderation, the provider's own API (``_endpoints``) ----------
+
+    async def text_completion(self, model: str, prompt: str, **params: Any
+                              ) -> TextCompletionResponse | AsyncStream[TextCompletionChunk]:
+        """Code completion (fill in the middle of ``prompt`` and ``suffix=``), in OpenAI's
+        legacy completions shape; with ``stream=True`` an :class:`AsyncStream` of chunks."""
+        call = prepare_fim(self._settings, self.catalogue, model, prompt, params,
+                           self._targets)
+        if call.stream:
+            return await self._endpoint_stream(call, typed_text_chunk)
+        return typed_text_completion(call, await self._endpoint_answer(call))
+
+    async def text_completion_dict(self, model: str, prompt: str, **params: Any
+                                   ) -> JSON | AsyncStream[JSON]:
+        """Like :meth:`text_completion`, with plain OpenAI-shaped dicts."""
+        call = prepare_fim(self._settings, self.catalogue, model, prompt, params,
+                           self._targets)
+        if call.stream:
+            return await self._endpoint_stream(call, same)
+        return await self._endpoint_answer(call)
+
+    async def text_completion_sse(self, model: str, prompt: str, **params: Any
+                                  ) -> JSON | AsyncStream[bytes]:
+        """For relaying, as :meth:`completion_sse`: a stream's items are OpenAI SSE bytes."""
+        call = prepare_fim(self._settings, self.catalogue, model, prompt, params,
+                           self._targets)
+        if call.stream:
+            return await self._endpoint_relay(call)
+        return await self._endpoint_answer(call)
+
+    async def moderation(self, model: str, input: Any, **params: Any) -> ModerationResponse:
+        """Moderate text (a string or strings) or conversations (a list of messages, or a
+        list of such lists): one result per text or conversation."""
+        call = prepare_moderation(self._settings, self.catalogue, model, input, params,
+                                  self._targets)
+        return typed_moderation(call, await self._endpoint_answer(call))
+
+    async def moderation_dict(self, model: str, input: Any, **params: Any) -> JSON:
+        """Like :meth:`moderation`, as a plain OpenAI-shaped dict."""
+        return await self._endpoint_answer(prepare_moderation(
+            self._settings, self.catalogue, model, input, params, self._targets))
+
+    async def native(self, model: str, body: JSON, *, endpoint: str, **params: Any
+                     ) -> JSON | AsyncStream[bytes]:
+        """A call to the provider's own ``endpoint`` (e.g. ``"/chat/classifications"``)
+        with ``body`` in its own shape, answered in its own shape: a dict, or for
+        ``stream`` its SSE bytes (``.usage`` once known).  ``model`` replaces the body's."""
+        call = prepare_native(self._settings, self.catalogue, model, endpoint, body, params,
+                              self._targets)
+        if call.stream:
+            return await self._endpoint_relay(call)
+        return await self._endpoint_answer(call)
+
+    async def _endpoint_answer(self, call: EndpointCall) -> JSON:
+        if call.request is None:
+            return call.mock_answer()
+        return call.read(await self._send(call, call.request))
+
+    async def _endpoint_stream(self, call: EndpointCall, wrap: Any) -> AsyncStream[Any]:
+        if call.request is None:
+            return AsyncStream(aiter_list(call.mock_chunks()), wrap)
+        upstream, events = await self._events(call, call.request, EventDecoder())
+        return AsyncStream(atranslate(events, call.translator()), wrap, on_close=upstream.close)
+
+    async def _endpoint_relay(self, call: EndpointCall) -> AsyncStream[bytes]:
+        if call.request is None:
+            return AsyncStream(aiter_list([encode_events(call.mock_chunks())]), same)
+        relay = SseRelay(call.translator())
+        upstream, blocks = await self._events(call, call.request, relay)
+        return AsyncStream(blocks, same, on_close=upstream.close, usage=lambda: relay.usage)

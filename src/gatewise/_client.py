@@ -11,12 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from gatewise._endpoints import (
+    EndpointCall,
+    prepare_fim,
+    prepare_moderation,
+    prepare_native,
+    typed_moderation,
+    typed_text_chunk,
+    typed_text_completion,
+)
 from gatewise._http import EventDecoder, Request, Timeout, _sync
 from gatewise._http._sse import Decoder
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
 from gatewise._ocr import mock_ocr_response, ocr_answer, prepare_ocr, typed_ocr
 from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
-from gatewise._relay import SseRelay, encode_event
+from gatewise._relay import SseRelay, encode_event, encode_events
 from gatewise._results import (
     JSON,
     include_usage,
@@ -42,7 +51,10 @@ from gatewise.types import (
     EmbeddingResponse,
     ModelResponse,
     ModelResponseChunk,
+    ModerationResponse,
     OCRResponse,
+    TextCompletionChunk,
+    TextCompletionResponse,
     TranscriptionResponse,
     TranscriptionStreamEvent,
 )
@@ -236,3 +248,67 @@ class Client:
                                        encode)
         upstream, items = self._events(call, call.request, decoder)
         return Stream(items, wrap, on_close=upstream.close, usage=lambda: decoder.usage)
+    # -- code completion (FIM), moderation, the provider's own API (``_endpoints``) ----------
+
+    def text_completion(self, model: str, prompt: str, **params: Any
+                        ) -> TextCompletionResponse | Stream[TextCompletionChunk]:
+        """Code completion (fill in the middle of ``prompt`` and ``suffix=``), in OpenAI's
+        legacy completions shape; with ``stream=True`` a :class:`Stream` of chunks."""
+        call = prepare_fim(self._settings, self.catalogue, model, prompt, params,
+                           self._targets)
+        if call.stream:
+            return self._endpoint_stream(call, typed_text_chunk)
+        return typed_text_completion(call, self._endpoint_answer(call))
+
+    def text_completion_dict(self, model: str, prompt: str, **params: Any
+                             ) -> JSON | Stream[JSON]:
+        """Like :meth:`text_completion`, with plain OpenAI-shaped dicts."""
+        call = prepare_fim(self._settings, self.catalogue, model, prompt, params,
+                           self._targets)
+        return self._endpoint_stream(call, same) if call.stream else self._endpoint_answer(call)
+
+    def text_completion_sse(self, model: str, prompt: str, **params: Any
+                            ) -> JSON | Stream[bytes]:
+        """For relaying, as :meth:`completion_sse`: a stream's items are OpenAI SSE bytes."""
+        call = prepare_fim(self._settings, self.catalogue, model, prompt, params,
+                           self._targets)
+        return self._endpoint_relay(call) if call.stream else self._endpoint_answer(call)
+
+    def moderation(self, model: str, input: Any, **params: Any) -> ModerationResponse:
+        """Moderate text (a string or strings) or conversations (a list of messages, or a
+        list of such lists): one result per text or conversation."""
+        call = prepare_moderation(self._settings, self.catalogue, model, input, params,
+                                  self._targets)
+        return typed_moderation(call, self._endpoint_answer(call))
+
+    def moderation_dict(self, model: str, input: Any, **params: Any) -> JSON:
+        """Like :meth:`moderation`, as a plain OpenAI-shaped dict."""
+        return self._endpoint_answer(prepare_moderation(
+            self._settings, self.catalogue, model, input, params, self._targets))
+
+    def native(self, model: str, body: JSON, *, endpoint: str, **params: Any
+               ) -> JSON | Stream[bytes]:
+        """A call to the provider's own ``endpoint`` (e.g. ``"/chat/classifications"``)
+        with ``body`` in its own shape, answered in its own shape: a dict, or for
+        ``stream`` its SSE bytes (``.usage`` once known).  ``model`` replaces the body's."""
+        call = prepare_native(self._settings, self.catalogue, model, endpoint, body, params,
+                              self._targets)
+        return self._endpoint_relay(call) if call.stream else self._endpoint_answer(call)
+
+    def _endpoint_answer(self, call: EndpointCall) -> JSON:
+        if call.request is None:
+            return call.mock_answer()
+        return call.read(self._send(call, call.request))
+
+    def _endpoint_stream(self, call: EndpointCall, wrap: Any) -> Stream[Any]:
+        if call.request is None:
+            return Stream(iter(call.mock_chunks()), wrap)
+        upstream, events = self._events(call, call.request, EventDecoder())
+        return Stream(translate(events, call.translator()), wrap, on_close=upstream.close)
+
+    def _endpoint_relay(self, call: EndpointCall) -> Stream[bytes]:
+        if call.request is None:
+            return Stream(iter([encode_events(call.mock_chunks())]), same)
+        relay = SseRelay(call.translator())
+        upstream, blocks = self._events(call, call.request, relay)
+        return Stream(blocks, same, on_close=upstream.close, usage=lambda: relay.usage)

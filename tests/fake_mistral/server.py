@@ -26,6 +26,7 @@ from multidict import CIMultiDict
 from . import endpoints
 from .answers import Answer, answer_from_message, plan_answer
 from .behaviors import BadEvent, Behavior, CutStream, Delay, Garbage, StallStream, Status
+from .classifiers import ENDPOINTS as CLASSIFIERS
 from .embeddings import embedding_reply
 from .errors import invalid_model
 from .models import MODELS, model_card
@@ -202,6 +203,7 @@ class FakeMistral:
             "/v1/files": (partial(endpoints.files, self), "GET,POST"),
             "/v1/batch/jobs": (partial(endpoints.batch_jobs, self), "POST"),
             "/v1/agents/completions": (partial(endpoints.agents_completions, self), "POST"),
+            **{path: (endpoint, "POST") for path, endpoint in CLASSIFIERS.items()},
         }
         return routes.get(path, (None, ""))
 

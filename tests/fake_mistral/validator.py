@@ -62,6 +62,11 @@ def _check(schema: dict[str, Any], value: Any, loc: Loc, name: str | None = None
     if "$ref" in schema:
         ref = _ref_name(schema)
         return _check(schemas()[ref], value, loc, ref)
+    if "allOf" in schema:  # the answers' schemas extend one another this way
+        errors: list[Error] = []
+        for part in schema["allOf"]:
+            errors += [e for e in _check(part, value, loc) if e not in errors]
+        return errors
     if "oneOf" in schema and "discriminator" in schema:
         return _check_tagged_union(schema, value, loc)
     if "anyOf" in schema or "oneOf" in schema:

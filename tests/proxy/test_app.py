@@ -68,7 +68,7 @@ async def test_routes_answer_with_and_without_v1(mock_app: ProxyApp) -> None:
         assert [m["id"] for m in answer.json()["data"]] == ["demo", "embed"]
     card = (await call(mock_app, "GET", "/v1/models/demo")).json()
     assert card == {"id": "demo", "object": "model", "created": card["created"],
-                    "owned_by": "gatewise"}
+                    "owned_by": "gatewise", "mode": "chat"}
     assert (await call(mock_app, "GET", "/v1/models/demo/")).json() == card
     for path in ("/health/liveliness", "/health/liveness", "/v1/health/readiness", "/health"):
         assert (await call(mock_app, "GET", path)).status == 200, path

@@ -93,7 +93,7 @@ def test_openai_transcription_stream(proxy: Proxy, fake: FakeMistral) -> None:
 
 def test_openai_transcription_errors(proxy: Proxy, fake: FakeMistral) -> None:
     audio = client(proxy).audio.transcriptions
-    with pytest.raises(openai.BadRequestError, match="audio_transcription"):
+    with pytest.raises(openai.BadRequestError, match="does not serve audio transcriptions"):
         audio.create(model="chat", file=("talk.mp3", AUDIO))
     fake.script(Status(429))
     with pytest.raises(openai.RateLimitError):

@@ -66,8 +66,8 @@ async def test_ocr(app: ProxyApp, fake_mistral: FakeMistral, path: str) -> None:
 async def test_ocr_needs_an_ocr_model_and_a_document(app: ProxyApp,
                                                      fake_mistral: FakeMistral) -> None:
     wrong = await call(app, "POST", "/v1/ocr", {"model": "chat", "document": PDF})
-    assert wrong.status == 400 and wrong.error()["code"] == "wrong_model_mode"
-    assert "ocr" in wrong.error()["message"]
+    assert wrong.status == 400 and wrong.error()["code"] == "model_mode_mismatch"
+    assert "OCR" in wrong.error()["message"]
     missing = await call(app, "POST", "/v1/ocr", {"model": "ocr"})
     assert missing.status == 400 and missing.error()["param"] == "document"
     bad = await call(app, "POST", "/v1/ocr", {"model": "ocr", "document": {"type": "x"}})

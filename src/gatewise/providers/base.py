@@ -126,6 +126,39 @@ class Adapter(Protocol):
     def transcription_translator(self, model: str) -> TranscriptionTranslator: ...
 
 
+    FIM_PATH: str
+
+    def build_fim_body(
+        self, model: str, prompt: Any, params: JSON, *, drop_params: bool = False,
+        model_info: ModelInfo | None = None,
+    ) -> JSON: ...
+
+    def parse_fim_response(self, body: JSON, *, model: str) -> JSON: ...
+
+    def fim_stream_translator(
+        self, model: str, params: JSON, model_info: ModelInfo | None = None
+    ) -> StreamTranslator: ...
+
+    def moderation_request(
+        self, model: str, input: Any, params: JSON, *, drop_params: bool = False
+    ) -> tuple[str, JSON]:
+        """The path and body of a moderation call (text and conversations may go to
+        different endpoints)."""
+        ...
+
+    def parse_moderation_response(self, body: JSON, *, model: str) -> JSON: ...
+
+    NATIVE_PATHS: frozenset[str]
+    """The provider's own endpoints a native call (its shape in, its shape out) may use."""
+
+    def build_native_body(self, model: str, endpoint: str, body: JSON, *, stream: bool
+                          ) -> JSON: ...
+
+    def native_stream_translator(
+        self, model: str, params: JSON, model_info: ModelInfo | None = None
+    ) -> StreamTranslator: ...
+
+
 class TranscriptionTranslator(Protocol):
     """Turns one provider transcription stream into OpenAI's transcription stream events;
     ``done`` once its last event came (with ``usage``, OpenAI's shape)."""

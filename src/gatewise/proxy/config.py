@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gatewise.catalogue.modes import MODES
 from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._param_typos import param_typos
@@ -331,10 +332,21 @@ def _deployment(r: Reader, value: Any, path: str) -> DeploymentConfig | None:
             fields[cost] = r.number(info[cost], f"{path}.model_info.{cost}")
     if "id" in info and (not isinstance(info["id"], str | int) or not str(info["id"]).strip()):
         r.error(f"{path}.model_info.id", "must be a non-empty string")
+    _check_mode_facts(r, info, f"{path}.model_info")
     key_env = env_name(raw.get("api_key")) if isinstance(raw, dict) else None
     return DeploymentConfig(path=path, model_name=model_name.strip(), model_info=dict(info),
                             api_key_env=key_env or None,
                             missing_env=tuple(dict.fromkeys(missing)), **fields)
+
+
+def _check_mode_facts(r: Reader, info: dict[str, Any], path: str) -> None:
+    """``mode`` and ``supports_fim`` decide which routes an entry serves: a typo there would
+    turn every request away, so it is refused here."""
+    mode = info.get("mode")
+    if mode is not None and mode not in MODES:
+        r.error(f"{path}.mode", f"must be one of {', '.join(MODES)} (got {mode!r})")
+    if info.get("supports_fim") is not None and not isinstance(info["supports_fim"], bool):
+        r.error(f"{path}.supports_fim", "must be true or false")
 
 
 def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str, Any] | None:

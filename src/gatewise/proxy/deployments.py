@@ -19,6 +19,7 @@ from urllib.parse import quote
 from gatewise._exceptions import APIError
 from gatewise._prepare import Settings, Targets, prepare_chat, prepare_embedding
 from gatewise.catalogue import Catalogue, ModelInfo, cost_for_usage
+from gatewise.catalogue.modes import served_modes
 from gatewise.providers.base import PROVIDERS
 from gatewise.proxy._secret import Secret
 from gatewise.proxy.config import ConfigError, DeploymentConfig, ProxyConfig
@@ -42,6 +43,7 @@ class Deployment:
     key_env: str | None = None  # where the key comes from, for error messages
     id_header: bytes = b""
     api_key: Secret | None = None  # the entry's, or the provider's variable read at startup
+    modes: frozenset[str] | None = None  # the kinds of call it serves; None: not known
 
     @property
     def model_name(self) -> str:
@@ -177,7 +179,7 @@ def build_deployments(config: ProxyConfig, catalogue: Catalogue,
         deployments.append(Deployment(
             config=entry, id=deployment_id, info=info, mode=mode, missing_env=missing,
             key_env=key_env, id_header=quote(deployment_id, safe=_HEADER_SAFE).encode("ascii"),
-            api_key=key,
+            api_key=key, modes=served_modes(info, entry.model_info),
         ))
     if problems:
         raise ConfigError(problems)

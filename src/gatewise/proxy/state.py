@@ -28,6 +28,7 @@ from gatewise.proxy.access.estimate import Estimator
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments
 from gatewise.proxy.errors import ProxyError, bad_request
+from gatewise.proxy.modes import group_modes, mode_mismatch
 from gatewise.proxy.record import Sinks
 from gatewise.router._deadline import PerLoop
 from gatewise.router.store import MemoryStore, StateStore
@@ -91,6 +92,9 @@ class AppState:
         self.deadlines = PerLoop()  # for reading request bodies
         self.new_call_id = CallIds()
         self.created = int(time.time())
+        # What each name serves (its group's modes; None: not known, every route tried).
+        self.modes = {n: group_modes(d.modes for d in self._group(n))
+                      for n in [*self.by_name, *aliases]}
         self.models_body = orjson.dumps(
             {"object": "list", "data": [self._model_card(n) for n in listed]})
         self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in listed}
@@ -164,18 +168,29 @@ class AppState:
 
             served = [n for n in self.listed if n in self.served]
             embedding = [n for n in served if self.mode_of(n) == "embedding"]
-            chat = [n for n in served if n not in embedding]
+            chat = [n for n in served if self.serves(n, "chat")]
             self._openapi = orjson.dumps(openapi_document(
                 chat, embedding, secured=self.master_key is not None))
         return self._openapi
 
     def mode_of(self, name: str) -> str:
-        """``chat`` or ``embedding``: the mode of the deployments behind ``name``."""
-        target = self.aliases[name]["model"] if name in self.aliases else name
-        return self.by_name[target][0].mode
+        """``chat``, ``embedding``, ``moderation``...: the mode of the deployments behind
+        ``name`` (``chat`` when nothing says)."""
+        return self._group(name)[0].mode
+
+    def _group(self, name: str) -> list[Deployment]:
+        return self.by_name[self.aliases[name]["model"] if name in self.aliases else name]
+
+    def serves(self, name: str, mode: str) -> bool:
+        """Whether ``name`` serves calls of ``mode`` (when nothing is known of it, yes)."""
+        modes = self.modes.get(name)
+        return modes is None or mode in modes
 
     def _model_card(self, name: str) -> dict[str, Any]:
-        return {"id": name, "object": "model", "created": self.created, "owned_by": "gatewise"}
+        # "mode": what the model is (null when neither catalogue nor config says).
+        mode = self.mode_of(name) if self.modes[name] is not None else None
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "gatewise",
+                "mode": mode}
 
     def _make_client(self) -> AsyncClient:
         from gatewise._async_client import AsyncClient
@@ -245,16 +260,15 @@ class AppState:
             await self.db.close()
 
     def check_served(self, name: Any, mode: str | None = None) -> None:
-        """Raise the error to answer with when the proxy cannot route ``name`` (to a model
-        of ``mode``, when one is given: a 400 before any upstream call)."""
+        """Raise the error to answer with when the proxy cannot route ``name``, or (for a
+        ``mode``: the kind of call the route makes, None for any) when ``name`` does not
+        serve that kind of call: a 400 naming the model's mode and the route that fits."""
         if type(name) is not str or name not in self.served:
             raise self._no_route(name)
-        if mode is not None and self.mode_of(name) != mode:
-            shown = name if len(name) <= _MAX_ECHO else name[:_MAX_ECHO] + "…"
-            raise bad_request(f"model `{shown}` is a {self.mode_of(name)} model; this "
-                              f"endpoint needs a {mode} model (if it is one, say so with "
-                              f"model_info.mode: {mode} in its model_list entry)",
-                              param="model", code="wrong_model_mode")
+        if mode is not None:
+            modes = self.modes[name]
+            if modes is not None and mode not in modes:
+                raise mode_mismatch(name, self.mode_of(name), modes, mode)
 
     def _no_route(self, name: Any) -> ProxyError:
         if name is None:

@@ -22,6 +22,7 @@ from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
 from gatewise.router._sync import LoopThread, sync_stream
 from gatewise.router.deployments import Deployment, build_deployments
+from gatewise.router.endpoints import EndpointRoutes
 from gatewise.router.fallbacks import FallbackConfig, parse_chains
 from gatewise.router.result import DeploymentHealth, RouteResult
 from gatewise.router.store import MemoryStore, StateStore
@@ -73,8 +74,9 @@ def _count(value: Any, name: str, *, per_call: bool = False) -> int:
     return value
 
 
-class Router:
-    """Route calls for model names over a list of deployments.
+class Router(EndpointRoutes):
+    """Route calls for model names over a list of deployments.  Chat and embeddings here;
+    code completion, moderation and the provider's own API in :class:`EndpointRoutes`.
 
     ``model_list``: entries ``{"model_name": ..., "params": {"model": "mistral/...",
     "api_key": ..., "rpm": ..., "tpm": ..., "weight": ..., "order": ..., "timeout": ...,

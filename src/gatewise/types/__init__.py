@@ -21,7 +21,9 @@ from gatewise.types.chat import (
     ToolCall,
     Usage,
 )
+from gatewise.types.completions import TextChoice, TextCompletionChunk, TextCompletionResponse
 from gatewise.types.embeddings import Embedding, EmbeddingResponse, EmbeddingUsage
+from gatewise.types.moderations import ModerationResponse, ModerationResult
 from gatewise.types.ocr import OCRImage, OCRPage, OCRResponse, OCRUsageInfo
 
 __all__ = [
@@ -37,11 +39,16 @@ __all__ = [
     "Message",
     "ModelResponse",
     "ModelResponseChunk",
+    "ModerationResponse",
+    "ModerationResult",
     "OCRImage",
     "OCRPage",
     "OCRResponse",
     "OCRUsageInfo",
     "PromptTokensDetails",
+    "TextChoice",
+    "TextCompletionChunk",
+    "TextCompletionResponse",
     "ToolCall",
     "TranscriptionResponse",
     "TranscriptionSegment",

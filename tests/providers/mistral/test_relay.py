@@ -148,9 +148,9 @@ def test_a_long_run_is_checked_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
     checked: list[int] = []
     real = passthrough._checked
 
-    def spy(run: bytes, head: passthrough.Head) -> bytes | None:
+    def spy(run: bytes, head: passthrough.Head, tags: bool = True) -> bytes | None:
         checked.append(run.count(b"\n\n"))
-        return real(run, head)
+        return real(run, head, tags)
 
     monkeypatch.setattr(passthrough, "_checked", spy)
     data = sse(text_stream([f" w{i}" for i in range(200)]))

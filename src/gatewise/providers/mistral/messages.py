@@ -204,10 +204,13 @@ def _serving_order(messages: list[JSON]) -> list[JSON]:
     return out
 
 
-def translate_messages(messages: list[Any], *, native_reasoning: bool = False) -> list[JSON]:
+def translate_messages(messages: list[Any], *, native_reasoning: bool = False,
+                       for_serving: bool = True) -> list[JSON]:
     """OpenAI chat history -> a Mistral ``messages`` list (new dicts; the input is untouched).
 
     Mistral refuses an empty conversation, so one with nothing left to send is refused here.
+    ``for_serving=False`` leaves out the fixes only a conversation to be answered needs (a
+    bridge turn, a trailing prefix): a conversation to be moderated goes as it was.
     """
     translator = _Translator(native_reasoning=native_reasoning)
     for index, message in enumerate(messages):
@@ -215,4 +218,4 @@ def translate_messages(messages: list[Any], *, native_reasoning: bool = False) -
     if not translator.out:
         raise bad("messages", "must hold at least one message with content"
                   if messages else "must hold at least one message")
-    return _serving_order(translator.out)
+    return _serving_order(translator.out) if for_serving else translator.out

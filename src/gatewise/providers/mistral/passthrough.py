@@ -56,9 +56,10 @@ def _denoised(run: bytes) -> bytes:
     return run
 
 
-def _checked(run: bytes, head: Head) -> bytes | None:
+def _checked(run: bytes, head: Head, tags: bool = True) -> bytes | None:
     """``run`` (whole events, the first starting with ``head``) without noise if every
-    event in it is a plain text event whose text holds no ``<``; else None.
+    event in it is a plain text event whose text holds no ``<`` (when ``tags``: text that
+    may hold ``<think>`` tags for the translator to split; FIM's code has none); else None.
 
     Each check is one C-level pass over the bytes: every event but the first is ``head``
     right after the previous one's ``SUFFIX`` (one count of ``SUFFIX + head`` finds each
@@ -74,11 +75,11 @@ def _checked(run: bytes, head: Head) -> bytes | None:
     first = run.find(b"\n\n") + 2
     if run[first - len(SUFFIX):first] != SUFFIX:
         run = _denoised(run)
-    if not run.endswith(SUFFIX) or _EMPTY in run or b"<" in run:
+    if not run.endswith(SUFFIX) or _EMPTY in run or (tags and b"<" in run):
         return None  # "<": maybe a <think> tag, the translator's splitter decides
     marks = (run.count(head.seam) + 1) * head.marks
     if b"\\" in run:
-        if b"\\u003" in run or b'\\\\"' in run:
+        if (tags and b"\\u003" in run) or b'\\\\"' in run:
             # maybe \u003c, a "<"; or a quote after an escaped backslash (`\\"` ends a
             # text that ends with a backslash): not an escaped quote, see below
             return None
@@ -86,10 +87,11 @@ def _checked(run: bytes, head: Head) -> bytes | None:
     return run if len(run.translate(None, _NOT_MARKS)) == marks else None
 
 
-def plain_run(data: bytes, pos: int, head: Head, *, bulk: bool) -> tuple[bytes, int]:
+def plain_run(data: bytes, pos: int, head: Head, *, bulk: bool, tags: bool = True
+              ) -> tuple[bytes, int]:
     """The plain text events at ``data[pos:]`` as OpenAI SSE bytes, and where they end:
     with ``bulk``, up to the last event that looks plain (all must be); else one event.
-    ``(b"", pos)`` when the event at ``pos`` is not one."""
+    ``(b"", pos)`` when the event at ``pos`` is not one.  ``tags``: see :func:`_checked`."""
     if not data.startswith(head.head, pos):
         return b"", pos
     if bulk:
@@ -99,5 +101,5 @@ def plain_run(data: bytes, pos: int, head: Head, *, bulk: bool) -> tuple[bytes, 
         end = data.find(b"\n\n", pos) + 2
     if end <= pos + len(head.head):
         return b"", pos
-    run = _checked(data[pos:end], head)
+    run = _checked(data[pos:end], head, tags)
     return (b"", pos) if run is None else (run, end)

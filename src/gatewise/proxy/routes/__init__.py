@@ -11,11 +11,19 @@ from collections.abc import Awaitable, Callable
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.routes.audio import transcriptions
 from gatewise.proxy.routes.chat import chat_completions
+from gatewise.proxy.routes.completions import completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
 from gatewise.proxy.routes.management import MANAGEMENT_ROUTES
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
+from gatewise.proxy.routes.moderations import moderations
+from gatewise.proxy.routes.native import (
+    chat_classifications,
+    chat_moderations,
+    classifications,
+    fim_completions,
+)
 from gatewise.proxy.routes.ocr import ocr
 from gatewise.proxy.routes.passthrough import METHODS as PASS_THROUGH_METHODS
 from gatewise.proxy.routes.passthrough import PREFIX as PASS_THROUGH_PREFIX
@@ -40,11 +48,21 @@ ROUTES: dict[str, dict[str, Handler]] = {
     **MANAGEMENT_ROUTES,
     "/spend/logs": {"GET": spend_logs},
     "/global/spend/report": {"GET": global_spend_report},
+    "/completions": {"POST": completions},
+    "/fim/completions": {"POST": fim_completions},
+    "/moderations": {"POST": moderations},
+    "/chat/moderations": {"POST": chat_moderations},
+    "/classifications": {"POST": classifications},
+    "/chat/classifications": {"POST": chat_classifications},
 }
 # The routes that call models: each request on them gets an exchange and one record
 # (proxy/exchange.py), under this route name.
-MODEL_ROUTES: dict[str, str] = {"/chat/completions": "chat", "/embeddings": "embeddings",
-                                "/ocr": "ocr", "/audio/transcriptions": "transcription"}
+MODEL_ROUTES: dict[str, str] = {
+    "/chat/completions": "chat", "/embeddings": "embeddings", "/completions": "completions",
+    "/fim/completions": "fim", "/moderations": "moderations",
+    "/chat/moderations": "chat_moderations", "/classifications": "classifications",
+    "/chat/classifications": "chat_classifications", "/ocr": "ocr",
+    "/audio/transcriptions": "transcription"}
 # Open even when a master key is set (/health?probe=true checks the key itself).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
 PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (

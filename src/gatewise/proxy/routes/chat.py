@@ -44,7 +44,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     start = exchange.started
     body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
-    state.check_served(name)
+    state.check_served(name, mode="chat")
     messages = check_messages(body.pop("messages", None))
     stream = body.get("stream")
     if stream is not None and type(stream) is not bool:

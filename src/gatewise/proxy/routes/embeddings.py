@@ -23,7 +23,7 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
     exchange = exchange_of(scope)
     body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
-    state.check_served(name)
+    state.check_served(name, mode="embedding")
     if "input" not in body:
         raise bad_request("`input` is required: a string or a list of strings", param="input")
     inputs = body.pop("input")

@@ -62,6 +62,8 @@ async def _probe(state: AppState, deployment: Deployment) -> str | None:
     try:
         if deployment.mode == "embedding":
             await state.client.embedding_dict(model, "ping", **params)
+        elif deployment.mode == "moderation":
+            await state.client.moderation_dict(model, "ping", **params)
         else:
             await state.client.completion_dict(model, [{"role": "user", "content": "ping"}],
                                                **{**params, "max_tokens": 1})
