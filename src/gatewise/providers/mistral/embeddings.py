@@ -7,12 +7,19 @@ from typing import Any
 
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
-from gatewise.providers.mistral.checks import EMBEDDING_CHECKS, bad, check_params
+from gatewise.providers.mistral.checks import (
+    EMBEDDING_CHECKS,
+    bad,
+    check_params,
+    extra_fields,
+)
 from gatewise.providers.mistral.params import unsupported_error
 
 EMBEDDINGS_PATH = "/embeddings"
 
 _PASSTHROUGH = frozenset({"encoding_format", "output_dtype", "metadata", "output_dimension"})
+# Every field of the body gatewise writes itself (extra_body may only add others).
+BODY_FIELDS = frozenset({"model", "input", *_PASSTHROUGH})
 _NOISE = frozenset({"user", "extra_headers"})
 
 # Mistral refuses a request over 512 inputs or ~16k tokens (16384 by its older message).
@@ -61,10 +68,8 @@ def build_embedding_body(
     if unsupported and not drop_params:
         raise unsupported_error(unsupported)
     extra_body: Any = params.get("extra_body")
-    if extra_body is not None:
-        if not isinstance(extra_body, dict):
-            raise bad("extra_body", "must be an object")
-        body.update(extra_body)  # the caller's explicit escape hatch, verbatim
+    if extra_body is not None:  # the caller's escape hatch, for fields gatewise never sends
+        body.update(extra_fields(extra_body, BODY_FIELDS))
     return body
 
 

@@ -1,0 +1,89 @@
+"""What a client may not override through the proxy: the fields gatewise writes into the
+upstream body (``extra_body``), the retry budget and the timeouts the config allows, and a
+canned answer on a deployment that calls a real upstream (``mock_response``).
+
+The real CLI in a subprocess in front of the fake Mistral server, driven by the ``openai``
+package; ``fake.requests`` says what reached the upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.fake_mistral import FakeMistral
+from tests.proxy._server import Proxy, client, run_proxy_with
+from tests.proxy.conftest import HELLO
+
+SMALL = "mistral/mistral-small-latest"
+
+
+def config(fake: FakeMistral) -> dict[str, Any]:
+    upstream = {"api_key": "test-key", "api_base": fake.base_url}
+    return {
+        "model_list": [
+            {"model_name": "small", "litellm_params": {"model": SMALL, **upstream}},
+            {"model_name": "embed", "litellm_params": {"model": "mistral/mistral-embed",
+                                                       **upstream}},
+        ],
+        "router_settings": {"num_retries": 2, "retry_backoff": 0.01},
+    }
+
+
+@pytest.fixture(scope="module")
+def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Proxy]:
+    with run_proxy_with(config(_fake_server), tmp_path_factory.mktemp("overrides")) as server:
+        yield server
+
+
+def refused(call: Any) -> dict[str, Any]:
+    """The 400 ``call`` gets, as the OpenAI error object."""
+    with pytest.raises(openai.BadRequestError) as info:
+        call()
+    assert info.value.status_code == 400
+    body: dict[str, Any] = info.value.body  # type: ignore[assignment]
+    return body
+
+
+# -- extra_body -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"model": "magistral-medium-latest", "max_tokens": 100000},
+     "extra_body.max_tokens, extra_body.model"),
+    ({"messages": [{"role": "user", "content": "not what was checked"}]}, "extra_body.messages"),
+    ({"stream": True}, "extra_body.stream"),
+    ({"random_seed": 1, "temperature": 1.4}, "extra_body.random_seed, extra_body.temperature"),
+])
+def test_extra_body_cannot_replace_what_gatewise_writes(proxy: Proxy, fake_mistral: FakeMistral,
+                                                        extra: dict[str, Any], named: str
+                                                        ) -> None:
+    error = refused(lambda: client(proxy).chat.completions.create(
+        model="small", messages=HELLO, extra_body={"extra_body": extra}))
+    assert error["param"] == named
+    for name in extra:
+        assert name in error["message"]
+    assert fake_mistral.requests == []
+
+
+def test_extra_body_cannot_replace_an_embedding_field(proxy: Proxy, fake_mistral: FakeMistral
+                                                      ) -> None:
+    error = refused(lambda: client(proxy).embeddings.create(
+        model="embed", input="hi", extra_body={"extra_body": {"model": "codestral-embed",
+                                                              "input": ["x"] * 5000}}))
+    assert error["param"] == "extra_body.input, extra_body.model"
+    assert fake_mistral.requests == []
+
+
+def test_extra_body_still_adds_fields_gatewise_never_writes(proxy: Proxy,
+                                                            fake_mistral: FakeMistral) -> None:
+    with pytest.raises(openai.UnprocessableEntityError):  # the strict fake knows no such field
+        client(proxy).chat.completions.create(
+            model="small", messages=HELLO, extra_body={"extra_body": {"new_field": 1}})
+    sent = fake_mistral.requests[-1].json
+    assert isinstance(sent, dict)
+    assert sent["new_field"] == 1
+    assert sent["model"] == "mistral-small-latest"
