@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
@@ -240,6 +241,46 @@ async def test_cooldown_follows_the_upstreams_retry_after() -> None:
     assert health["a"].cooldown_remaining == pytest.approx(5.0)
     clock.advance(5)
     assert {h.id: h.status for h in await router.ahealth()}["a"] == "healthy"
+
+
+async def test_an_upstreams_cooldown_wish_is_capped_by_max_cooldown_time() -> None:
+    router, client, clock = make(group("g", "a", "b"), cooldown_time=30, max_cooldown_time=60)
+    client.script("a", RateLimitError("r", retry_after=99999999))
+    while client.served("a") < 1:
+        await served_by(router)
+    assert {h.id: h for h in await router.ahealth()}["a"].cooldown_remaining == 60.0
+    clock.advance(60)
+    assert {h.id: h.status for h in await router.ahealth()}["a"] == "healthy"
+
+
+@pytest.mark.parametrize("wait", [math.inf, math.nan, -1.0])
+async def test_an_unusable_retry_after_is_treated_as_unsaid(wait: float) -> None:
+    router, client, clock = make(group("g", "a", "b"), cooldown_time=7, max_retry_wait=1.0)
+    client.script("a", RateLimitError("r", retry_after=wait))
+    client.script("b", RateLimitError("r", retry_after=wait))
+    with pytest.raises(RateLimitError):  # both tried, then none left to wait for
+        await router.acompletion_dict("g", HELLO)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["a"].cooldown_remaining == health["b"].cooldown_remaining == 7.0
+    clock.advance(7)
+    assert {await served_by(router) for _ in range(20)} == {"a", "b"}
+
+
+async def test_a_retry_after_beyond_the_calls_timeout_is_not_waited_for() -> None:
+    router, client, _ = make(group("g", "a", timeout=0.5), max_retry_wait=60)
+    client.script("a", RateLimitError("r", retry_after=2), RateLimitError("r", retry_after=2))
+    with pytest.raises(RateLimitError):
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 1
+    client.scripts.clear()
+    client.script("a", RateLimitError("r", retry_after=0.2))
+    assert (await router.acompletion_dict("g", HELLO)).retries == 1  # within it: waited
+
+
+def test_max_cooldown_time_must_be_positive_and_finite() -> None:
+    for bad in (0, -1, math.inf, math.nan):
+        with pytest.raises(ValueError, match="max_cooldown_time"):
+            Router(group("g", "a"), max_cooldown_time=bad)
 
 
 # -- limits and tiers ------------------------------------------------------------------------

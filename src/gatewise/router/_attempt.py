@@ -121,6 +121,10 @@ class Caller:
             self._bases[spec.stream][deployment.id] = base, timeout
         return base, timeout
 
+    def timeout_for(self, deployment: Deployment, spec: CallSpec) -> float | None:
+        """The time a call on ``deployment`` may take (a stream: its first chunk's wait)."""
+        return self._base(deployment, spec)[1]
+
     async def call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
         """Call ``deployment``, which the router has acquired (it is counted in flight)."""
         handed_over = False

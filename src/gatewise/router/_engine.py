@@ -22,7 +22,14 @@ from gatewise._exceptions import APIError, RateLimitError
 from gatewise.router._attempt import Caller, CallSpec, Send
 from gatewise.router.deployments import Deployment
 from gatewise.router.fallbacks import FallbackConfig, FallbackPlan
-from gatewise.router.policy import Attempt, Cooldown, Retry, final_error, policy_for
+from gatewise.router.policy import (
+    Attempt,
+    Cooldown,
+    Retry,
+    final_error,
+    policy_for,
+    upstream_wait,
+)
 from gatewise.router.result import DeploymentHealth, RouteResult, Status
 from gatewise.router.store import StateStore
 from gatewise.router.strategies import (
@@ -47,6 +54,7 @@ class Engine:
     rng: random.Random
     allowed_fails: int
     cooldown_time: float
+    max_cooldown: float
     backoff: float
     max_wait: float
     timeout: float | None
@@ -105,8 +113,10 @@ class Engine:
         retries = 0
         if isinstance(start, _Busy):
             return self._none_free(group, deployments, run, start)
+        limit: float | None = None  # the timeout of the call that failed with ``last``
         if start is not None:
             last = await self._book(group, run, tried, *start)
+            limit = self.caller.timeout_for(start[0], spec)
         while True:
             if last is None:
                 picked = await self._pick(deployments, spec)
@@ -117,7 +127,7 @@ class Engine:
                     return last
                 may_wait = not plan.has_more(group, last)
                 target = await self._retry_target(deployments, spec, last, tried, retries,
-                                                  may_wait=may_wait)
+                                                  may_wait=may_wait, limit=limit)
                 if target is None:
                     return last
                 picked = target
@@ -127,6 +137,7 @@ class Engine:
                 response = await self.caller.call(picked, send, spec)
             except APIError as exc:
                 last = await self._book(group, run, tried, picked, exc)
+                limit = self.caller.timeout_for(picked, spec)
                 continue
             return RouteResult(response, picked.id, group, run.retries, run.fallbacks,
                                tuple(run.attempts))
@@ -146,11 +157,12 @@ class Engine:
         return error
 
     async def _retry_target(self, deployments: Sequence[Deployment], spec: CallSpec,
-                            error: APIError, tried: set[str], retries: int, *, may_wait: bool
-                            ) -> Deployment | None:
+                            error: APIError, tried: set[str], retries: int, *, may_wait: bool,
+                            limit: float | None) -> Deployment | None:
         """Where to retry after ``error``: another deployment when one is ready, else (if
         the error allows, and no fallback group is waiting to take over) a tried one after
-        its ``Retry-After`` or a backoff."""
+        its ``Retry-After`` or a backoff, if that is no longer than ``limit`` (the call's
+        timeout on the deployment that failed) and ``max_wait``."""
         rule = policy_for(error).retry
         if rule is Retry.NEVER:
             return None
@@ -159,7 +171,7 @@ class Engine:
             return picked
         if rule is Retry.OTHER or not picked.avoided_only or not may_wait:
             return None
-        delay = self._delay(error, retries)
+        delay = self._delay(error, retries, limit)
         if delay is None:
             return None
         await asyncio.sleep(delay)
@@ -220,11 +232,15 @@ class Engine:
             f"down or at their rpm/tpm limit); try again in {seconds:g} s",
             model=group, retry_after=seconds, code="no_deployments_available")
 
-    def _delay(self, error: APIError, retry: int) -> float | None:
-        """How long to wait before using an already-tried deployment again."""
-        if error.retry_after is not None:
-            return None if error.retry_after > self.max_wait else error.retry_after
-        ceiling = min(self.max_wait, self.backoff * 2.0 ** max(0, retry))
+    def _delay(self, error: APIError, retry: int, limit: float | None) -> float | None:
+        """How long to wait before using an already-tried deployment again: the upstream's
+        ``Retry-After``, else a backoff; never longer than ``max_wait`` nor ``limit`` (a
+        call is not held past what its timeout allows: None, do not wait)."""
+        most = self.max_wait if limit is None else min(self.max_wait, limit)
+        asked = upstream_wait(error)
+        if asked is not None:
+            return None if asked > most else asked
+        ceiling = min(most, self.backoff * 2.0 ** max(0, retry))
         return ceiling / 2 + self.rng.random() * ceiling / 2
 
     async def failed(self, deployment: Deployment, error: APIError) -> None:
@@ -239,7 +255,8 @@ class Engine:
                 return
         if len(self.groups[deployment.model_name]) < 2:
             return
-        seconds = self.cooldown_time if error.retry_after is None else error.retry_after
+        asked = upstream_wait(error)  # an upstream's wish, within what the operator allows
+        seconds = self.cooldown_time if asked is None else min(asked, self.max_cooldown)
         if seconds > 0:
             await self.store.set_cooldown(deployment.id, now + seconds)
 

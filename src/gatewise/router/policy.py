@@ -28,6 +28,7 @@ When every attempt failed, the error raised is the *most telling* one, by this p
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -84,6 +85,14 @@ def policy_for(error: APIError) -> ErrorPolicy:
     return ErrorPolicy(Retry.NEVER, Cooldown.NONE)
 
 
+def upstream_wait(error: APIError) -> float | None:
+    """The seconds the upstream asked to wait (``retry_after``), if it is a usable number:
+    a negative or non-finite one is treated as unsaid (the adapters already read it so; this
+    guards the router's waits against any other source of errors)."""
+    wait = error.retry_after
+    return wait if wait is not None and 0 <= wait < math.inf else None
+
+
 class Attempt(NamedTuple):
     """One failed try: which deployment (None when none was available) of which group."""
 
@@ -122,9 +131,10 @@ def most_telling(attempts: Sequence[Attempt]) -> APIError:
     best = min(rank(a.error) for a in attempts)
     errors = [a.error for a in attempts if rank(a.error) == best]
     if best == 3:
-        waits = [e.retry_after for e in errors if e.retry_after is not None]
+        waits = [(wait, i) for i, e in enumerate(errors)
+                 if (wait := upstream_wait(e)) is not None]
         if waits:
-            return next(e for e in errors if e.retry_after == min(waits))
+            return errors[min(waits)[1]]
     return errors[-1]
 
 

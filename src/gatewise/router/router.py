@@ -9,6 +9,7 @@ twins run the same coroutines on a private event-loop thread (see ``_sync``).
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -81,8 +82,10 @@ class Router:
     at once.  Which errors retry: :mod:`gatewise.router.policy`.
     ``allowed_fails``: a deployment's ``allowed_fails``-th failure (5xx, timeout, connection
     error) within 60 s benches it for ``cooldown_time`` seconds (or the upstream's
-    ``Retry-After``); a 401/403/404/429 benches it at once.  A group's only deployment is
-    never benched: there is nowhere else to go, so it is retried after a backoff instead.
+    ``Retry-After``, at most ``max_cooldown_time``); a 401/403/404/429 benches it at once.
+    A group's only deployment is never benched: there is nowhere else to go, so it is
+    retried after a backoff instead.  A retry waits for an upstream's ``Retry-After`` only
+    when that is no longer than ``max_retry_wait`` and the call's timeout.
 
     ``timeout`` bounds a whole call on one deployment; ``stream_timeout`` bounds a stream's
     silences: the wait for its first chunk, and every gap between two chunks after it
@@ -104,6 +107,7 @@ class Router:
         num_retries: int = 2,
         allowed_fails: int = 3,
         cooldown_time: float = 5.0,
+        max_cooldown_time: float = 300.0,
         timeout: float | None = None,
         stream_timeout: float | None = None,
         fallbacks: Any = None,
@@ -149,6 +153,9 @@ class Router:
         self.cooldown_time = float(cooldown_time)
         if self.cooldown_time < 0:
             raise ValueError("cooldown_time must be >= 0 seconds")
+        self.max_cooldown_time = float(max_cooldown_time)
+        if not 0 < self.max_cooldown_time < math.inf:
+            raise ValueError("max_cooldown_time must be a positive, finite number of seconds")
         self.timeout = _seconds(timeout, "timeout")
         self.stream_timeout = _seconds(stream_timeout, "stream_timeout")
         self.max_fallbacks = _count(max_fallbacks, "max_fallbacks")
@@ -156,7 +163,8 @@ class Router:
         self._engine = Engine(
             self._groups, self.store, strategy, clock or time.monotonic,
             rng or random.Random(seed), self.allowed_fails, self.cooldown_time,
-            backoff=float(retry_backoff), max_wait=float(max_retry_wait),
+            max_cooldown=self.max_cooldown_time, backoff=float(retry_backoff),
+            max_wait=float(max_retry_wait),
             timeout=self.timeout, stream_timeout=self.stream_timeout,
             max_fallbacks=self.max_fallbacks)
         self._client = client
