@@ -191,6 +191,53 @@ async def test_timeouts_are_retried_elsewhere_and_per_call_timeout_wins() -> Non
     assert health["slow"].latency == pytest.approx(0.05, abs=0.04)  # a timeout is a latency
 
 
+def unreachable(message: str = "connection refused") -> APIConnectionError:
+    error = APIConnectionError(message)
+    error.unsent = True  # as a transport says it: no connection was opened
+    return error
+
+
+async def test_an_unreachable_deployment_moves_on_whatever_the_budget() -> None:
+    router, client, _ = make(group("g", "dead", "live"), num_retries=0, allowed_fails=100)
+    client.scripts["dead"].extend(unreachable() for _ in range(100))
+    results = [await router.acompletion_dict("g", HELLO) for _ in range(20)]
+    assert {r.deployment_id for r in results} == {"live"}
+    moved = [r for r in results if r.attempts]
+    assert moved and client.served("dead") == len(moved)
+    for result in moved:
+        assert result.retries == 1  # counted, as the proxy's headers say
+        assert [(a.deployment_id, getattr(a.error, "unsent", None))
+                for a in result.attempts] == [("dead", True)]
+
+
+async def test_an_unreachable_deployment_is_benched_as_usual() -> None:
+    router, client, _ = make(group("g", "dead", "live"), num_retries=0, allowed_fails=1,
+                             cooldown_time=30)
+    client.script("dead", unreachable())
+    while client.served("dead") < 1:
+        await served_by(router)
+    assert {h.id: h.status for h in await router.ahealth()}["dead"] == "cooling_down"
+
+
+async def test_moving_on_is_bounded_by_the_groups_size() -> None:
+    router, client, _ = make(group("g", "a", "b", "c"), num_retries=0)
+    for base in "abc":
+        client.script(base, unreachable(), unreachable())
+    with pytest.raises(APIConnectionError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 3  # each deployment once, then nowhere left to go
+    assert failure_headers(info.value)["x-gatewise-attempted-retries"] == "2"
+
+
+async def test_a_connection_that_broke_after_sending_keeps_to_the_budget() -> None:
+    router, client, _ = make(group("g", "a", "b"), num_retries=0)
+    client.script("a", APIConnectionError("reset by peer"))
+    client.script("b", APIConnectionError("reset by peer"))
+    with pytest.raises(APIConnectionError):
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 1  # it may have reached the upstream: no free move
+
+
 # -- cooldowns -------------------------------------------------------------------------------
 
 async def test_allowed_fails_then_cooldown_then_back_in_rotation() -> None:

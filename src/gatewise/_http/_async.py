@@ -45,13 +45,25 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
+# Errors raised before a connection was even open (refused, DNS failure, TLS handshake,
+# connect timeout): nothing reached the upstream.  aiohttp < 3.10 says a connect timeout
+# only in its message: not counted then.
+_UNSENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, *(
+    [aiohttp.ConnectionTimeoutError] if hasattr(aiohttp, "ConnectionTimeoutError") else []))
+
+
 def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
+    error: APIConnectionError
     if isinstance(exc, TimeoutError):
-        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
-    if mid_stream:
+        error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    elif mid_stream:
         return APIConnectionError(
             f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
-    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    else:
+        error = APIConnectionError(
+            f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    error.unsent = not mid_stream and isinstance(exc, _UNSENT)
+    return error
 
 
 # The error a silent stream fails with: aiohttp's own for it where it has one.

@@ -35,12 +35,18 @@ class SyncTransport(Protocol):
 
 
 def _mapped(exc: httpx.HTTPError, *, mid_stream: bool = False) -> APIError:
+    error: APIConnectionError
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
-    if mid_stream:
+        error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    elif mid_stream:
         return APIConnectionError(
             f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
-    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    else:
+        error = APIConnectionError(
+            f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    # Refused, DNS failure, TLS handshake, connect timeout: nothing reached the upstream.
+    error.unsent = not mid_stream and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return error
 
 
 class _HttpxStream:

@@ -5,7 +5,9 @@ For each group: pick an available deployment (not cooling down, under its rpm/tp
 deployments skip the stats snapshot: ``acquire`` says who is available); call it; on
 failure, book it (failure count, cooldown) and retry per :mod:`gatewise.router.policy` on
 another deployment where one is ready, else on a tried one after its ``Retry-After`` or a
-backoff.  When the group is spent, the plan's next group; when all are spent, the most
+backoff.  An attempt that could not even open its connection (``APIConnectionError.unsent``)
+moves on to another deployment of the group whatever the retry budget says: it sent
+nothing.  When the group is spent, the plan's next group; when all are spent, the most
 telling error, carrying every attempt.  Waits are ``asyncio.sleep``: nothing blocks the
 event loop.
 """
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from gatewise._exceptions import APIError, RateLimitError
+from gatewise._exceptions import APIConnectionError, APIError, RateLimitError
 from gatewise.router._attempt import Caller, CallSpec, Send
 from gatewise.router.deployments import Deployment
 from gatewise.router.fallbacks import FallbackConfig, FallbackPlan
@@ -114,6 +116,7 @@ class Engine:
         if isinstance(start, _Busy):
             return self._none_free(group, deployments, run, start)
         limit: float | None = None  # the timeout of the call that failed with ``last``
+        moves = 0  # moves on from a deployment that could not even be reached
         if start is not None:
             last = await self._book(group, run, tried, *start)
             limit = self.caller.timeout_for(start[0], spec)
@@ -123,15 +126,25 @@ class Engine:
                 if isinstance(picked, _Busy):
                     return self._none_free(group, deployments, run, picked)
             else:
-                if retries >= budget:
-                    return last
-                may_wait = not plan.has_more(group, last)
-                target = await self._retry_target(deployments, spec, last, tried, retries,
-                                                  may_wait=may_wait, limit=limit)
+                target = None
+                if isinstance(last, APIConnectionError) and last.unsent and (
+                        moves < len(deployments)):
+                    # Nothing reached the upstream: going to another deployment is always
+                    # safe, whatever the retry budget (at most once per deployment).
+                    found = await self._pick(deployments, spec, avoid=tried)
+                    if isinstance(found, Deployment):
+                        target = found
+                        moves += 1
                 if target is None:
-                    return last
+                    if retries >= budget:
+                        return last
+                    may_wait = not plan.has_more(group, last)
+                    target = await self._retry_target(deployments, spec, last, tried, retries,
+                                                      may_wait=may_wait, limit=limit)
+                    if target is None:
+                        return last
+                    retries += 1
                 picked = target
-                retries += 1
                 run.retries += 1
             try:
                 response = await self.caller.call(picked, send, spec)

@@ -12,6 +12,10 @@ connection error               same after wait                    in a minute
 unreadable 2xx body            another only    ``allowed_fails``  after allowed_fails
 =============================  ==============  =================  ======================
 
+An attempt whose connection could not even be opened (refused, DNS failure, connect timeout:
+``APIConnectionError.unsent``) sent nothing, so it moves on to another deployment of its group
+whatever the retry budget says, at most once per deployment; it is counted as a retry.
+
 When every attempt failed, the error raised is the *most telling* one, by this precedence
 (first wins; ties go to the latest attempt, except rate limits, where the soonest
 ``retry_after`` wins):
