@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fake_mistral import FakeMistral
+from tests.fake_mistral import Delay, FakeMistral, Status
 from tests.proxy._server import Proxy, client, run_proxy_with
 from tests.proxy.conftest import HELLO
 
@@ -27,6 +27,9 @@ def config(fake: FakeMistral) -> dict[str, Any]:
         "model_list": [
             {"model_name": "small", "litellm_params": {"model": SMALL, **upstream}},
             {"model_name": "embed", "litellm_params": {"model": "mistral/mistral-embed",
+                                                       **upstream}},
+            {"model_name": "quick", "litellm_params": {"model": SMALL, "timeout": 1,
+                                                       "stream_timeout": 1, "max_retries": 0,
                                                        **upstream}},
         ],
         "router_settings": {"num_retries": 2, "retry_backoff": 0.01},
@@ -87,3 +90,45 @@ def test_extra_body_still_adds_fields_gatewise_never_writes(proxy: Proxy,
     assert isinstance(sent, dict)
     assert sent["new_field"] == 1
     assert sent["model"] == "mistral-small-latest"
+
+
+# -- retries and timeouts: lower, never higher ----------------------------------------------
+
+@pytest.mark.parametrize("option", ["num_retries", "max_retries"])
+def test_a_request_cannot_raise_the_retry_budget(proxy: Proxy, fake_mistral: FakeMistral,
+                                                 option: str) -> None:
+    fake_mistral.script(*[Status(429, headers={"Retry-After": "0"})] * 20)
+    with pytest.raises(openai.RateLimitError):
+        client(proxy).chat.completions.create(model="small", messages=HELLO,
+                                              extra_body={option: 1000000})
+    assert len(fake_mistral.requests) == 3  # router_settings.num_retries: 2
+
+
+def test_a_request_may_lower_the_retry_budget(proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    fake_mistral.script(*[Status(429, headers={"Retry-After": "0"})] * 20)
+    with pytest.raises(openai.RateLimitError):
+        client(proxy).chat.completions.create(model="small", messages=HELLO,
+                                              extra_body={"num_retries": 0})
+    assert len(fake_mistral.requests) == 1
+
+
+@pytest.mark.parametrize(("stream", "option"), [
+    (False, "timeout"), (False, "request_timeout"), (True, "stream_timeout"), (True, "timeout"),
+])
+def test_a_request_cannot_raise_the_timeout(proxy: Proxy, fake_mistral: FakeMistral,
+                                            stream: bool, option: str) -> None:
+    fake_mistral.script(Delay(3))  # answered within the 30 s asked, not the 1 s configured
+    with pytest.raises(openai.InternalServerError) as info:  # a stream too: no first chunk
+        client(proxy).chat.completions.create(  # in time, so no 200 either
+            model="quick", messages=HELLO, stream=stream, extra_body={option: 30})
+    assert info.value.status_code == 504
+    assert len(fake_mistral.requests) == 1
+
+
+def test_a_request_may_lower_the_timeout(proxy: Proxy, fake_mistral: FakeMistral) -> None:
+    fake_mistral.script(Delay(3))
+    with pytest.raises(openai.InternalServerError) as info:
+        client(proxy).chat.completions.create(model="small", messages=HELLO,
+                                              extra_body={"timeout": 0.5, "num_retries": 0})
+    assert info.value.status_code == 504
+    assert len(fake_mistral.requests) == 1

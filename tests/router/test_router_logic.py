@@ -238,6 +238,47 @@ async def test_a_connection_that_broke_after_sending_keeps_to_the_budget() -> No
     assert len(client.calls) == 1  # it may have reached the upstream: no free move
 
 
+async def test_capped_call_options_may_lower_the_retry_budget_never_raise_it() -> None:
+    router, client, _ = make(group("g", "a"), num_retries=2, cap_call_options=True)
+    client.script("a", *[RateLimitError("r", retry_after=0)] * 20)
+    for asked, calls in ((1000000, 3), (1, 2), (0, 1)):
+        client.calls.clear()
+        with pytest.raises(RateLimitError):
+            await router.acompletion_dict("g", HELLO, num_retries=asked)
+        assert len(client.calls) == calls
+    client.calls.clear()
+    with pytest.raises(RateLimitError):
+        await router.acompletion_dict("g", HELLO, max_retries=50)
+    assert len(client.calls) == 3
+    uncapped, client, _ = make(group("g", "a"), num_retries=2)  # the SDK's default: as asked
+    client.script("a", *[RateLimitError("r", retry_after=0)] * 5)
+    with pytest.raises(RateLimitError):
+        await uncapped.acompletion_dict("g", HELLO, num_retries=4)
+    assert len(client.calls) == 5
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("option", ["timeout", "request_timeout", "stream_timeout"])
+async def test_capped_call_timeouts_may_lower_the_deployments_never_raise_it(
+        option: str, stream: bool) -> None:
+    if option == "stream_timeout" and not stream:
+        pytest.skip("a stream's option")
+    router, client, _ = make(group("g", "a", timeout=0.05, stream_timeout=0.05),
+                             num_retries=0, cap_call_options=True)
+    client.script("a", Sleep(0.5))
+    with pytest.raises(APITimeoutError):  # 30 s asked; the deployment allows 0.05 s
+        await router.acompletion_dict("g", HELLO, stream=stream, **{option: 30})
+    assert client.calls[0][1]["timeout"] == 0.05
+    if stream and option != "stream_timeout":
+        return  # a stream's waits are its stream_timeout's (as without the cap)
+    router, client, _ = make(group("g", "a", timeout=10, stream_timeout=10), num_retries=0,
+                             cap_call_options=True)
+    client.script("a", Sleep(0.5))
+    with pytest.raises(APITimeoutError):  # lowering is fine
+        await router.acompletion_dict("g", HELLO, stream=stream, **{option: 0.05})
+    assert client.calls[0][1]["timeout"] == 0.05
+
+
 # -- cooldowns -------------------------------------------------------------------------------
 
 async def test_allowed_fails_then_cooldown_then_back_in_rotation() -> None:

@@ -129,7 +129,9 @@ class AppState:
                 settings[key] = self._usable_chains(settings[key], key, served | {WILDCARD})
         entries = [d.router_entry() for d in self.deployments if d.problem is None]
         try:
-            return Router(entries, model_group_alias=aliases, client=self.client, **settings)
+            # A request may lower its retries and timeouts, never raise what the config allows.
+            return Router(entries, model_group_alias=aliases, client=self.client,
+                          cap_call_options=True, **settings)
         except ValueError as exc:
             raise ConfigError([f"{config.source}: router_settings: {exc}"]) from None
 

@@ -89,12 +89,14 @@ class Caller:
     """Runs attempts; owns the in-flight, latency and token bookkeeping."""
 
     def __init__(self, store: StateStore, clock: Callable[[], float], on_failure: OnFailure,
-                 *, timeout: float | None, stream_timeout: float | None) -> None:
+                 *, timeout: float | None, stream_timeout: float | None,
+                 capped: bool = False) -> None:
         self._store = store
         self._clock = clock
         self.on_failure = on_failure
         self._timeout = timeout
         self._stream_timeout = stream_timeout
+        self._capped = capped
         # By kind of call (stream or not), then deployment id: see _base.
         self._bases: tuple[dict[str, tuple[dict[str, Any], float | None]], ...] = ({}, {})
         self._deadlines = PerLoop()
@@ -104,21 +106,29 @@ class Caller:
         """The deployment's call parameters as a plain dict (merging a mapping proxy on
         every call costs more), with the SDK's own retries off (the router decides) and
         the call's timeout in (for a stream, its first chunk's and longest silence's).
-        Made once per deployment and kind of call, unless the call sets its own timeouts."""
-        own = spec.timeout is not None or spec.stream_timeout is not None
-        if not own:
-            known = self._bases[spec.stream].get(deployment.id)
-            if known is not None:
-                return known
+        Made once per deployment and kind of call, unless the call sets its own timeouts:
+        then, when ``capped``, they may lower the configured one, never raise it."""
+        known = self._bases[spec.stream].get(deployment.id)
+        if known is None:
+            known = self._made(deployment, spec.stream, None, None)
+            self._bases[spec.stream][deployment.id] = known
+        if spec.timeout is None and spec.stream_timeout is None:
+            return known
+        base, timeout = self._made(deployment, spec.stream, spec.timeout, spec.stream_timeout)
+        allowed = known[1]
+        if self._capped and allowed is not None and (timeout is None or timeout > allowed):
+            base["timeout"] = timeout = allowed
+        return base, timeout
+
+    def _made(self, deployment: Deployment, stream: bool, call_timeout: float | None,
+              call_stream_timeout: float | None) -> tuple[dict[str, Any], float | None]:
         base = {**deployment.params, "num_retries": 0}
-        timeout = spec.timeout or deployment.timeout or self._timeout
-        if spec.stream:
-            timeout = (spec.stream_timeout or deployment.stream_timeout
+        timeout = call_timeout or deployment.timeout or self._timeout
+        if stream:
+            timeout = (call_stream_timeout or deployment.stream_timeout
                        or self._stream_timeout or timeout)
         if timeout is not None:
             base["timeout"] = timeout
-        if not own:
-            self._bases[spec.stream][deployment.id] = base, timeout
         return base, timeout
 
     def timeout_for(self, deployment: Deployment, spec: CallSpec) -> float | None:

@@ -62,11 +62,13 @@ class Engine:
     timeout: float | None
     stream_timeout: float | None
     max_fallbacks: int
+    capped: bool = False
+    """Whether a call's own timeouts may only lower the configured ones."""
     caller: Caller = field(init=False)
 
     def __post_init__(self) -> None:
         self.caller = Caller(self.store, self.clock, self.failed, timeout=self.timeout,
-                             stream_timeout=self.stream_timeout)
+                             stream_timeout=self.stream_timeout, capped=self.capped)
         # simple-shuffle needs no stats snapshot to choose: see _acquire_blind.
         self._blind = self.strategy is simple_shuffle
         self._first_tiers = {id(group): (tier, shuffle_weights(tier))

@@ -90,7 +90,10 @@ class Router:
     ``timeout`` bounds a whole call on one deployment; ``stream_timeout`` bounds a stream's
     silences: the wait for its first chunk, and every gap between two chunks after it
     (default: ``timeout``); both can be set per deployment and per call (call > deployment
-    > router).  ``fallbacks``, ``context_window_fallbacks``,
+    > router).  ``cap_call_options``: a call's own ``num_retries``/``max_retries``,
+    ``timeout``/``request_timeout`` and ``stream_timeout`` may lower what the configuration
+    gives it, never raise it (off by default: an SDK caller is the operator; the proxy,
+    whose callers are not, turns it on).  ``fallbacks``, ``context_window_fallbacks``,
     ``content_policy_fallbacks``: see :mod:`gatewise.router.fallbacks`.
     ``model_group_alias``: ``{"alias": "model_name"}``.
 
@@ -114,6 +117,7 @@ class Router:
         context_window_fallbacks: Any = None,
         content_policy_fallbacks: Any = None,
         model_group_alias: Mapping[str, Any] | None = None,
+        cap_call_options: bool = False,
         max_fallbacks: int = 5,
         retry_backoff: float = 0.5,
         max_retry_wait: float = 60.0,
@@ -166,7 +170,8 @@ class Router:
             max_cooldown=self.max_cooldown_time, backoff=float(retry_backoff),
             max_wait=float(max_retry_wait),
             timeout=self.timeout, stream_timeout=self.stream_timeout,
-            max_fallbacks=self.max_fallbacks)
+            max_fallbacks=self.max_fallbacks, capped=bool(cap_call_options))
+        self.cap_call_options = bool(cap_call_options)
         self._client = client
         self._owns_client = client is None
         self._thread = LoopThread("gatewise-router")
@@ -329,8 +334,10 @@ class Router:
             return await self._engine.route(send, spec, first, self._fallbacks, budget)
         call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
         retries = params.get("num_retries", params.get("max_retries"))
-        budget = (self._budgets.get(first, self.num_retries) if retries is None
-                  else _count(retries, "num_retries", per_call=True))
+        budget = self._budgets.get(first, self.num_retries)
+        if retries is not None:
+            asked = _count(retries, "num_retries", per_call=True)
+            budget = min(asked, budget) if self.cap_call_options else asked
         timeout = _seconds(params.get("timeout", params.get("request_timeout")), "timeout",
                            per_call=True)
         spec = CallSpec(
