@@ -21,15 +21,20 @@ def settings(api_key: str | None, api_base: str | None, timeout: float | Timeout
                     extra_headers=dict(extra_headers) if extra_headers else None)
 
 
+def _cost(call: Call, data: JSON) -> float | None:
+    """What the answer cost: nothing when it was mocked (no upstream was called)."""
+    return 0.0 if call.mock is not None else cost_for_usage(call.info, data.get("usage") or {})
+
+
 def typed_response(call: Call, data: JSON) -> ModelResponse:
     response = ModelResponse.model_validate(data)
-    response._cost = cost_for_usage(call.info, data.get("usage") or {})
+    response._cost = _cost(call, data)
     return response
 
 
 def typed_embedding(call: Call, data: JSON) -> EmbeddingResponse:
     response = EmbeddingResponse.model_validate(data)
-    response._cost = cost_for_usage(call.info, data.get("usage") or {})
+    response._cost = _cost(call, data)
     return response
 
 

@@ -31,8 +31,15 @@ def config(fake: FakeMistral) -> dict[str, Any]:
             {"model_name": "quick", "litellm_params": {"model": SMALL, "timeout": 1,
                                                        "stream_timeout": 1, "max_retries": 0,
                                                        **upstream}},
+            {"model_name": "demo", "litellm_params": {"model": SMALL, "mock_response": "hi"}},
+            {"model_name": "mixed", "litellm_params": {"model": SMALL, "mock_response": "hi"}},
+            {"model_name": "mixed", "litellm_params": {"model": SMALL, **upstream}},
+            {"model_name": "demo-then-real", "litellm_params": {"model": SMALL,
+                                                                "mock_response": "hi"}},
         ],
-        "router_settings": {"num_retries": 2, "retry_backoff": 0.01},
+        "router_settings": {"num_retries": 2, "retry_backoff": 0.01,
+                            "fallbacks": [{"demo-then-real": ["small"]}],
+                            "model_group_alias": {"demo-alias": "demo"}},
     }
 
 
@@ -132,3 +139,40 @@ def test_a_request_may_lower_the_timeout(proxy: Proxy, fake_mistral: FakeMistral
                                               extra_body={"timeout": 0.5, "num_retries": 0})
     assert info.value.status_code == 504
     assert len(fake_mistral.requests) == 1
+
+
+# -- mock_response: only where the operator mocks ------------------------------------------
+
+@pytest.mark.parametrize("name", ["small", "mixed", "demo-then-real"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_mock_response_is_refused_where_an_upstream_may_be_called(
+        proxy: Proxy, fake_mistral: FakeMistral, name: str, stream: bool) -> None:
+    error = refused(lambda: client(proxy).chat.completions.create(
+        model=name, messages=HELLO, stream=stream, extra_body={"mock_response": "free"}))
+    assert error["param"] == "mock_response"
+    assert name in error["message"]
+    assert fake_mistral.requests == []
+
+
+def test_mock_response_is_refused_for_embeddings_that_call_an_upstream(proxy: Proxy) -> None:
+    error = refused(lambda: client(proxy).embeddings.create(
+        model="embed", input="hi", extra_body={"mock_response": "free"}))
+    assert error["param"] == "mock_response"
+
+
+def test_mock_response_is_refused_when_a_requests_fallback_calls_an_upstream(
+        proxy: Proxy) -> None:
+    error = refused(lambda: client(proxy).chat.completions.create(
+        model="demo", messages=HELLO,
+        extra_body={"mock_response": "free", "fallbacks": ["small"]}))
+    assert error["param"] == "mock_response"
+
+
+@pytest.mark.parametrize("name", ["demo", "demo-alias"])
+def test_a_mock_entry_takes_a_requests_mock_response_and_costs_nothing(
+        proxy: Proxy, fake_mistral: FakeMistral, name: str) -> None:
+    raw = client(proxy).chat.completions.with_raw_response.create(
+        model=name, messages=HELLO, extra_body={"mock_response": "from the request"})
+    assert raw.parse().choices[0].message.content == "from the request"
+    assert raw.headers["x-gatewise-response-cost"] == "0"
+    assert fake_mistral.requests == []

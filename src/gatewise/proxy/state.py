@@ -20,7 +20,7 @@ from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
 from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
-from gatewise.proxy.deployments import Deployment, build_deployments
+from gatewise.proxy.deployments import Deployment, build_deployments, mock_only_names
 from gatewise.proxy.errors import ProxyError, bad_request
 from gatewise.router._deadline import PerLoop
 
@@ -72,6 +72,10 @@ class AppState:
         listed = [*self.by_name, *(a for a, t in aliases.items() if not t["hidden"])]
         self.listed = listed
         self.aliases = aliases
+        # The names whose calls reach only mock entries: the only ones a request's own
+        # mock_response may be used on.
+        self.mock_only = mock_only_names(
+            self.by_name, [settings.get(key, {}) for key in CHAINS], aliases)
         self.names = ", ".join(listed)
         self.master_key = config.master_key
         self.max_body = config.max_request_body_bytes

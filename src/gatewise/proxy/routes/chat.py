@@ -46,7 +46,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     stream = body.get("stream")
     if stream is not None and type(stream) is not bool:
         raise bad_request("`stream` must be true or false", param="stream")
-    check_fields(body)
+    check_fields(body, name, state.mock_only)
     router = state.router
     call_id = state.new_call_id()
     sent = perf_counter()

@@ -25,7 +25,7 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
     if "input" not in body:
         raise bad_request("`input` is required: a string or a list of strings", param="input")
     inputs = body.pop("input")
-    check_fields(body)
+    check_fields(body, name, state.mock_only)
     router = state.router
     call_id = state.new_call_id()
     sent = perf_counter()
