@@ -9,6 +9,7 @@ OpenAI-shaped dicts instead of models, for the proxy.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _sync
@@ -93,6 +94,20 @@ class Client:
         call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
                                            params, self._targets)
         return self._embed(call, requests, input)
+
+    def embedding_json(self, model: str, input: str | list[str], **params: Any) -> JSON:
+        """For relaying: like :meth:`embedding_dict`, but each vector is the upstream's own
+        bytes (a ``RawJSON``: ``gatewise._rawjson`` writes the answer out), never decoded
+        into floats."""
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
+                                           params, self._targets)
+        if call.mock is not None:
+            return self._embed(call, requests, input)
+        decode = partial(call.adapter.parse_embedding_answer, model=call.model_id)
+        parts = [_sync.send(self.transport, r, timeout=call.timeout, policy=call.policy,
+                            error_for=call.error_for, provider=call.provider,
+                            model=call.model_id, decode=decode) for r in requests]
+        return call.adapter.merge_embedding_responses(parts)
 
     def _embed(self, call: Call, requests: list[Request], input: str | list[str]) -> JSON:
         if call.mock is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -120,14 +120,16 @@ class HttpxTransport:
 def send(
     transport: SyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
     error_for: ErrorFor, provider: str, model: str,
+    decode: Callable[[bytes], dict[str, Any]] = decode_answer,
 ) -> dict[str, Any]:
-    """POST and decode the JSON answer, retrying what the policy says may be retried."""
+    """POST and decode the JSON answer (``decode``: a success's body -> the answer),
+    retrying what the policy says may be retried."""
     attempt = 0
     while True:
         try:
             response = transport.request(request, timeout)
             if response.status < 400:
-                return decode_answer(response.content)
+                return decode(response.content)
             error = error_for(response.status, decode_error_body(response.content),
                               response.headers)
         except APIError as exc:

@@ -92,6 +92,7 @@ class ProxyApp:
                 # collector from walking it again and again under load.
                 gc.collect()
                 gc.freeze()
+                self.state.big_answers.tune_allocator()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.state.aclose()

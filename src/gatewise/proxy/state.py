@@ -18,6 +18,7 @@ import orjson
 
 from gatewise import __version__
 from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.proxy._memory import BigAnswers
 from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments, mock_only_names
@@ -81,6 +82,7 @@ class AppState:
         self.max_body = config.max_request_body_bytes
         self.client_timeout = config.client_timeout
         self.deadlines = PerLoop()  # for reading request bodies
+        self.big_answers = BigAnswers()
         self.new_call_id = CallIds()
         self.created = int(time.time())
         self.models_body = orjson.dumps(

@@ -240,7 +240,7 @@ class Router:
 
     # The three below return the routing coroutine itself (awaited by the caller): a frame
     # less for each of the call's resumptions to pass through (the proxy calls
-    # acompletion_sse and aembedding_dict on every request).
+    # acompletion_sse and aembedding_json on every request).
 
     def acompletion_dict(self, model: str, messages: list[JSON], **params: Any
                          ) -> Coroutine[Any, Any, RouteResult[JSON | AsyncStream[JSON]]]:
@@ -256,6 +256,12 @@ class Router:
     def aembedding_dict(self, model: str, input: str | list[str], **params: Any
                         ) -> Coroutine[Any, Any, RouteResult[JSON]]:
         return self._route(self.client.embedding_dict, model, input, params)
+
+    def aembedding_json(self, model: str, input: str | list[str], **params: Any
+                        ) -> Coroutine[Any, Any, RouteResult[JSON]]:
+        """For relaying: each vector stays the upstream's bytes
+        (``AsyncClient.embedding_json``)."""
+        return self._route(self.client.embedding_json, model, input, params)
 
     async def ahealth(self) -> list[DeploymentHealth]:
         """Each deployment's state: healthy, cooling down (and for how long), at its limit."""

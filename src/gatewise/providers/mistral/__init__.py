@@ -8,6 +8,7 @@ from gatewise.providers.mistral.embeddings import (
     EMBEDDINGS_PATH,
     build_embedding_body,
     merge_embedding_responses,
+    parse_embedding_answer,
     parse_embedding_response,
     split_embedding_inputs,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "error_for",
     "merge_embedding_responses",
     "parse_chat_response",
+    "parse_embedding_answer",
     "parse_embedding_response",
     "split_embedding_inputs",
     "stream_translator",

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
+from gatewise._exceptions import APIResponseValidationError
+from gatewise._rawjson import RawJSON
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
 from gatewise.providers.mistral.checks import (
@@ -127,6 +131,93 @@ def parse_embedding_response(body: JSON, *, model: str) -> JSON:
                       "index": index if isinstance(index, int) else position})
     return {"object": "list", "data": items, "model": body.get("model") or model,
             "usage": _usage(body.get("usage"))}
+
+
+_KEY = b'"embedding"'
+_BLANK = frozenset(b" \t\r\n")
+
+
+def _skip_blanks(raw: bytes, i: int) -> int:
+    while i < len(raw) and raw[i] in _BLANK:
+        i += 1
+    return i
+
+
+def _cut_vectors(raw: bytes) -> tuple[bytes, list[RawJSON]] | None:
+    """``raw`` with the k-th ``"embedding"`` value (an array, or a base64 string) replaced by
+    the number k, and the values themselves (views of ``raw``, as they were sent); None when
+    a value is neither.
+
+    A few C-level searches per vector, none per number.  The cuts are right only if the
+    skeleton still parses with every marker where a vector was (see :func:`_with_vectors`):
+    a misplaced cut (an array inside the array, a bracket or quote inside a string, the
+    key's text inside a string) leaves the rest of that value in the skeleton, where it is
+    not valid JSON, or a marker elsewhere."""
+    view = memoryview(raw)
+    pieces: list[bytes | memoryview] = []
+    vectors: list[RawJSON] = []
+    start = pos = 0
+    while (at := raw.find(_KEY, pos)) >= 0:
+        i = _skip_blanks(raw, at + len(_KEY))
+        if raw[i:i + 1] != b":":  # a value ("object": "embedding"), not the key
+            pos = i
+            continue
+        i = _skip_blanks(raw, i + 1)
+        opening = raw[i:i + 1]
+        if opening == b"[":
+            end = raw.find(b"]", i) + 1
+        elif opening == b'"':
+            end = raw.find(b'"', i + 1) + 1
+        else:
+            return None
+        if end <= 0:
+            return None
+        pieces += (view[start:i], b"%d" % len(vectors))
+        vectors.append(RawJSON(view[i:end]))
+        start = pos = end
+    pieces.append(view[start:])
+    return b"".join(pieces), vectors
+
+
+def _with_vectors(skeleton: Any, vectors: list[RawJSON]) -> JSON | None:
+    """The skeleton with each marker replaced by its vector, or None when the markers are
+    not exactly where the vectors were (then the cuts were wrong)."""
+    if not isinstance(skeleton, dict):
+        return None
+    data = skeleton.get("data")
+    if not isinstance(data, list) or len(data) != len(vectors):
+        return None
+    for number, item in enumerate(data):
+        marker = item.get("embedding") if isinstance(item, dict) else None
+        if type(marker) is not int or marker != number:
+            return None
+        item["embedding"] = vectors[number]
+    return skeleton
+
+
+def parse_embedding_answer(raw: bytes, *, model: str) -> JSON:
+    """Mistral's embeddings answer as it came (bytes) -> OpenAI's shape, like
+    :func:`parse_embedding_response`, but each vector is a :class:`~gatewise._rawjson.RawJSON`
+    (a view of ``raw``), for relaying: its numbers are never parsed into Python floats (see
+    ``gatewise._rawjson``).  An answer whose vectors cannot be cut out safely is decoded
+    whole instead."""
+    cut = _cut_vectors(raw)
+    if cut is not None:
+        try:
+            body = _with_vectors(orjson.loads(cut[0]), cut[1])
+        except orjson.JSONDecodeError:
+            body = None
+        if body is not None:
+            return parse_embedding_response(body, model=model)
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise APIResponseValidationError(
+            f"the upstream answered 2xx with a body that is not a JSON object: {raw[:200]!r}",
+            provider="mistral", model=model)
+    return parse_embedding_response(decoded, model=model)
 
 
 def merge_embedding_responses(parts: list[JSON]) -> JSON:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from time import perf_counter
 
 from gatewise._exceptions import APIError
+from gatewise._prepare import MAX_EMBEDDING_INPUTS, too_many_inputs
 from gatewise.proxy._asgi import Receive, Scope, Send
 from gatewise.proxy.deployments import check_fields
-from gatewise.proxy.errors import bad_request
+from gatewise.proxy.errors import bad_request, from_api_error
 from gatewise.proxy.routes._common import (
     read_json_object,
-    respond_result,
+    respond_in_pieces,
     upstream_error,
 )
 from gatewise.proxy.state import AppState
@@ -25,13 +26,15 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
     if "input" not in body:
         raise bad_request("`input` is required: a string or a list of strings", param="input")
     inputs = body.pop("input")
+    if type(inputs) is list and len(inputs) > MAX_EMBEDDING_INPUTS:  # before any routing
+        raise from_api_error(too_many_inputs(len(inputs)))
     check_fields(body, name, state.mock_only)
     router = state.router
     call_id = state.new_call_id()
     sent = perf_counter()
     try:
-        result = await router.aembedding_dict(name, inputs, **body)
+        result = await router.aembedding_json(name, inputs, **body)
     except APIError as exc:
         raise upstream_error(exc, call_id, state.by_id) from None
-    await respond_result(send, result, state.by_id[result.deployment_id], call_id, start,
-                         perf_counter() - sent)
+    await respond_in_pieces(send, result, state.by_id[result.deployment_id], call_id, start,
+                            perf_counter() - sent, state.big_answers)
