@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from typing import Any
@@ -20,7 +21,7 @@ from gatewise import (
     RateLimitError,
 )
 from gatewise.router import Router, attempts_of, failure_headers
-from tests.router._helpers import HELLO, FakeClock, entry
+from tests.router._helpers import HELLO, MODEL, FakeClock, entry
 from tests.router._scripted import BreakAfter, ScriptedClient, Sleep
 
 SECRET = "sk-never-show-me-1234"
@@ -56,6 +57,66 @@ async def test_unknown_model_is_not_found_and_aliases_resolve() -> None:
     assert result.model_group == "g"
     assert router.model_names == ["g", "fast", "quick"]
     assert [d.id for d in router.get_deployments("fast")] == ["a"]
+
+
+def wildcard(name: str, base: str, model: str = "mistral/*", **params: Any) -> dict[str, Any]:
+    return {"model_name": name, "model_info": {"id": base},
+            "params": {"model": model, "api_base": base, "api_key": SECRET, **params}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_wildcard_group_serves_any_name_it_matches_as_asked(stream: bool) -> None:
+    router, client, _ = make([wildcard("*", "any"), wildcard("mistral/*", "prefixed"),
+                              *group("mistral-large-latest", "named")])
+    for name in ("mistral-small-latest", "mistral/magistral-medium-latest",
+                 "mistral-large-latest", "codestral-embed"):
+        result = await router.acompletion_dict(name, HELLO, stream=stream)
+        if stream:
+            await result.response.aclose()  # type: ignore[union-attr]
+        assert result.model_group == {"mistral-small-latest": "*",
+                                      "mistral/magistral-medium-latest": "mistral/*",
+                                      "mistral-large-latest": "mistral-large-latest",
+                                      "codestral-embed": "*"}[name]
+    assert client.models == ["mistral/mistral-small-latest", "mistral/magistral-medium-latest",
+                             MODEL,  # the named entry's own model (here: mistral-small)
+                             "mistral/codestral-embed"]
+    assert [base for base, _ in client.calls] == ["any", "prefixed", "named", "any"]
+    assert router.model_names == ["mistral-large-latest"]
+
+
+async def test_a_wildcard_without_a_provider_prefix_adds_it_once() -> None:
+    router, client, _ = make([wildcard("*", "any")])
+    await router.acompletion_dict("mistral/mistral-small-latest", HELLO)
+    await router.aembedding_dict("mistral-embed", ["x"])
+    assert client.models == ["mistral/mistral-small-latest", "mistral/mistral-embed"]
+    only, _, _ = make([wildcard("mistral/*", "prefixed")])
+    with pytest.raises(NotFoundError):
+        await only.acompletion_dict("mistral-small-latest", HELLO)  # the pattern wants mistral/
+
+
+async def test_a_wildcard_deployment_keeps_its_limits_and_cooldowns() -> None:
+    router, client, _ = make([wildcard("*", "any"), wildcard("*", "other")],
+                             num_retries=0, allowed_fails=1, cooldown_time=30)
+    client.script("other", InternalServerError("x"))
+    while client.served("other") < 1:
+        with contextlib.suppress(InternalServerError):
+            await router.acompletion_dict("mistral-small-latest", HELLO)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["other"].status == "cooling_down"
+    assert {await served_by(router, "codestral-latest") for _ in range(5)} == {"any"}
+    limited, _, _ = make([wildcard("*", "any", rpm=2)])
+    for name in ("mistral-small-latest", "mistral-large-latest"):
+        await limited.acompletion_dict(name, HELLO)
+    with pytest.raises(RateLimitError):  # 2 a minute, whichever models they were for
+        await limited.acompletion_dict("codestral-latest", HELLO)
+
+
+def test_a_wildcard_group_is_no_alias_or_fallback_target() -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        Router([wildcard("*", "any"), *group("g", "a")], model_group_alias={"x": "*"})
+    with pytest.raises(ValueError, match="wildcard"):
+        Router([wildcard("*", "any"), *group("g", "a")], fallbacks=[{"g": ["*"]}])
+    Router([wildcard("*", "any"), *group("g", "a")], fallbacks=[{"*": ["g"]}])
 
 
 async def test_calls_cannot_redirect_a_deployment_or_its_key() -> None:

@@ -23,6 +23,7 @@ from gatewise.providers.base import PROVIDERS
 from gatewise.proxy._secret import Secret
 from gatewise.proxy.config import ConfigError, DeploymentConfig, ProxyConfig
 from gatewise.proxy.errors import ProxyError, bad_request
+from gatewise.router.wildcards import is_pattern
 
 # Fields a request may not set: they would let a client send the deployment's key elsewhere.
 FORBIDDEN_FIELDS = frozenset({"api_key", "api_base", "base_url", "extra_headers",
@@ -42,6 +43,7 @@ class Deployment:
     key_env: str | None = None  # where the key comes from, for error messages
     id_header: bytes = b""
     api_key: Secret | None = None  # the entry's, or the provider's variable read at startup
+    wildcard: bool = False  # its model_name is a pattern ("*"): it serves many models
 
     @property
     def model_name(self) -> str:
@@ -87,7 +89,9 @@ class Deployment:
         params.update(self.config.router)
         return {"model_name": self.model_name, "params": params, "model_info": {"id": self.id}}
 
-    def cost(self, usage: Any) -> float | None:
+    def cost(self, usage: Any, info: ModelInfo | None = None) -> float | None:
+        """What a call cost: by the entry's own prices, else by the catalogue's for
+        ``info`` (the model a wildcard entry called), else for the entry's model."""
         if self.is_mock:
             return 0.0
         if type(usage) is not dict and not isinstance(usage, Mapping):
@@ -99,7 +103,7 @@ class Deployment:
                     * (config.input_cost_per_token or 0.0)
                     + (completion if isinstance(completion, int) else 0)
                     * (config.output_cost_per_token or 0.0))
-        return cost_for_usage(self.info, usage)
+        return cost_for_usage(self.info if info is None else info, usage)
 
     def unavailable(self, name: str | None = None) -> ProxyError:
         return ProxyError(
@@ -233,7 +237,7 @@ def build_deployments(config: ProxyConfig, catalogue: Catalogue,
         deployments.append(Deployment(
             config=entry, id=deployment_id, info=info, mode=mode, missing_env=missing,
             key_env=key_env, id_header=quote(deployment_id, safe=_HEADER_SAFE).encode("ascii"),
-            api_key=key,
+            api_key=key, wildcard=is_pattern(entry.model_name),
         ))
     if problems:
         raise ConfigError(problems)

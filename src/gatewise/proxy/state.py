@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gatewise import __version__
-from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.catalogue import Catalogue, ModelInfo, default_catalogue
 from gatewise.proxy._memory import BigAnswers
 from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
 from gatewise.proxy.deployments import Deployment, build_deployments, mock_only_names
 from gatewise.proxy.errors import ProxyError, bad_request
+from gatewise.proxy.wildcards import wildcard_names
 from gatewise.router._deadline import PerLoop
+from gatewise.router.wildcards import is_pattern
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
@@ -63,21 +65,35 @@ class AppState:
         usable = {name: [d for d in group if d.problem is None]
                   for name, group in self.by_name.items()}
         served = {name for name, group in usable.items() if group}
-        # The names the router serves (model names and aliases); those it cannot -> why.
+        # The names each wildcard group serves (model_name "*": every model it may call).
+        self.wildcards = wildcard_names(self.by_name, self.catalogue,
+                                        taken={*self.by_name, *aliases})
+        # The names the router serves (model names, aliases, the names of wildcard groups);
+        # those it cannot -> why.
         self.unavailable: dict[str, Deployment] = {
             name: group[0] for name, group in self.by_name.items() if name not in served}
         for alias, target in aliases.items():
             if target["model"] not in served:
                 self.unavailable[alias] = self.by_name[target["model"]][0]
-        self.served = served | {a for a, t in aliases.items() if t["model"] in served}
-        listed = [*self.by_name, *(a for a, t in aliases.items() if not t["hidden"])]
+        for name, wild in self.wildcards.items():
+            if wild.group not in served:
+                self.unavailable[name] = self.by_name[wild.group][0]
+        plain = [name for name in self.by_name if not is_pattern(name)]
+        self.served = ({n for n in plain if n in served}
+                       | {a for a, t in aliases.items() if t["model"] in served}
+                       | {n for n, w in self.wildcards.items() if w.group in served})
+        named = [*plain, *(a for a, t in aliases.items() if not t["hidden"])]
+        listed = [*named, *(n for n, w in self.wildcards.items() if w.listed)]
         self.listed = listed
         self.aliases = aliases
         # The names whose calls reach only mock entries: the only ones a request's own
         # mock_response may be used on.
-        self.mock_only = mock_only_names(
+        mock_only = mock_only_names(
             self.by_name, [settings.get(key, {}) for key in CHAINS], aliases)
-        self.names = ", ".join(listed)
+        self.mock_only = mock_only | {n for n, w in self.wildcards.items()
+                                      if w.group in mock_only}
+        # In messages, a wildcard group stands for its names (there may be dozens).
+        self.names = ", ".join([*named, *(n for n in self.by_name if is_pattern(n))])
         self.master_key = config.master_key
         self.max_body = config.max_request_body_bytes
         self.client_timeout = config.client_timeout
@@ -87,7 +103,8 @@ class AppState:
         self.created = int(time.time())
         self.models_body = orjson.dumps(
             {"object": "list", "data": [self._model_card(n) for n in listed]})
-        self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in listed}
+        self.model_bodies = {n: orjson.dumps(self._model_card(n))
+                             for n in (*listed, *self.wildcards)}
         self._openapi: bytes | None = None
         self.client = self._make_client()
         self._router = self._make_router(settings, aliases, served) if served else None
@@ -105,9 +122,18 @@ class AppState:
         return self._openapi
 
     def mode_of(self, name: str) -> str:
-        """``chat`` or ``embedding``: the mode of the deployments behind ``name``."""
+        """``chat`` or ``embedding``: the mode of the deployments (or, for a wildcard's
+        name, of the model) behind ``name``."""
+        if name in self.wildcards:
+            return self.wildcards[name].info.mode
         target = self.aliases[name]["model"] if name in self.aliases else name
         return self.by_name[target][0].mode
+
+    def priced_as(self, name: str, deployment: Deployment) -> ModelInfo | None:
+        """The catalogue record a call for ``name`` served by ``deployment`` is priced by,
+        when it is not the deployment's own (a wildcard's: the model called)."""
+        wild = self.wildcards.get(name) if deployment.wildcard else None
+        return None if wild is None else wild.info
 
     def _model_card(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "gatewise"}

@@ -22,6 +22,7 @@ from gatewise._streaming import AsyncStream, same
 from gatewise.router._deadline import PerLoop
 from gatewise.router.deployments import Deployment
 from gatewise.router.store import StateStore
+from gatewise.router.wildcards import concrete_model
 
 Send = Callable[..., Awaitable[Any]]
 OnFailure = Callable[[Deployment, APIError], Awaitable[None]]
@@ -39,6 +40,8 @@ class CallSpec(NamedTuple):
     stream_timeout: float | None
     tokens: int
     """Estimated prompt tokens, counted against tpm when the deployment is reserved."""
+    model: str | None = None
+    """For a wildcard group: what the ``*`` of each deployment's ``model`` stands for."""
 
 
 def total_tokens(obj: Any) -> int | None:
@@ -71,11 +74,17 @@ def _timeout_error(deployment: Deployment, what: str, seconds: float) -> APITime
                            model=model or deployment.model)
 
 
+def model_of(deployment: Deployment, spec: CallSpec) -> str:
+    """The model a call asks ``deployment`` for (a wildcard deployment's, made concrete)."""
+    return deployment.model if spec.model is None else concrete_model(deployment.model,
+                                                                      spec.model)
+
+
 async def _first_of(send: Send, deployment: Deployment, spec: CallSpec,
                     params: dict[str, Any]) -> tuple[Any, Any]:
     """Open the stream and wait for its first chunk (``_END`` if it has none); a failure
     on the way closes it."""
-    upstream = await send(deployment.model, spec.payload, **params)
+    upstream = await send(model_of(deployment, spec), spec.payload, **params)
     try:
         return upstream, await upstream.__anext__()
     except StopAsyncIteration:
@@ -151,12 +160,13 @@ class Caller:
                 stream = await self._open(deployment, send, spec, params, timeout, started)
                 handed_over = True
                 return stream
+            model = deployment.model if spec.model is None else model_of(deployment, spec)
             if timeout is None:
-                response = await send(deployment.model, spec.payload, **params)
+                response = await send(model, spec.payload, **params)
             else:
                 try:
                     with self._deadlines.within(timeout):
-                        response = await send(deployment.model, spec.payload, **params)
+                        response = await send(model, spec.payload, **params)
                 except TimeoutError:
                     raise _timeout_error(deployment, "no answer", timeout) from None
             latency = time.perf_counter() - started

@@ -32,6 +32,7 @@ from gatewise.router.strategies import (
     latency_based,
     strategy_named,
 )
+from gatewise.router.wildcards import is_pattern, match, patterns
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
@@ -95,7 +96,9 @@ class Router:
     gives it, never raise it (off by default: an SDK caller is the operator; the proxy,
     whose callers are not, turns it on).  ``fallbacks``, ``context_window_fallbacks``,
     ``content_policy_fallbacks``: see :mod:`gatewise.router.fallbacks`.
-    ``model_group_alias``: ``{"alias": "model_name"}``.
+    ``model_group_alias``: ``{"alias": "model_name"}``.  A ``model_name`` with a ``*``
+    (``"*"``, ``"mistral/*"``) is a wildcard group serving every name it matches, its
+    deployments' ``model`` written with the ``*`` too (:mod:`gatewise.router.wildcards`).
 
     ``store`` holds the live state (default :class:`MemoryStore`); ``clock`` (default
     ``time.monotonic``) and ``seed``/``rng`` make cooldowns, windows and choices
@@ -135,6 +138,9 @@ class Router:
         for deployment in self.deployments:
             group = self._groups.get(deployment.model_name, ())
             self._groups[deployment.model_name] = (*group, deployment)
+        # Groups called by their name; the wildcard ones serve the names they match.
+        self._patterns = patterns(self._groups)
+        self._named = {name for name in self._groups if not is_pattern(name)}
         self._aliases = self._parse_aliases(model_group_alias or {})
         # A group's retry budget: the most any of its entries asks (else num_retries).
         self._budgets = {name: max(given) for name, group in self._groups.items()
@@ -145,6 +151,7 @@ class Router:
             parse_chains(context_window_fallbacks, "context_window_fallbacks"),
             parse_chains(content_policy_fallbacks, "content_policy_fallbacks"))
         self._check_known(self._fallbacks.groups(), "fallbacks")
+        self._check_targets(self._fallbacks)
         self._fallbacks = self._fallbacks.resolved(self._aliases)
         self.routing_strategy = routing_strategy
         strategy = strategy_named(routing_strategy)
@@ -185,8 +192,10 @@ class Router:
         parsed: dict[str, str] = {}
         for alias, target in aliases.items():
             name = target.get("model") if isinstance(target, Mapping) else target
-            if not isinstance(name, str) or name not in self._groups:
-                raise ValueError(f"model_group_alias {alias!r} -> {target!r}: no such model_name")
+            if not isinstance(name, str) or name not in self._named:
+                why = ("a wildcard group serves the names it matches, not an alias"
+                       if isinstance(name, str) and name in self._groups else "no such model_name")
+                raise ValueError(f"model_group_alias {alias!r} -> {target!r}: {why}")
             parsed[str(alias)] = name
         return parsed
 
@@ -197,20 +206,33 @@ class Router:
             message = f"{setting} name unknown model_name(s): {', '.join(unknown)}"
             raise BadRequestError(message, param=setting) if per_call else ValueError(message)
 
+    def _check_targets(self, config: FallbackConfig, *, per_call: bool = False) -> None:
+        wild = sorted(n for n in config.targets() if n in self._groups and n not in self._named)
+        if wild:
+            message = (f"fallbacks cannot go to a wildcard group ({', '.join(wild)}): it serves "
+                       "the names it matches, and a fallback names none")
+            raise BadRequestError(message, param="fallbacks") if per_call else ValueError(message)
+
     @property
     def model_names(self) -> list[str]:
-        """The names callers may use: every model group, then the aliases."""
-        return [*self._groups, *self._aliases]
+        """The names callers may use: every model group, then the aliases (a wildcard
+        group's are the names it matches)."""
+        return [*self._named, *self._aliases]
 
     def get_deployments(self, model_name: str) -> tuple[Deployment, ...]:
         return self._groups.get(self._aliases.get(model_name, model_name), ())
 
-    def _group(self, model: str) -> str:
+    def _resolve(self, model: str) -> tuple[str, str | None]:
+        """The group serving ``model``, and, for a wildcard group, what its ``*`` stands for
+        (:mod:`gatewise.router.wildcards`); a group named ``model`` always wins."""
         name = self._aliases.get(model, model)
-        if name not in self._groups:
+        if name in self._named:
+            return name, None
+        found = match(self._patterns, model) if isinstance(model, str) else None
+        if found is None:
             raise NotFoundError(f"The model {model!r} does not exist on this router",
                                 model=model, code="model_not_found", param="model")
-        return name
+        return found
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{name}: {len(ds)}" for name, ds in self._groups.items())
@@ -328,7 +350,7 @@ class Router:
 
     async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any]
                      ) -> RouteResult[Any]:
-        first = self._group(model)
+        first, wanted = self._resolve(model)
         if not _PINNED.isdisjoint(params):
             pinned = sorted(_PINNED.intersection(params))
             raise BadRequestError(f"{', '.join(pinned)} cannot be set per call on a router: "
@@ -336,7 +358,7 @@ class Router:
         if _CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
             budget = self._budgets.get(first, self.num_retries)
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
-                            estimate_tokens(payload) if self._counts_tokens else 0)
+                            estimate_tokens(payload) if self._counts_tokens else 0, wanted)
             return await self._engine.route(send, spec, first, self._fallbacks, budget)
         call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
         retries = params.get("num_retries", params.get("max_retries"))
@@ -351,7 +373,7 @@ class Router:
             timeout=timeout,
             stream_timeout=_seconds(params.get("stream_timeout"), "stream_timeout",
                                     per_call=True),
-            tokens=estimate_tokens(payload) if self._counts_tokens else 0)
+            tokens=estimate_tokens(payload) if self._counts_tokens else 0, model=wanted)
         try:
             config = self._fallbacks.with_overrides(
                 first, fallbacks=params.get("fallbacks"),
@@ -361,6 +383,7 @@ class Router:
             raise BadRequestError(str(exc), param="fallbacks") from None
         if config is not self._fallbacks:
             self._check_known(config.groups(), "fallbacks", per_call=True)
+            self._check_targets(config, per_call=True)
             config = config.resolved(self._aliases)
         return await self._engine.route(send, spec, first, config, budget)
 

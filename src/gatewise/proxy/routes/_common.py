@@ -13,6 +13,7 @@ import orjson
 
 from gatewise._exceptions import APIError, AuthenticationError
 from gatewise._rawjson import encode_chunks
+from gatewise.catalogue import ModelInfo
 from gatewise.proxy._asgi import JSON_TYPE, Headers, Receive, Scope, Send, read_body, respond
 from gatewise.proxy._memory import BigAnswers
 from gatewise.proxy.deployments import Deployment
@@ -103,10 +104,10 @@ def upstream_error(exc: APIError, call_id: bytes, deployments: Mapping[str, Depl
     return error
 
 
-def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: bytes
-                    ) -> Headers:
+def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
+                    info: ModelInfo | None) -> Headers:
     headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
-    cost = cost_header(deployment.cost(result.response.get("usage")))
+    cost = cost_header(deployment.cost(result.response.get("usage"), info))
     if cost is not None:
         headers.append(cost)
     headers.append(JSON_TYPE)
@@ -114,9 +115,11 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
 
 
 async def respond_result(send: Send, result: RouteResult[Any], deployment: Deployment,
-                         call_id: bytes, start: float, upstream: float) -> None:
-    """A JSON answer with the metadata headers; the overhead is taken last."""
-    headers = _result_headers(result, deployment, call_id)
+                         call_id: bytes, start: float, upstream: float,
+                         info: ModelInfo | None = None) -> None:
+    """A JSON answer with the metadata headers (its cost by ``info``'s prices when it is
+    not the deployment's model); the overhead is taken last."""
+    headers = _result_headers(result, deployment, call_id, info)
     payload = orjson.dumps(result.response)
     headers.append(overhead_header(start, upstream))
     await respond(send, 200, payload, headers)
@@ -124,13 +127,13 @@ async def respond_result(send: Send, result: RouteResult[Any], deployment: Deplo
 
 async def respond_in_pieces(send: Send, result: RouteResult[Any], deployment: Deployment,
                             call_id: bytes, start: float, upstream: float,
-                            big: BigAnswers) -> None:
+                            big: BigAnswers, info: ModelInfo | None = None) -> None:
     """Like :func:`respond_result`, for an answer that may be big and hold the upstream's
     own bytes (``gatewise._rawjson``: an embeddings answer): written a piece of bounded size
     at a time, each piece in a turn of the event loop of its own, so a big answer never
     holds the loop for long nor sits whole in memory a second time; once sent, its memory
     goes back to the system (``big``)."""
-    headers = _result_headers(result, deployment, call_id)
+    headers = _result_headers(result, deployment, call_id, info)
     pieces = encode_chunks(result.response)
     first = next(pieces)
     second = next(pieces, None)

@@ -58,7 +58,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     deployment = state.by_id[result.deployment_id]
     response = result.response
     if isinstance(response, dict):
-        await respond_result(send, result, deployment, call_id, start, upstream)
+        await respond_result(send, result, deployment, call_id, start, upstream,
+                             state.priced_as(name, deployment))
         return
     # An AsyncStream of SSE bytes, its first block already in: the router has settled
     # where it runs, and the cost is not known before the headers go out.

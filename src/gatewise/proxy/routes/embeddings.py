@@ -36,5 +36,6 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
         result = await router.aembedding_json(name, inputs, **body)
     except APIError as exc:
         raise upstream_error(exc, call_id, state.by_id) from None
-    await respond_in_pieces(send, result, state.by_id[result.deployment_id], call_id, start,
-                            perf_counter() - sent, state.big_answers)
+    deployment = state.by_id[result.deployment_id]
+    await respond_in_pieces(send, result, deployment, call_id, start, perf_counter() - sent,
+                            state.big_answers, state.priced_as(name, deployment))
