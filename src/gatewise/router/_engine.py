@@ -32,13 +32,12 @@ from gatewise.router.policy import (
     policy_for,
     upstream_wait,
 )
-from gatewise.router.result import DeploymentHealth, RouteResult, Status
+from gatewise.router.result import DeploymentHealth, RouteResult, health_of
 from gatewise.router.store import StateStore
 from gatewise.router.strategies import (
     Strategy,
     availability,
     best_tier,
-    recent_latency,
     shuffle_weights,
     simple_shuffle,
     weighted_pick,
@@ -277,21 +276,8 @@ class Engine:
 
     async def health(self, deployments: Sequence[Deployment]) -> list[DeploymentHealth]:
         now = self.clock()
-        stats = await self.store.stats([d.id for d in deployments], now)
-        out = []
-        for d in deployments:
-            s = stats[d.id]
-            ready, wait = availability([d], stats, now)
-            cooling = s.cooldown_until is not None and s.cooldown_until > now
-            status: Status = "healthy" if ready else "cooling_down" if cooling else "at_limit"
-            out.append(DeploymentHealth(
-                id=d.id, model_name=d.model_name, model=d.model, api_base=d.api_base,
-                status=status, cooldown_remaining=wait if cooling else None,
-                in_flight=s.in_flight, latency=recent_latency(s, stream=False),
-                time_to_first_token=recent_latency(s, stream=True) if s.ttfts else None,
-                requests_this_minute=s.requests, tokens_this_minute=s.tokens, rpm=d.rpm,
-                tpm=d.tpm, failures_last_minute=s.failures))
-        return out
+        return health_of(deployments, await self.store.stats([d.id for d in deployments], now),
+                         now)
 
 
 @dataclass(slots=True)

@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, Any, cast
 from gatewise._exceptions import BadRequestError, NotFoundError
 from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
+from gatewise.router._options import (
+    CALL_OPTIONS,
+    PINNED,
+    count,
+    pinned_error,
+    seconds,
+    with_options,
+)
 from gatewise.router._sync import LoopThread, sync_stream
 from gatewise.router.deployments import Deployment, build_deployments
 from gatewise.router.fallbacks import FallbackConfig, parse_chains
@@ -40,32 +48,6 @@ if TYPE_CHECKING:
     from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
 
 JSON = dict[str, Any]
-
-_PINNED = frozenset({"api_key", "api_base", "base_url", "custom_llm_provider"})
-"""Where a call goes (and with which key) is the deployment's business, never the call's:
-a call naming another base URL must not carry a deployment's key there."""
-_CALL_OPTIONS = frozenset({
-    "num_retries", "max_retries", "timeout", "request_timeout", "stream_timeout",
-    "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
-})
-
-
-def _seconds(value: Any, name: str, *, per_call: bool = False) -> float | None:
-    if value is None:
-        return None
-    seconds = getattr(value, "read", value)  # a gatewise.Timeout bounds the whole call too
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        message = f"{name} must be a positive number of seconds, got {value!r}"
-        raise BadRequestError(message, param=name) if per_call else ValueError(message)
-    return float(seconds)
-
-
-def _count(value: Any, name: str, *, per_call: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        message = f"{name} must be an integer >= 0, got {value!r}"
-        raise BadRequestError(message, param=name) if per_call else ValueError(message)
-    return value
-
 
 class Router:
     """Route calls for model names over a list of deployments.
@@ -159,17 +141,17 @@ class Router:
             if not 0.0 <= latency_exploration <= 1.0:
                 raise ValueError("latency_exploration must be between 0 and 1")
             strategy = cast(Strategy, partial(latency_based, exploration=latency_exploration))
-        self.num_retries = _count(num_retries, "num_retries")
-        self.allowed_fails = _count(allowed_fails, "allowed_fails")
+        self.num_retries = count(num_retries, "num_retries")
+        self.allowed_fails = count(allowed_fails, "allowed_fails")
         self.cooldown_time = float(cooldown_time)
         if self.cooldown_time < 0:
             raise ValueError("cooldown_time must be >= 0 seconds")
         self.max_cooldown_time = float(max_cooldown_time)
         if not 0 < self.max_cooldown_time < math.inf:
             raise ValueError("max_cooldown_time must be a positive, finite number of seconds")
-        self.timeout = _seconds(timeout, "timeout")
-        self.stream_timeout = _seconds(stream_timeout, "stream_timeout")
-        self.max_fallbacks = _count(max_fallbacks, "max_fallbacks")
+        self.timeout = seconds(timeout, "timeout")
+        self.stream_timeout = seconds(stream_timeout, "stream_timeout")
+        self.max_fallbacks = count(max_fallbacks, "max_fallbacks")
         self.store: StateStore = store if store is not None else MemoryStore()
         self._engine = Engine(
             self._groups, self.store, strategy, clock or time.monotonic,
@@ -351,29 +333,16 @@ class Router:
     async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any]
                      ) -> RouteResult[Any]:
         first, wanted = self._resolve(model)
-        if not _PINNED.isdisjoint(params):
-            pinned = sorted(_PINNED.intersection(params))
-            raise BadRequestError(f"{', '.join(pinned)} cannot be set per call on a router: "
-                                  "each deployment has its own", param=pinned[0])
-        if _CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
-            budget = self._budgets.get(first, self.num_retries)
+        if not PINNED.isdisjoint(params):
+            raise pinned_error(params)
+        budget = self._budgets.get(first, self.num_retries)
+        if CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
                             estimate_tokens(payload) if self._counts_tokens else 0, wanted)
             return await self._engine.route(send, spec, first, self._fallbacks, budget)
-        call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
-        retries = params.get("num_retries", params.get("max_retries"))
-        budget = self._budgets.get(first, self.num_retries)
-        if retries is not None:
-            asked = _count(retries, "num_retries", per_call=True)
-            budget = min(asked, budget) if self.cap_call_options else asked
-        timeout = _seconds(params.get("timeout", params.get("request_timeout")), "timeout",
-                           per_call=True)
-        spec = CallSpec(
-            payload=payload, params=call_params, stream=bool(params.get("stream")),
-            timeout=timeout,
-            stream_timeout=_seconds(params.get("stream_timeout"), "stream_timeout",
-                                    per_call=True),
-            tokens=estimate_tokens(payload) if self._counts_tokens else 0, model=wanted)
+        spec, budget = with_options(payload, params, wanted, budget=budget,
+                                    capped=self.cap_call_options,
+                                    counts_tokens=self._counts_tokens)
         try:
             config = self._fallbacks.with_overrides(
                 first, fallbacks=params.get("fallbacks"),
