@@ -129,10 +129,10 @@ class AppState:
         target = self.aliases[name]["model"] if name in self.aliases else name
         return self.by_name[target][0].mode
 
-    def priced_as(self, name: str, deployment: Deployment) -> ModelInfo | None:
-        """The catalogue record a call for ``name`` served by ``deployment`` is priced by,
-        when it is not the deployment's own (a wildcard's: the model called)."""
-        wild = self.wildcards.get(name) if deployment.wildcard else None
+    def priced_as(self, name: str) -> ModelInfo | None:
+        """The catalogue record a call for ``name`` served by a wildcard deployment is
+        priced by: the model called (the deployment's own model is a pattern)."""
+        wild = self.wildcards.get(name)
         return None if wild is None else wild.info
 
     def _model_card(self, name: str) -> dict[str, Any]:

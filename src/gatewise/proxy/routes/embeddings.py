@@ -38,4 +38,5 @@ async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send
         raise upstream_error(exc, call_id, state.by_id) from None
     deployment = state.by_id[result.deployment_id]
     await respond_in_pieces(send, result, deployment, call_id, start, perf_counter() - sent,
-                            state.big_answers, state.priced_as(name, deployment))
+                            state.big_answers,
+                            state.priced_as(name) if deployment.wildcard else None)
