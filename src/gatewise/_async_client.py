@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from functools import partial
 from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _async
@@ -21,6 +20,7 @@ from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
     JSON,
     include_usage,
+    relay_decoder,
     settings,
     typed_chunk,
     typed_embedding,
@@ -113,7 +113,7 @@ class AsyncClient:
                                            params, self._targets)
         if call.mock is not None:
             return await self._embed(call, requests, input)
-        decode = partial(call.adapter.parse_embedding_answer, model=call.model_id)
+        decode = relay_decoder(call)
         parts = await asyncio.gather(*(
             _async.send(self.transport, r, timeout=call.timeout, policy=call.policy,
                         error_for=call.error_for, provider=call.provider,

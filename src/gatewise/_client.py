@@ -9,7 +9,6 @@ OpenAI-shaped dicts instead of models, for the proxy.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from functools import partial
 from typing import Any, TypeVar
 
 from gatewise._http import EventDecoder, Request, Timeout, _sync
@@ -20,6 +19,7 @@ from gatewise._relay import SseRelay, encode_event
 from gatewise._results import (
     JSON,
     include_usage,
+    relay_decoder,
     settings,
     typed_chunk,
     typed_embedding,
@@ -103,7 +103,7 @@ class Client:
                                            params, self._targets)
         if call.mock is not None:
             return self._embed(call, requests, input)
-        decode = partial(call.adapter.parse_embedding_answer, model=call.model_id)
+        decode = relay_decoder(call)
         parts = [_sync.send(self.transport, r, timeout=call.timeout, policy=call.policy,
                             error_for=call.error_for, provider=call.provider,
                             model=call.model_id, decode=decode) for r in requests]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gatewise._http import Timeout
+from gatewise._http._decode import decode_answer
 from gatewise._prepare import Call, Settings
 from gatewise.catalogue import cost_for_usage
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
@@ -36,6 +37,20 @@ def typed_embedding(call: Call, data: JSON) -> EmbeddingResponse:
     response = EmbeddingResponse.model_validate(data)
     response._cost = _cost(call, data)
     return response
+
+
+def relay_decoder(call: Call) -> Callable[[bytes], JSON]:
+    """How an embeddings answer is read for relaying: each vector kept as the upstream's
+    bytes where the adapter can cut it out, else the answer decoded whole."""
+    adapter, model = call.adapter, call.model_id
+
+    def decode(raw: bytes) -> JSON:
+        parsed = adapter.parse_embedding_answer(raw, model=model)
+        if parsed is None:
+            parsed = adapter.parse_embedding_response(decode_answer(raw), model=model)
+        return parsed
+
+    return decode
 
 
 def include_usage(call: Call) -> bool:

@@ -19,7 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewise._exceptions import APIResponseValidationError
+from gatewise._prepare import Settings, Targets, prepare_embedding
 from gatewise._rawjson import CHUNK_ITEMS, RawJSON, dumps, encode_chunks
+from gatewise._results import relay_decoder
+from gatewise.catalogue import Catalogue
 from gatewise.providers.mistral import (
     merge_embedding_responses,
     parse_embedding_answer,
@@ -40,15 +43,23 @@ def decoded(raw: bytes) -> dict[str, Any]:
     return parse_embedding_response(orjson.loads(raw), model="m")
 
 
+def relay_part(raw: bytes) -> dict[str, Any]:
+    parsed = parse_embedding_answer(raw, model="m")
+    assert parsed is not None
+    return parsed
+
+
 def relayed(*raws: bytes) -> Any:
-    """What a client reads after the relay path: merged, written in pieces, parsed."""
-    merged = merge_embedding_responses([parse_embedding_answer(r, model="m") for r in raws])
+    """What a client reads after the relay path (the vectors cut out where they can be,
+    else the answer decoded whole): merged, written in pieces, parsed."""
+    merged = merge_embedding_responses([parse_embedding_answer(r, model="m") or decoded(r)
+                                        for r in raws])
     return orjson.loads(b"".join(encode_chunks(merged)))
 
 
 def test_vectors_are_views_of_the_upstreams_bytes() -> None:
     raw = answer([[0.1, -2e-05, 3], "AAAAPw=="])
-    parsed = parse_embedding_answer(raw, model="m")
+    parsed = relay_part(raw)
     vectors = [item["embedding"] for item in parsed["data"]]
     assert all(isinstance(v, RawJSON) for v in vectors)
     assert [bytes(v.view) for v in vectors] == [b"[0.1, -2e-05, 3]", b'"AAAAPw=="']
@@ -57,15 +68,23 @@ def test_vectors_are_views_of_the_upstreams_bytes() -> None:
 
 
 @pytest.mark.parametrize("raw", [
-    answer([[1, 2]], indent=2),  # blanks around the colon and inside
+    answer([[1, 2], "AA=="], indent=2),  # blanks around the colon and inside
+    answer([[1]], model='x"embedding": [9]'),  # the key's text inside a string (escaped)
+])
+def test_answers_the_cuts_read_right_anyway(raw: bytes) -> None:
+    assert parse_embedding_answer(raw, model="m") is not None
+    assert relayed(raw) == decoded(raw)
+
+
+@pytest.mark.parametrize("raw", [
     answer([[[1], [2]], [3]]),  # an array inside the array: the first "]" is not its end
     answer([["a]", "b"], [1]]),  # a bracket inside a string
-    answer([[1]], model='x"embedding": [9]'),  # the key's text inside a string
     answer([[1]], extra={"embedding": [5]}),  # the key elsewhere
     answer([None, [1]]),  # not a vector
     answer(["ab\"cd", [1]]),  # an escaped quote in a string
 ])
-def test_answers_the_cuts_cannot_be_trusted_with_read_the_same(raw: bytes) -> None:
+def test_answers_the_cuts_cannot_be_trusted_with_are_decoded_whole(raw: bytes) -> None:
+    assert parse_embedding_answer(raw, model="m") is None
     assert relayed(raw) == decoded(raw)
 
 
@@ -78,11 +97,13 @@ def test_indices_count_across_the_merged_parts() -> None:
         [decoded(p) for p in parts])))
 
 
-def test_a_body_that_is_not_json_is_the_upstreams_fault() -> None:
+@pytest.mark.parametrize("raw", [b'{"data": [{"embedding": [1, 2', b"[1, 2]", b"nope"])
+def test_a_body_that_is_not_json_is_the_upstreams_fault(raw: bytes) -> None:
+    assert parse_embedding_answer(raw, model="m") is None
+    call = prepare_embedding(Settings(), Catalogue({}), "mistral/mistral-embed", "x",
+                             {"mock_response": [1.0]}, Targets())[0]
     with pytest.raises(APIResponseValidationError):
-        parse_embedding_answer(b'{"data": [{"embedding": [1, 2', model="m")
-    with pytest.raises(APIResponseValidationError):
-        parse_embedding_answer(b"[1, 2]", model="m")
+        relay_decoder(call)(raw)
 
 
 floats = st.floats(allow_nan=False, allow_infinity=False, width=32)
@@ -104,12 +125,14 @@ def test_any_answer_reads_the_same_relayed(vs: list[Any], indent: int | None,
 
 def test_pieces_join_to_one_document_and_stay_bounded() -> None:
     raw = answer([[0.5] * 8] * (5 * CHUNK_ITEMS + 1))
-    merged = merge_embedding_responses([parse_embedding_answer(raw, model="m")])
+    parsed = parse_embedding_answer(raw, model="m")
+    assert parsed is not None
+    merged = merge_embedding_responses([parsed])
     pieces = list(encode_chunks(merged))
     assert len(pieces) == 6 + 1  # six groups of items (the head with the first), the tail
     assert b"".join(pieces) == dumps(merged)
     assert max(len(p) for p in pieces) < 2 * len(raw) / 5
-    small = merge_embedding_responses([parse_embedding_answer(answer([[1]]), model="m")])
+    small = merge_embedding_responses([relay_part(answer([[1]]))])
     assert len(list(encode_chunks(small))) == 1
 
 
@@ -130,8 +153,7 @@ def test_no_python_object_per_number_is_made() -> None:
             tracemalloc.stop()
 
     decoding = traced(lambda: decoded(raw))
-    relaying = traced(lambda: list(encode_chunks(
-        merge_embedding_responses([parse_embedding_answer(raw, model="m")]))))
+    relaying = traced(lambda: list(encode_chunks(merge_embedding_responses([relay_part(raw)]))))
     assert decoding[0] > 64 * 1024 and decoding[1] > 10 * len(raw)
     assert relaying[0] < 64 * 20  # the pieces written, and a few objects per vector
     assert relaying[1] < 2.5 * len(raw)  # the pieces (as big as the answer), little else

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from gatewise._exceptions import APIResponseValidationError
 from gatewise._rawjson import RawJSON
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
@@ -195,29 +194,20 @@ def _with_vectors(skeleton: Any, vectors: list[RawJSON]) -> JSON | None:
     return skeleton
 
 
-def parse_embedding_answer(raw: bytes, *, model: str) -> JSON:
+def parse_embedding_answer(raw: bytes, *, model: str) -> JSON | None:
     """Mistral's embeddings answer as it came (bytes) -> OpenAI's shape, like
     :func:`parse_embedding_response`, but each vector is a :class:`~gatewise._rawjson.RawJSON`
     (a view of ``raw``), for relaying: its numbers are never parsed into Python floats (see
-    ``gatewise._rawjson``).  An answer whose vectors cannot be cut out safely is decoded
-    whole instead."""
+    ``gatewise._rawjson``).  None when the vectors cannot be cut out safely: the answer is
+    then to be decoded whole (by the HTTP layer, which says what is wrong with it)."""
     cut = _cut_vectors(raw)
-    if cut is not None:
-        try:
-            body = _with_vectors(orjson.loads(cut[0]), cut[1])
-        except orjson.JSONDecodeError:
-            body = None
-        if body is not None:
-            return parse_embedding_response(body, model=model)
+    if cut is None:
+        return None
     try:
-        decoded = orjson.loads(raw)
+        body = _with_vectors(orjson.loads(cut[0]), cut[1])
     except orjson.JSONDecodeError:
-        decoded = None
-    if not isinstance(decoded, dict):
-        raise APIResponseValidationError(
-            f"the upstream answered 2xx with a body that is not a JSON object: {raw[:200]!r}",
-            provider="mistral", model=model)
-    return parse_embedding_response(decoded, model=model)
+        return None
+    return None if body is None else parse_embedding_response(body, model=model)
 
 
 def merge_embedding_responses(parts: list[JSON]) -> JSON:
