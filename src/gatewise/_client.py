@@ -29,6 +29,7 @@ from gatewise._relay import SseRelay, encode_event, encode_events
 from gatewise._results import (
     JSON,
     include_usage,
+    relay_decoder,
     settings,
     typed_chunk,
     typed_embedding,
@@ -128,6 +129,20 @@ class Client:
         call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
                                            params, self._targets)
         return self._embed(call, requests, input)
+
+    def embedding_json(self, model: str, input: str | list[str], **params: Any) -> JSON:
+        """For relaying: like :meth:`embedding_dict`, but each vector is the upstream's own
+        bytes (a ``RawJSON``: ``gatewise._rawjson`` writes the answer out), never decoded
+        into floats."""
+        call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
+                                           params, self._targets)
+        if call.mock is not None:
+            return self._embed(call, requests, input)
+        decode = relay_decoder(call)
+        parts = [_sync.send(self.transport, r, timeout=call.timeout, policy=call.policy,
+                            error_for=call.error_for, provider=call.provider,
+                            model=call.model_id, decode=decode) for r in requests]
+        return call.adapter.merge_embedding_responses(parts)
 
     def _embed(self, call: Call, requests: list[Request], input: str | list[str]) -> JSON:
         if call.mock is not None:

@@ -20,7 +20,12 @@ from gatewise._target import Settings, Target, Targets, build_target, split_opti
 from gatewise.catalogue import Catalogue, ModelInfo, estimate_prompt_tokens, fits_context
 from gatewise.providers.base import Adapter, StreamTranslator
 
-__all__ = ["Call", "Settings", "Targets", "encode_body", "prepare_chat", "prepare_embedding"]
+__all__ = ["MAX_EMBEDDING_INPUTS", "Call", "Settings", "Targets", "encode_body", "prepare_chat",
+           "prepare_embedding"]
+
+MAX_EMBEDDING_INPUTS = 2048
+"""Inputs one embeddings call may hold (OpenAI's limit): bigger ones are split by the caller,
+not turned into one answer of hundreds of MB."""
 
 
 @dataclass(slots=True)
@@ -158,6 +163,12 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
                 target.timeout, target.policy, mock, request, target.secrets)
 
 
+def too_many_inputs(count: int) -> BadRequestError:
+    return BadRequestError(f"`input` holds {count} strings; one request takes at most "
+                           f"{MAX_EMBEDDING_INPUTS} (split them over several requests)",
+                           param="input")
+
+
 def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, input: Any,
                       params: dict[str, Any], targets: Targets
                       ) -> tuple[Call, list[Request]]:
@@ -172,6 +183,8 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
     else:
         raise BadRequestError("`input` must be a string or a non-empty list of strings",
                               param="input")
+    if len(inputs) > MAX_EMBEDDING_INPUTS:
+        raise too_many_inputs(len(inputs))
     drop = bool(options.get("drop_params", settings.drop_params))
     adapter, model_id, info = target.adapter, target.model_id, target.info
     bodies = [adapter.build_embedding_body(model_id, batch, params, drop_params=drop,

@@ -79,6 +79,20 @@ def test_router_settings_problems_name_their_path() -> None:
     assert late == "test.yaml: router_settings: latency_exploration must be between 0 and 1"
 
 
+def test_max_cooldown_time_is_a_positive_finite_number_of_seconds() -> None:
+    config = parse_config({"model_list": [entry()],
+                           "router_settings": {"max_cooldown_time": 120}}, "c.yaml", environ={})
+    assert config.router_settings == {"max_cooldown_time": 120}
+    assert make_app({"model_list": [entry()], "router_settings": {"max_cooldown_time": 120}}
+                    ).state.router.max_cooldown_time == 120
+    assert problems({"model_list": [entry()], "router_settings": {"max_cooldown_time": 0}}) == [
+        "test.yaml: router_settings.max_cooldown_time: must be a number of seconds > 0"]
+    assert problems({"model_list": [entry()],
+                     "router_settings": {"max_cooldown_time": float("inf")}}) == [
+        "test.yaml: router_settings: max_cooldown_time must be a positive, finite number of "
+        "seconds"]
+
+
 def test_entry_routing_fields_are_checked_and_applied() -> None:
     found = problems({"model_list": [entry(rpm=0, weight=0, order=1.5, stream_timeout=0)]})
     assert found == [

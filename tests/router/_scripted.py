@@ -43,6 +43,7 @@ class ScriptedClient:
     def __init__(self) -> None:
         self.scripts: dict[str, deque[Step]] = defaultdict(deque)
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.models: list[str] = []  # the model each call asked for
         self.open_streams = 0
 
     def script(self, base: str, *steps: Step) -> None:
@@ -57,6 +58,7 @@ class ScriptedClient:
     async def completion_dict(self, model: str, messages: Any, **params: Any) -> Any:
         base = params["api_base"]
         self.calls.append((base, params))
+        self.models.append(model)
         queue = self.scripts[base]
         step = queue.popleft() if queue else "ok"
         if params.get("stream"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from typing import Any
 
@@ -19,7 +21,7 @@ from gatewise import (
     RateLimitError,
 )
 from gatewise.router import Router, attempts_of, failure_headers
-from tests.router._helpers import HELLO, FakeClock, entry
+from tests.router._helpers import HELLO, MODEL, FakeClock, entry
 from tests.router._scripted import BreakAfter, ScriptedClient, Sleep
 
 SECRET = "sk-never-show-me-1234"
@@ -55,6 +57,66 @@ async def test_unknown_model_is_not_found_and_aliases_resolve() -> None:
     assert result.model_group == "g"
     assert router.model_names == ["g", "fast", "quick"]
     assert [d.id for d in router.get_deployments("fast")] == ["a"]
+
+
+def wildcard(name: str, base: str, model: str = "mistral/*", **params: Any) -> dict[str, Any]:
+    return {"model_name": name, "model_info": {"id": base},
+            "params": {"model": model, "api_base": base, "api_key": SECRET, **params}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_wildcard_group_serves_any_name_it_matches_as_asked(stream: bool) -> None:
+    router, client, _ = make([wildcard("*", "any"), wildcard("mistral/*", "prefixed"),
+                              *group("mistral-large-latest", "named")])
+    for name in ("mistral-small-latest", "mistral/magistral-medium-latest",
+                 "mistral-large-latest", "codestral-embed"):
+        result = await router.acompletion_dict(name, HELLO, stream=stream)
+        if stream:
+            await result.response.aclose()  # type: ignore[union-attr]
+        assert result.model_group == {"mistral-small-latest": "*",
+                                      "mistral/magistral-medium-latest": "mistral/*",
+                                      "mistral-large-latest": "mistral-large-latest",
+                                      "codestral-embed": "*"}[name]
+    assert client.models == ["mistral/mistral-small-latest", "mistral/magistral-medium-latest",
+                             MODEL,  # the named entry's own model (here: mistral-small)
+                             "mistral/codestral-embed"]
+    assert [base for base, _ in client.calls] == ["any", "prefixed", "named", "any"]
+    assert router.model_names == ["mistral-large-latest"]
+
+
+async def test_a_wildcard_without_a_provider_prefix_adds_it_once() -> None:
+    router, client, _ = make([wildcard("*", "any")])
+    await router.acompletion_dict("mistral/mistral-small-latest", HELLO)
+    await router.aembedding_dict("mistral-embed", ["x"])
+    assert client.models == ["mistral/mistral-small-latest", "mistral/mistral-embed"]
+    only, _, _ = make([wildcard("mistral/*", "prefixed")])
+    with pytest.raises(NotFoundError):
+        await only.acompletion_dict("mistral-small-latest", HELLO)  # the pattern wants mistral/
+
+
+async def test_a_wildcard_deployment_keeps_its_limits_and_cooldowns() -> None:
+    router, client, _ = make([wildcard("*", "any"), wildcard("*", "other")],
+                             num_retries=0, allowed_fails=1, cooldown_time=30)
+    client.script("other", InternalServerError("x"))
+    while client.served("other") < 1:
+        with contextlib.suppress(InternalServerError):
+            await router.acompletion_dict("mistral-small-latest", HELLO)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["other"].status == "cooling_down"
+    assert {await served_by(router, "codestral-latest") for _ in range(5)} == {"any"}
+    limited, _, _ = make([wildcard("*", "any", rpm=2)])
+    for name in ("mistral-small-latest", "mistral-large-latest"):
+        await limited.acompletion_dict(name, HELLO)
+    with pytest.raises(RateLimitError):  # 2 a minute, whichever models they were for
+        await limited.acompletion_dict("codestral-latest", HELLO)
+
+
+def test_a_wildcard_group_is_no_alias_or_fallback_target() -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        Router([wildcard("*", "any"), *group("g", "a")], model_group_alias={"x": "*"})
+    with pytest.raises(ValueError, match="wildcard"):
+        Router([wildcard("*", "any"), *group("g", "a")], fallbacks=[{"g": ["*"]}])
+    Router([wildcard("*", "any"), *group("g", "a")], fallbacks=[{"*": ["g"]}])
 
 
 async def test_calls_cannot_redirect_a_deployment_or_its_key() -> None:
@@ -190,6 +252,94 @@ async def test_timeouts_are_retried_elsewhere_and_per_call_timeout_wins() -> Non
     assert health["slow"].latency == pytest.approx(0.05, abs=0.04)  # a timeout is a latency
 
 
+def unreachable(message: str = "connection refused") -> APIConnectionError:
+    error = APIConnectionError(message)
+    error.unsent = True  # as a transport says it: no connection was opened
+    return error
+
+
+async def test_an_unreachable_deployment_moves_on_whatever_the_budget() -> None:
+    router, client, _ = make(group("g", "dead", "live"), num_retries=0, allowed_fails=100)
+    client.scripts["dead"].extend(unreachable() for _ in range(100))
+    results = [await router.acompletion_dict("g", HELLO) for _ in range(20)]
+    assert {r.deployment_id for r in results} == {"live"}
+    moved = [r for r in results if r.attempts]
+    assert moved and client.served("dead") == len(moved)
+    for result in moved:
+        assert result.retries == 1  # counted, as the proxy's headers say
+        assert [(a.deployment_id, getattr(a.error, "unsent", None))
+                for a in result.attempts] == [("dead", True)]
+
+
+async def test_an_unreachable_deployment_is_benched_as_usual() -> None:
+    router, client, _ = make(group("g", "dead", "live"), num_retries=0, allowed_fails=1,
+                             cooldown_time=30)
+    client.script("dead", unreachable())
+    while client.served("dead") < 1:
+        await served_by(router)
+    assert {h.id: h.status for h in await router.ahealth()}["dead"] == "cooling_down"
+
+
+async def test_moving_on_is_bounded_by_the_groups_size() -> None:
+    router, client, _ = make(group("g", "a", "b", "c"), num_retries=0)
+    for base in "abc":
+        client.script(base, unreachable(), unreachable())
+    with pytest.raises(APIConnectionError) as info:
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 3  # each deployment once, then nowhere left to go
+    assert failure_headers(info.value)["x-gatewise-attempted-retries"] == "2"
+
+
+async def test_a_connection_that_broke_after_sending_keeps_to_the_budget() -> None:
+    router, client, _ = make(group("g", "a", "b"), num_retries=0)
+    client.script("a", APIConnectionError("reset by peer"))
+    client.script("b", APIConnectionError("reset by peer"))
+    with pytest.raises(APIConnectionError):
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 1  # it may have reached the upstream: no free move
+
+
+async def test_capped_call_options_may_lower_the_retry_budget_never_raise_it() -> None:
+    router, client, _ = make(group("g", "a"), num_retries=2, cap_call_options=True)
+    client.script("a", *[RateLimitError("r", retry_after=0)] * 20)
+    for asked, calls in ((1000000, 3), (1, 2), (0, 1)):
+        client.calls.clear()
+        with pytest.raises(RateLimitError):
+            await router.acompletion_dict("g", HELLO, num_retries=asked)
+        assert len(client.calls) == calls
+    client.calls.clear()
+    with pytest.raises(RateLimitError):
+        await router.acompletion_dict("g", HELLO, max_retries=50)
+    assert len(client.calls) == 3
+    uncapped, client, _ = make(group("g", "a"), num_retries=2)  # the SDK's default: as asked
+    client.script("a", *[RateLimitError("r", retry_after=0)] * 5)
+    with pytest.raises(RateLimitError):
+        await uncapped.acompletion_dict("g", HELLO, num_retries=4)
+    assert len(client.calls) == 5
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("option", ["timeout", "request_timeout", "stream_timeout"])
+async def test_capped_call_timeouts_may_lower_the_deployments_never_raise_it(
+        option: str, stream: bool) -> None:
+    if option == "stream_timeout" and not stream:
+        pytest.skip("a stream's option")
+    router, client, _ = make(group("g", "a", timeout=0.05, stream_timeout=0.05),
+                             num_retries=0, cap_call_options=True)
+    client.script("a", Sleep(0.5))
+    with pytest.raises(APITimeoutError):  # 30 s asked; the deployment allows 0.05 s
+        await router.acompletion_dict("g", HELLO, stream=stream, **{option: 30})
+    assert client.calls[0][1]["timeout"] == 0.05
+    if stream and option != "stream_timeout":
+        return  # a stream's waits are its stream_timeout's (as without the cap)
+    router, client, _ = make(group("g", "a", timeout=10, stream_timeout=10), num_retries=0,
+                             cap_call_options=True)
+    client.script("a", Sleep(0.5))
+    with pytest.raises(APITimeoutError):  # lowering is fine
+        await router.acompletion_dict("g", HELLO, stream=stream, **{option: 0.05})
+    assert client.calls[0][1]["timeout"] == 0.05
+
+
 # -- cooldowns -------------------------------------------------------------------------------
 
 async def test_allowed_fails_then_cooldown_then_back_in_rotation() -> None:
@@ -240,6 +390,46 @@ async def test_cooldown_follows_the_upstreams_retry_after() -> None:
     assert health["a"].cooldown_remaining == pytest.approx(5.0)
     clock.advance(5)
     assert {h.id: h.status for h in await router.ahealth()}["a"] == "healthy"
+
+
+async def test_an_upstreams_cooldown_wish_is_capped_by_max_cooldown_time() -> None:
+    router, client, clock = make(group("g", "a", "b"), cooldown_time=30, max_cooldown_time=60)
+    client.script("a", RateLimitError("r", retry_after=99999999))
+    while client.served("a") < 1:
+        await served_by(router)
+    assert {h.id: h for h in await router.ahealth()}["a"].cooldown_remaining == 60.0
+    clock.advance(60)
+    assert {h.id: h.status for h in await router.ahealth()}["a"] == "healthy"
+
+
+@pytest.mark.parametrize("wait", [math.inf, math.nan, -1.0])
+async def test_an_unusable_retry_after_is_treated_as_unsaid(wait: float) -> None:
+    router, client, clock = make(group("g", "a", "b"), cooldown_time=7, max_retry_wait=1.0)
+    client.script("a", RateLimitError("r", retry_after=wait))
+    client.script("b", RateLimitError("r", retry_after=wait))
+    with pytest.raises(RateLimitError):  # both tried, then none left to wait for
+        await router.acompletion_dict("g", HELLO)
+    health = {h.id: h for h in await router.ahealth()}
+    assert health["a"].cooldown_remaining == health["b"].cooldown_remaining == 7.0
+    clock.advance(7)
+    assert {await served_by(router) for _ in range(20)} == {"a", "b"}
+
+
+async def test_a_retry_after_beyond_the_calls_timeout_is_not_waited_for() -> None:
+    router, client, _ = make(group("g", "a", timeout=0.5), max_retry_wait=60)
+    client.script("a", RateLimitError("r", retry_after=2), RateLimitError("r", retry_after=2))
+    with pytest.raises(RateLimitError):
+        await router.acompletion_dict("g", HELLO)
+    assert len(client.calls) == 1
+    client.scripts.clear()
+    client.script("a", RateLimitError("r", retry_after=0.2))
+    assert (await router.acompletion_dict("g", HELLO)).retries == 1  # within it: waited
+
+
+def test_max_cooldown_time_must_be_positive_and_finite() -> None:
+    for bad in (0, -1, math.inf, math.nan):
+        with pytest.raises(ValueError, match="max_cooldown_time"):
+            Router(group("g", "a"), max_cooldown_time=bad)
 
 
 # -- limits and tiers ------------------------------------------------------------------------

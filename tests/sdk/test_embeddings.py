@@ -106,3 +106,37 @@ async def test_async_batches_are_sent_concurrently(fake_mistral: FakeMistral) ->
                                           [f"t{i}" for i in range(1100)])
     assert len(response.data) == 1100
     assert transport.peak >= 3
+
+
+def test_more_inputs_than_openai_allows_are_refused(sdk: SDK, fake_mistral: FakeMistral
+                                                    ) -> None:
+    with pytest.raises(gatewise.BadRequestError) as info:
+        sdk.embedding(input=["hello world"] * 2049)
+    assert info.value.param == "input" and "2048" in info.value.message
+    assert fake_mistral.requests == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_embedding_json_relays_each_vector_as_the_upstreams_bytes(
+        mode: str, fake_mistral: FakeMistral) -> None:
+    import orjson
+
+    from gatewise._rawjson import RawJSON, encode_chunks
+
+    inputs = [f"text {i}" for i in range(600)]  # two requests upstream
+    defaults = {"api_key": "test-key", "api_base": fake_mistral.base_url}
+    if mode == "sync":
+        with gatewise.Client(**defaults) as client:
+            relayed = client.embedding_json("mistral/mistral-embed", inputs)
+            typed = client.embedding("mistral/mistral-embed", inputs)
+    else:
+        async def run() -> tuple[Any, Any]:
+            async with gatewise.AsyncClient(**defaults) as client:
+                return (await client.embedding_json("mistral/mistral-embed", inputs),
+                        await client.embedding("mistral/mistral-embed", inputs))
+        relayed, typed = asyncio.run(run())
+    assert all(isinstance(d["embedding"], RawJSON) for d in relayed["data"])
+    read = orjson.loads(b"".join(encode_chunks(relayed)))
+    assert [d["index"] for d in read["data"]] == list(range(600))
+    assert [d["embedding"] for d in read["data"]] == [d.embedding for d in typed.data]
+    assert read["usage"]["prompt_tokens"] == typed.usage.prompt_tokens  # type: ignore[union-attr]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -43,9 +44,9 @@ def test_unknown_model_is_a_bad_request(sdk: SDK) -> None:
 
 def test_422_lists_every_offending_field(sdk: SDK) -> None:
     with pytest.raises(UnprocessableEntityError) as info:
-        sdk.completion(extra_body={"bogus": 1, "temperature": 9})
+        sdk.completion(extra_body={"bogus": 1, "other_bogus": 9})
     message = str(info.value)
-    assert "bogus" in message and "temperature" in message
+    assert "bogus" in message and "other_bogus" in message
     assert info.value.status_code == 422
 
 
@@ -142,3 +143,15 @@ def test_error_tree() -> None:
     assert issubclass(APITimeoutError, APIConnectionError)
     assert issubclass(ServiceUnavailableError, InternalServerError)
     assert issubclass(RateLimitError, gatewise.APIStatusError)
+
+
+@pytest.mark.parametrize("extra", [{"model": "magistral-medium-latest"}, {"stream": True},
+                                   {"messages": []}, {"max_tokens": 100000}])
+def test_extra_body_cannot_replace_what_gatewise_writes(sdk: SDK, extra: dict[str, Any]
+                                                        ) -> None:
+    with pytest.raises(BadRequestError) as info:
+        sdk.completion(extra_body=extra)
+    assert info.value.param == f"extra_body.{next(iter(extra))}"
+    assert sdk.fake.requests == []
+    with pytest.raises(BadRequestError, match="extra_body cannot set model"):
+        sdk.embedding(input="x", extra_body={"model": "codestral-embed"})

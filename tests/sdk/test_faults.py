@@ -89,9 +89,10 @@ def test_fault_gives_typed_error(mode: str, stream: bool, behavior: Any, error: 
         error = APIConnectionError  # no [DONE] ever comes
     fake_mistral.script(behavior)
     start = time.monotonic()
-    with pytest.raises(error):
+    with pytest.raises(error) as info:
         call(mode, fake_mistral.base_url, stream=stream)
     assert time.monotonic() - start < 2.5
+    assert not getattr(info.value, "unsent", False)  # it reached the upstream
 
 
 @MODES
@@ -106,9 +107,10 @@ def test_mid_stream_fault_raises_never_ends_silently(mode: str, behavior: Any,
                                                      fake_mistral: FakeMistral) -> None:
     fake_mistral.script(behavior)
     start = time.monotonic()
-    with pytest.raises(error):
+    with pytest.raises(error) as info:
         call(mode, fake_mistral.base_url, stream=True)
     assert time.monotonic() - start < 2.5
+    assert not getattr(info.value, "unsent", False)
 
 
 def test_retry_after_is_read_from_the_upstream(fake_mistral: FakeMistral) -> None:
@@ -124,21 +126,26 @@ def test_connection_refused(mode: str, stream: bool) -> None:
     with pytest.raises(APIConnectionError) as info:
         call(mode, f"http://127.0.0.1:{refused_port()}/v1", stream=stream)
     assert not isinstance(info.value, APITimeoutError)
+    assert info.value.unsent  # no connection: nothing reached the upstream
 
 
 @MODES
-def test_dns_failure(mode: str) -> None:
-    with pytest.raises(APIConnectionError):
-        call(mode, "http://no-such-host.invalid/v1", stream=False)
+@STREAM
+def test_dns_failure(mode: str, stream: bool) -> None:
+    with pytest.raises(APIConnectionError) as info:
+        call(mode, "http://no-such-host.invalid/v1", stream=stream)
+    assert info.value.unsent
 
 
 @MODES
-def test_connect_timeout(mode: str) -> None:
+@STREAM
+def test_connect_timeout(mode: str, stream: bool) -> None:
     with unanswered_port() as port:
         start = time.monotonic()
-        with pytest.raises(APITimeoutError):
-            call(mode, f"http://127.0.0.1:{port}/v1", stream=False, timeout=0.3)
+        with pytest.raises(APITimeoutError) as info:
+            call(mode, f"http://127.0.0.1:{port}/v1", stream=stream, timeout=0.3)
         assert time.monotonic() - start < 2.5
+    assert info.value.unsent
 
 
 @MODES

@@ -43,3 +43,8 @@ def test_mock_exception_is_raised(sdk: SDK, mock: object) -> None:
 def test_mock_still_checks_params(sdk: SDK) -> None:
     with pytest.raises(gatewise.UnsupportedParamsError):
         sdk.completion(mock_response="x", logit_bias={"1": 1})
+
+
+def test_a_mocked_answer_costs_nothing(sdk: SDK) -> None:
+    assert sdk.completion(mock_response="canned").cost == 0.0
+    assert sdk.embedding(input=["a", "b"], mock_response=[0.1, 0.2]).cost == 0.0

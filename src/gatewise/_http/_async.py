@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -46,13 +46,25 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
+# Errors raised before a connection was even open (refused, DNS failure, TLS handshake,
+# connect timeout): nothing reached the upstream.  aiohttp < 3.10 says a connect timeout
+# only in its message: not counted then.
+_UNSENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, *(
+    [aiohttp.ConnectionTimeoutError] if hasattr(aiohttp, "ConnectionTimeoutError") else []))
+
+
 def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
+    error: APIConnectionError
     if isinstance(exc, TimeoutError):
-        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
-    if mid_stream:
+        error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    elif mid_stream:
         return APIConnectionError(
             f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
-    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    else:
+        error = APIConnectionError(
+            f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    error.unsent = not mid_stream and isinstance(exc, _UNSENT)
+    return error
 
 
 # The error a silent stream fails with: aiohttp's own for it where it has one.
@@ -205,14 +217,16 @@ class AiohttpTransport:
 async def send(
     transport: AsyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
     error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
+    decode: Callable[[bytes, Secrets], dict[str, Any]] = decode_answer,
 ) -> dict[str, Any]:
-    """POST and decode the JSON answer, retrying what the policy says may be retried."""
+    """POST and decode the JSON answer (``decode``: a success's body -> the answer),
+    retrying what the policy says may be retried."""
     attempt = 0
     while True:
         try:
             response = await transport.request(request, timeout)
             if response.status < 400:
-                return decode_answer(response.content, secrets)
+                return decode(response.content, secrets)
             error = error_from(error_for, response.status, response.content,
                                response.headers, secrets)
         except APIError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -36,12 +36,18 @@ class SyncTransport(Protocol):
 
 
 def _mapped(exc: httpx.HTTPError, *, mid_stream: bool = False) -> APIError:
+    error: APIConnectionError
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
-    if mid_stream:
+        error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    elif mid_stream:
         return APIConnectionError(
             f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
-    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    else:
+        error = APIConnectionError(
+            f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    # Refused, DNS failure, TLS handshake, connect timeout: nothing reached the upstream.
+    error.unsent = not mid_stream and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return error
 
 
 class _HttpxStream:
@@ -122,14 +128,16 @@ class HttpxTransport:
 def send(
     transport: SyncTransport, request: Request, *, timeout: Timeout, policy: RetryPolicy,
     error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
+    decode: Callable[[bytes, Secrets], dict[str, Any]] = decode_answer,
 ) -> dict[str, Any]:
-    """POST and decode the JSON answer, retrying what the policy says may be retried."""
+    """POST and decode the JSON answer (``decode``: a success's body -> the answer),
+    retrying what the policy says may be retried."""
     attempt = 0
     while True:
         try:
             response = transport.request(request, timeout)
             if response.status < 400:
-                return decode_answer(response.content, secrets)
+                return decode(response.content, secrets)
             error = error_from(error_for, response.status, response.content,
                                response.headers, secrets)
         except APIError as exc:

@@ -100,6 +100,12 @@ class Adapter(Protocol):
 
     def parse_embedding_response(self, body: JSON, *, model: str) -> JSON: ...
 
+    def parse_embedding_answer(self, raw: bytes, *, model: str) -> JSON | None:
+        """Like ``parse_embedding_response`` from the raw answer, each vector kept as the
+        upstream's bytes (``gatewise._rawjson.RawJSON``): for relaying, never decoded;
+        None when it cannot be read so (it is then decoded whole)."""
+        ...
+
     def merge_embedding_responses(self, parts: list[JSON]) -> JSON: ...
 
     OCR_PATH: str

@@ -3,7 +3,8 @@
 The keys are LiteLLM's (``routing_strategy``, ``num_retries``, ``allowed_fails``,
 ``cooldown_time``, ``timeout``, ``fallbacks``, ``context_window_fallbacks``,
 ``model_group_alias``...) plus gatewise's own (``max_fallbacks``, ``retry_backoff``,
-``max_retry_wait``, ``latency_exploration``, and ``seed`` for reproducible choices).  The
+``max_retry_wait``, ``max_cooldown_time``, ``latency_exploration``, and ``seed`` for
+reproducible choices).  The
 result is the ``Router``'s keyword arguments; the router checks them once more when built.
 """
 
@@ -17,7 +18,7 @@ from gatewise.proxy._readers import Reader
 #: The settings that hold fallback chains.
 CHAINS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
 _COUNTS = ("num_retries", "allowed_fails", "max_fallbacks", "seed")
-_SECONDS = ("timeout", "stream_timeout", "max_retry_wait")
+_SECONDS = ("timeout", "stream_timeout", "max_retry_wait", "max_cooldown_time")
 _NUMBERS = ("cooldown_time", "retry_backoff", "latency_exploration")
 KNOWN = frozenset({"routing_strategy", "model_group_alias", *CHAINS, *_COUNTS, *_SECONDS,
                    *_NUMBERS})

@@ -118,6 +118,7 @@ class ProxyApp:
                 await self.state.start()
                 gc.collect()
                 gc.freeze()
+                self.state.big_answers.tune_allocator()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.state.aclose()

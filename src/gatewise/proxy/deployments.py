@@ -11,7 +11,7 @@ its path, not a 400 on every request.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,11 +24,13 @@ from gatewise.providers.base import PROVIDERS
 from gatewise.proxy._secret import Secret
 from gatewise.proxy.config import ConfigError, DeploymentConfig, ProxyConfig
 from gatewise.proxy.errors import CONFIG_DROP_PARAMS, ProxyError, bad_request, proxy_wording
+from gatewise.router.wildcards import is_pattern
 
 # Fields a request may not set: they would let a client send the deployment's key elsewhere.
 FORBIDDEN_FIELDS = frozenset({"api_key", "api_base", "base_url", "extra_headers",
                               "custom_llm_provider"})
-_CHECKED_FIELDS = FORBIDDEN_FIELDS | {"mock_response", "self"}
+_RESERVED = frozenset({"self", "admission"})
+_CHECKED_FIELDS = FORBIDDEN_FIELDS | _RESERVED | {"mock_response"}
 _PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 
@@ -44,6 +46,7 @@ class Deployment:
     id_header: bytes = b""
     api_key: Secret | None = None  # the entry's, or the provider's variable read at startup
     modes: frozenset[str] | None = None  # the kinds of call it serves; None: not known
+    wildcard: bool = False  # its model_name is a pattern ("*"): it serves many models
 
     @property
     def model_name(self) -> str:
@@ -89,7 +92,9 @@ class Deployment:
         params.update(self.config.router)
         return {"model_name": self.model_name, "params": params, "model_info": {"id": self.id}}
 
-    def cost(self, usage: Any) -> float | None:
+    def cost(self, usage: Any, info: ModelInfo | None = None) -> float | None:
+        """What a call cost: by the entry's own prices, else by the catalogue's for
+        ``info`` (the model a wildcard entry called), else for the entry's model."""
         if self.is_mock:
             return 0.0
         if type(usage) is not dict and not isinstance(usage, Mapping):
@@ -101,7 +106,7 @@ class Deployment:
                     * (config.input_cost_per_token or 0.0)
                     + (completion if isinstance(completion, int) else 0)
                     * (config.output_cost_per_token or 0.0))
-        return cost_for_usage(self.info, usage)
+        return cost_for_usage(self.info if info is None else info, usage)
 
     def unavailable(self, name: str | None = None) -> ProxyError:
         return ProxyError(
@@ -111,20 +116,77 @@ class Deployment:
             headers=[(b"x-should-retry", b"false")])
 
 
-def check_fields(body: Mapping[str, Any]) -> None:
+def check_fields(body: Mapping[str, Any], name: str, mock_only: Collection[str]) -> None:
     """Refuse the fields that would let a client send a deployment's key elsewhere, and a
-    ``mock_response`` that is not text (the SDK's other forms are for Python callers)."""
+    ``mock_response`` unless it is text (the SDK's other forms are for Python callers) and
+    every deployment the call for ``name`` may reach is a mock entry itself (``mock_only``:
+    a client must not skip an upstream the operator pays for, nor be billed for a canned
+    answer)."""
     if _CHECKED_FIELDS.isdisjoint(body):
         return
     if not FORBIDDEN_FIELDS.isdisjoint(body):
-        name = sorted(FORBIDDEN_FIELDS.intersection(body))[0]
-        raise bad_request(f"`{name}` cannot be set through the proxy: each model's "
-                          "credentials and endpoint come from the proxy's config", param=name)
+        field = sorted(FORBIDDEN_FIELDS.intersection(body))[0]
+        raise bad_request(f"`{field}` cannot be set through the proxy: each model's "
+                          "credentials and endpoint come from the proxy's config", param=field)
     mock = body.get("mock_response")
-    if mock is not None and not isinstance(mock, str):
-        raise bad_request("`mock_response` must be a string", param="mock_response")
-    if "self" in body:  # a keyword argument that Python would take for the client itself
-        raise bad_request("unknown parameter `self`", param="self")
+    if mock is not None:
+        if not isinstance(mock, str):
+            raise bad_request("`mock_response` must be a string", param="mock_response")
+        if name not in mock_only or not _fallback_names(body, name) <= set(mock_only):
+            raise bad_request(
+                f"`mock_response` is only taken by a model whose deployments are all mock "
+                f"entries (`mock_response` in the proxy's config); `{name}` calls an upstream",
+                param="mock_response")
+    for reserved in _RESERVED.intersection(body):  # keyword arguments of the client or
+        # router themselves (the client, the proxy's admission ticket): never a client's
+        raise bad_request(f"unknown parameter `{reserved}`", param=reserved)
+
+
+def _fallback_names(body: Mapping[str, Any], name: str) -> set[str]:
+    """The model names a request's own fallbacks name (the router refuses malformed ones)."""
+    from gatewise.router.fallbacks import FallbackConfig
+
+    try:
+        chains = FallbackConfig().with_overrides(
+            name, fallbacks=body.get("fallbacks"),
+            context_window=body.get("context_window_fallbacks"),
+            content_policy=body.get("content_policy_fallbacks"))
+    except ValueError:
+        return set()
+    return chains.groups()
+
+
+def mock_only_names(groups: Mapping[str, list[Deployment]],
+                    chains: Iterable[Mapping[str, list[str]]],
+                    aliases: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The names (groups and aliases) whose calls can only reach mock entries: every
+    deployment of the group, and of every group its configured fallbacks lead to, is one."""
+    from gatewise.router.fallbacks import WILDCARD
+
+    mocks = {name for name, group in groups.items() if all(d.is_mock for d in group)}
+
+    def group_of(name: str) -> str:
+        return str(aliases[name]["model"]) if name in aliases else name
+
+    chains = [{key if key == WILDCARD else group_of(key): [group_of(t) for t in targets]
+               for key, targets in chain.items()} for chain in chains]
+
+    def reaches_only_mocks(start: str) -> bool:
+        seen, queue = {start}, [start]
+        while queue:
+            group = queue.pop()
+            if group not in mocks:
+                return False
+            for chain in chains:
+                for target in chain.get(group, chain.get(WILDCARD, ())):
+                    if target not in seen:
+                        seen.add(target)
+                        queue.append(target)
+        return True
+
+    names = {name for name in mocks if reaches_only_mocks(name)}
+    return frozenset(names | {alias for alias, target in aliases.items()
+                              if target["model"] in names})
 
 
 def _key_source(config: DeploymentConfig, environ: Mapping[str, str]
@@ -180,6 +242,7 @@ def build_deployments(config: ProxyConfig, catalogue: Catalogue,
             config=entry, id=deployment_id, info=info, mode=mode, missing_env=missing,
             key_env=key_env, id_header=quote(deployment_id, safe=_HEADER_SAFE).encode("ascii"),
             api_key=key, modes=served_modes(info, entry.model_info),
+            wildcard=is_pattern(entry.model_name),
         ))
     if problems:
         raise ConfigError(problems)

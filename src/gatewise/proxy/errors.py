@@ -9,6 +9,7 @@ operator would apply it (:func:`proxy_wording`).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -75,8 +76,9 @@ def from_api_error(exc: APIError, *, env_hint: str | None = None) -> ProxyError:
     """The SDK's error -> the proxy's answer, with the status the upstream gave."""
     code = exc.code if isinstance(exc.code, str) else None
     headers: list[tuple[bytes, bytes]] = []
-    if exc.retry_after is not None:
-        headers.append((b"retry-after", str(max(0, round(exc.retry_after))).encode()))
+    wait = exc.retry_after
+    if wait is not None and 0 <= wait < math.inf:  # never raises: NaN and inf are left out
+        headers.append((b"retry-after", str(round(wait)).encode()))
     if isinstance(exc, APITimeoutError):
         return ProxyError(504, exc.message,
                           type="timeout", code=code or "upstream_timeout", headers=headers)

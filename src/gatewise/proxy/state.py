@@ -20,18 +20,22 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gatewise import __version__
-from gatewise.catalogue import Catalogue, default_catalogue
+from gatewise.catalogue import Catalogue, ModelInfo, default_catalogue
+from gatewise.catalogue.modes import served_modes
+from gatewise.proxy._memory import BigAnswers
 from gatewise.proxy._passthrough import pass_through_target
 from gatewise.proxy._router_settings import CHAINS
 from gatewise.proxy.access.control import AccessControl
 from gatewise.proxy.access.estimate import Estimator
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT, ConfigError, ProxyConfig
-from gatewise.proxy.deployments import Deployment, build_deployments
+from gatewise.proxy.deployments import Deployment, build_deployments, mock_only_names
 from gatewise.proxy.errors import ProxyError, bad_request
 from gatewise.proxy.modes import group_modes, mode_mismatch
 from gatewise.proxy.record import Sinks
+from gatewise.proxy.wildcards import wildcard_names
 from gatewise.router._deadline import PerLoop
 from gatewise.router.store import MemoryStore, StateStore
+from gatewise.router.wildcards import is_pattern
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
@@ -75,29 +79,50 @@ class AppState:
         usable = {name: [d for d in group if d.problem is None]
                   for name, group in self.by_name.items()}
         served = {name for name, group in usable.items() if group}
-        # The names the router serves (model names and aliases); those it cannot -> why.
+        # The names each wildcard group serves (model_name "*": every model it may call).
+        self.wildcards = wildcard_names(self.by_name, self.catalogue,
+                                        taken={*self.by_name, *aliases})
+        # The names the router serves (model names, aliases, the names of wildcard groups);
+        # those it cannot -> why.
         self.unavailable: dict[str, Deployment] = {
             name: group[0] for name, group in self.by_name.items() if name not in served}
         for alias, target in aliases.items():
             if target["model"] not in served:
                 self.unavailable[alias] = self.by_name[target["model"]][0]
-        self.served = served | {a for a, t in aliases.items() if t["model"] in served}
-        listed = [*self.by_name, *(a for a, t in aliases.items() if not t["hidden"])]
+        for name, wild in self.wildcards.items():
+            if wild.group not in served:
+                self.unavailable[name] = self.by_name[wild.group][0]
+        plain = [name for name in self.by_name if not is_pattern(name)]
+        self.served = ({n for n in plain if n in served}
+                       | {a for a, t in aliases.items() if t["model"] in served}
+                       | {n for n, w in self.wildcards.items() if w.group in served})
+        named = [*plain, *(a for a, t in aliases.items() if not t["hidden"])]
+        listed = [*named, *(n for n, w in self.wildcards.items() if w.listed)]
         self.listed = listed
         self.aliases = aliases
-        self.names = ", ".join(listed)
+        # The names whose calls reach only mock entries: the only ones a request's own
+        # mock_response may be used on.
+        mock_only = mock_only_names(
+            self.by_name, [settings.get(key, {}) for key in CHAINS], aliases)
+        self.mock_only = mock_only | {n for n, w in self.wildcards.items()
+                                      if w.group in mock_only}
+        # In messages, a wildcard group stands for its names (there may be dozens).
+        self.names = ", ".join([*named, *(n for n in self.by_name if is_pattern(n))])
         self.master_key = config.master_key
         self.max_body = config.max_request_body_bytes
         self.client_timeout = config.client_timeout
         self.deadlines = PerLoop()  # for reading request bodies
+        self.big_answers = BigAnswers()
         self.new_call_id = CallIds()
         self.created = int(time.time())
         # What each name serves (its group's modes; None: not known, every route tried).
         self.modes = {n: group_modes(d.modes for d in self._group(n))
                       for n in [*self.by_name, *aliases]}
+        self.modes.update({n: served_modes(w.info) for n, w in self.wildcards.items()})
         self.models_body = orjson.dumps(
             {"object": "list", "data": [self._model_card(n) for n in listed]})
-        self.model_bodies = {n: orjson.dumps(self._model_card(n)) for n in listed}
+        self.model_bodies = {n: orjson.dumps(self._model_card(n))
+                             for n in (*listed, *self.wildcards)}
         self._openapi: bytes | None = None
         # The production layer: live state (shared with the router), who may call what,
         # the sinks every request's record goes to, and the database once opened.
@@ -118,10 +143,15 @@ class AppState:
         self.max_audio_upload = config.max_audio_upload_bytes
         self.pass_through = pass_through_target(config, self.deployments)
 
-    def cost_of(self, deployment_id: str, usage: Any) -> float | None:
-        """What a call on ``deployment_id`` that used ``usage`` costs (settlements)."""
+    def cost_of(self, deployment_id: str, usage: Any, name: str | None = None
+                ) -> float | None:
+        """What a call for ``name`` on ``deployment_id`` that used ``usage`` costs (for
+        settlements; a wildcard deployment's calls are priced as the model called)."""
         deployment = self.by_id.get(deployment_id)
-        return None if deployment is None else deployment.cost(usage)
+        if deployment is None:
+            return None
+        info = self.priced_as(name) if deployment.wildcard and name else None
+        return deployment.cost(usage, info)
 
     def _group_prices(self) -> dict[str, tuple[float, float]]:
         """Each model name's dearest input and output price per token (for estimates)."""
@@ -174,8 +204,10 @@ class AppState:
         return self._openapi
 
     def mode_of(self, name: str) -> str:
-        """``chat``, ``embedding``, ``moderation``...: the mode of the deployments behind
-        ``name`` (``chat`` when nothing says)."""
+        """``chat``, ``embedding``, ``moderation``...: the mode of the deployments (for a
+        wildcard's name, of the model) behind ``name`` (``chat`` when nothing says)."""
+        if name in self.wildcards:
+            return self.wildcards[name].info.mode
         return self._group(name)[0].mode
 
     def _group(self, name: str) -> list[Deployment]:
@@ -185,6 +217,12 @@ class AppState:
         """Whether ``name`` serves calls of ``mode`` (when nothing is known of it, yes)."""
         modes = self.modes.get(name)
         return modes is None or mode in modes
+
+    def priced_as(self, name: str) -> ModelInfo | None:
+        """The catalogue record a call for ``name`` served by a wildcard deployment is
+        priced by: the model called (the deployment's own model is a pattern)."""
+        wild = self.wildcards.get(name)
+        return None if wild is None else wild.info
 
     def _model_card(self, name: str) -> dict[str, Any]:
         # "mode": what the model is (null when neither catalogue nor config says).
@@ -218,8 +256,10 @@ class AppState:
                 settings[key] = self._usable_chains(settings[key], key, served | {WILDCARD})
         entries = [d.router_entry() for d in self.deployments if d.problem is None]
         try:
+            # A request may lower its retries and timeouts, never raise what the config allows.
             return Router(entries, model_group_alias=aliases, client=self.client,
-                          store=self.live, clock=self.clock, **settings)
+                          cap_call_options=True, store=self.live, clock=self.clock,
+                          **settings)
         except ValueError as exc:
             raise ConfigError([f"{config.source}: router_settings: {exc}"]) from None
 

@@ -22,6 +22,7 @@ from gatewise._streaming import AsyncStream, same
 from gatewise.router._deadline import PerLoop
 from gatewise.router.deployments import Deployment
 from gatewise.router.store import StateStore
+from gatewise.router.wildcards import concrete_model
 
 if TYPE_CHECKING:
     from gatewise.state.ticket import Ticket
@@ -42,6 +43,8 @@ class CallSpec(NamedTuple):
     stream_timeout: float | None
     tokens: int
     """Estimated prompt tokens, counted against tpm when the deployment is reserved."""
+    model: str | None = None
+    """For a wildcard group: what the ``*`` of each deployment's ``model`` stands for."""
     ticket: Ticket | None = None
     """The proxy's admission ticket (key limits, budget): taken with the first acquire,
     settled with the release of the attempt that served the call."""
@@ -86,11 +89,17 @@ def _timeout_error(deployment: Deployment, what: str, seconds: float) -> APITime
                            model=model or deployment.model)
 
 
+def model_of(deployment: Deployment, spec: CallSpec) -> str:
+    """The model a call asks ``deployment`` for (a wildcard deployment's, made concrete)."""
+    return deployment.model if spec.model is None else concrete_model(deployment.model,
+                                                                      spec.model)
+
+
 async def _first_of(send: Send, deployment: Deployment, spec: CallSpec,
                     params: dict[str, Any]) -> tuple[Any, Any]:
     """Open the stream and wait for its first chunk (``_END`` if it has none); a failure
     on the way closes it."""
-    upstream = await send(deployment.model, spec.payload, **params)
+    upstream = await send(model_of(deployment, spec), spec.payload, **params)
     try:
         return upstream, await upstream.__anext__()
     except StopAsyncIteration:
@@ -104,12 +113,14 @@ class Caller:
     """Runs attempts; owns the in-flight, latency and token bookkeeping."""
 
     def __init__(self, store: StateStore, clock: Callable[[], float], on_failure: OnFailure,
-                 *, timeout: float | None, stream_timeout: float | None) -> None:
+                 *, timeout: float | None, stream_timeout: float | None,
+                 capped: bool = False) -> None:
         self._store = store
         self._clock = clock
         self.on_failure = on_failure
         self._timeout = timeout
         self._stream_timeout = stream_timeout
+        self._capped = capped
         # By kind of call (stream or not), then deployment id: see _base.
         self._bases: tuple[dict[str, tuple[dict[str, Any], float | None]], ...] = ({}, {})
         self._deadlines = PerLoop()
@@ -119,22 +130,34 @@ class Caller:
         """The deployment's call parameters as a plain dict (merging a mapping proxy on
         every call costs more), with the SDK's own retries off (the router decides) and
         the call's timeout in (for a stream, its first chunk's and longest silence's).
-        Made once per deployment and kind of call, unless the call sets its own timeouts."""
-        own = spec.timeout is not None or spec.stream_timeout is not None
-        if not own:
-            known = self._bases[spec.stream].get(deployment.id)
-            if known is not None:
-                return known
+        Made once per deployment and kind of call, unless the call sets its own timeouts:
+        then, when ``capped``, they may lower the configured one, never raise it."""
+        known = self._bases[spec.stream].get(deployment.id)
+        if known is None:
+            known = self._made(deployment, spec.stream, None, None)
+            self._bases[spec.stream][deployment.id] = known
+        if spec.timeout is None and spec.stream_timeout is None:
+            return known
+        base, timeout = self._made(deployment, spec.stream, spec.timeout, spec.stream_timeout)
+        allowed = known[1]
+        if self._capped and allowed is not None and (timeout is None or timeout > allowed):
+            base["timeout"] = timeout = allowed
+        return base, timeout
+
+    def _made(self, deployment: Deployment, stream: bool, call_timeout: float | None,
+              call_stream_timeout: float | None) -> tuple[dict[str, Any], float | None]:
         base = {**deployment.params, "num_retries": 0}
-        timeout = spec.timeout or deployment.timeout or self._timeout
-        if spec.stream:
-            timeout = (spec.stream_timeout or deployment.stream_timeout
+        timeout = call_timeout or deployment.timeout or self._timeout
+        if stream:
+            timeout = (call_stream_timeout or deployment.stream_timeout
                        or self._stream_timeout or timeout)
         if timeout is not None:
             base["timeout"] = timeout
-        if not own:
-            self._bases[spec.stream][deployment.id] = base, timeout
         return base, timeout
+
+    def timeout_for(self, deployment: Deployment, spec: CallSpec) -> float | None:
+        """The time a call on ``deployment`` may take (a stream: its first chunk's wait)."""
+        return self._base(deployment, spec)[1]
 
     async def call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
         """Call ``deployment``, which the router has acquired (it is counted in flight)."""
@@ -153,12 +176,13 @@ class Caller:
                 stream = await self._open(deployment, send, spec, params, timeout, started)
                 handed_over = True
                 return stream
+            model = deployment.model if spec.model is None else model_of(deployment, spec)
             if timeout is None:
-                response = await send(deployment.model, spec.payload, **params)
+                response = await send(model, spec.payload, **params)
             else:
                 try:
                     with self._deadlines.within(timeout):
-                        response = await send(deployment.model, spec.payload, **params)
+                        response = await send(model, spec.payload, **params)
                 except TimeoutError:
                     raise _timeout_error(deployment, "no answer", timeout) from None
             latency = time.perf_counter() - started

@@ -5,7 +5,9 @@ For each group: pick an available deployment (not cooling down, under its rpm/tp
 deployments skip the stats snapshot: ``acquire`` says who is available); call it; on
 failure, book it (failure count, cooldown) and retry per :mod:`gatewise.router.policy` on
 another deployment where one is ready, else on a tried one after its ``Retry-After`` or a
-backoff.  When the group is spent, the plan's next group; when all are spent, the most
+backoff.  An attempt that could not even open its connection (``APIConnectionError.unsent``)
+moves on to another deployment of the group whatever the retry budget says: it sent
+nothing.  When the group is spent, the plan's next group; when all are spent, the most
 telling error, carrying every attempt.  Waits are ``asyncio.sleep``: nothing blocks the
 event loop.
 """
@@ -18,18 +20,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from gatewise._exceptions import APIError, RateLimitError
+from gatewise._exceptions import APIConnectionError, APIError, RateLimitError
 from gatewise.router._attempt import Caller, CallSpec, Send
 from gatewise.router.deployments import Deployment
 from gatewise.router.fallbacks import FallbackConfig, FallbackPlan
-from gatewise.router.policy import Attempt, Cooldown, Retry, final_error, policy_for
-from gatewise.router.result import DeploymentHealth, RouteResult, Status
+from gatewise.router.policy import (
+    Attempt,
+    Cooldown,
+    Retry,
+    final_error,
+    policy_for,
+    upstream_wait,
+)
+from gatewise.router.result import DeploymentHealth, RouteResult, health_of
 from gatewise.router.store import StateStore
 from gatewise.router.strategies import (
     Strategy,
     availability,
     best_tier,
-    recent_latency,
     shuffle_weights,
     simple_shuffle,
     weighted_pick,
@@ -47,16 +55,19 @@ class Engine:
     rng: random.Random
     allowed_fails: int
     cooldown_time: float
+    max_cooldown: float
     backoff: float
     max_wait: float
     timeout: float | None
     stream_timeout: float | None
     max_fallbacks: int
+    capped: bool = False
+    """Whether a call's own timeouts may only lower the configured ones."""
     caller: Caller = field(init=False)
 
     def __post_init__(self) -> None:
         self.caller = Caller(self.store, self.clock, self.failed, timeout=self.timeout,
-                             stream_timeout=self.stream_timeout)
+                             stream_timeout=self.stream_timeout, capped=self.capped)
         # simple-shuffle needs no stats snapshot to choose: see _acquire_blind.
         self._blind = self.strategy is simple_shuffle
         self._first_tiers = {id(group): (tier, shuffle_weights(tier))
@@ -105,28 +116,42 @@ class Engine:
         retries = 0
         if isinstance(start, _Busy):
             return self._none_free(group, deployments, run, start)
+        limit: float | None = None  # the timeout of the call that failed with ``last``
+        moves = 0  # moves on from a deployment that could not even be reached
         if start is not None:
             last = await self._book(group, run, tried, *start)
+            limit = self.caller.timeout_for(start[0], spec)
         while True:
             if last is None:
                 picked = await self._pick(deployments, spec)
                 if isinstance(picked, _Busy):
                     return self._none_free(group, deployments, run, picked)
             else:
-                if retries >= budget:
-                    return last
-                may_wait = not plan.has_more(group, last)
-                target = await self._retry_target(deployments, spec, last, tried, retries,
-                                                  may_wait=may_wait)
+                target = None
+                if isinstance(last, APIConnectionError) and last.unsent and (
+                        moves < len(deployments)):
+                    # Nothing reached the upstream: going to another deployment is always
+                    # safe, whatever the retry budget (at most once per deployment).
+                    found = await self._pick(deployments, spec, avoid=tried)
+                    if isinstance(found, Deployment):
+                        target = found
+                        moves += 1
                 if target is None:
-                    return last
+                    if retries >= budget:
+                        return last
+                    may_wait = not plan.has_more(group, last)
+                    target = await self._retry_target(deployments, spec, last, tried, retries,
+                                                      may_wait=may_wait, limit=limit)
+                    if target is None:
+                        return last
+                    retries += 1
                 picked = target
-                retries += 1
                 run.retries += 1
             try:
                 response = await self.caller.call(picked, send, spec)
             except APIError as exc:
                 last = await self._book(group, run, tried, picked, exc)
+                limit = self.caller.timeout_for(picked, spec)
                 continue
             return RouteResult(response, picked.id, group, run.retries, run.fallbacks,
                                tuple(run.attempts))
@@ -146,11 +171,12 @@ class Engine:
         return error
 
     async def _retry_target(self, deployments: Sequence[Deployment], spec: CallSpec,
-                            error: APIError, tried: set[str], retries: int, *, may_wait: bool
-                            ) -> Deployment | None:
+                            error: APIError, tried: set[str], retries: int, *, may_wait: bool,
+                            limit: float | None) -> Deployment | None:
         """Where to retry after ``error``: another deployment when one is ready, else (if
         the error allows, and no fallback group is waiting to take over) a tried one after
-        its ``Retry-After`` or a backoff."""
+        its ``Retry-After`` or a backoff, if that is no longer than ``limit`` (the call's
+        timeout on the deployment that failed) and ``max_wait``."""
         rule = policy_for(error).retry
         if rule is Retry.NEVER:
             return None
@@ -159,7 +185,7 @@ class Engine:
             return picked
         if rule is Retry.OTHER or not picked.avoided_only or not may_wait:
             return None
-        delay = self._delay(error, retries)
+        delay = self._delay(error, retries, limit)
         if delay is None:
             return None
         await asyncio.sleep(delay)
@@ -220,11 +246,15 @@ class Engine:
             f"down or at their rpm/tpm limit); try again in {seconds:g} s",
             model=group, retry_after=seconds, code="no_deployments_available")
 
-    def _delay(self, error: APIError, retry: int) -> float | None:
-        """How long to wait before using an already-tried deployment again."""
-        if error.retry_after is not None:
-            return None if error.retry_after > self.max_wait else error.retry_after
-        ceiling = min(self.max_wait, self.backoff * 2.0 ** max(0, retry))
+    def _delay(self, error: APIError, retry: int, limit: float | None) -> float | None:
+        """How long to wait before using an already-tried deployment again: the upstream's
+        ``Retry-After``, else a backoff; never longer than ``max_wait`` nor ``limit`` (a
+        call is not held past what its timeout allows: None, do not wait)."""
+        most = self.max_wait if limit is None else min(self.max_wait, limit)
+        asked = upstream_wait(error)
+        if asked is not None:
+            return None if asked > most else asked
+        ceiling = min(most, self.backoff * 2.0 ** max(0, retry))
         return ceiling / 2 + self.rng.random() * ceiling / 2
 
     async def failed(self, deployment: Deployment, error: APIError) -> None:
@@ -239,27 +269,15 @@ class Engine:
                 return
         if len(self.groups[deployment.model_name]) < 2:
             return
-        seconds = self.cooldown_time if error.retry_after is None else error.retry_after
+        asked = upstream_wait(error)  # an upstream's wish, within what the operator allows
+        seconds = self.cooldown_time if asked is None else min(asked, self.max_cooldown)
         if seconds > 0:
             await self.store.set_cooldown(deployment.id, now + seconds)
 
     async def health(self, deployments: Sequence[Deployment]) -> list[DeploymentHealth]:
         now = self.clock()
-        stats = await self.store.stats([d.id for d in deployments], now)
-        out = []
-        for d in deployments:
-            s = stats[d.id]
-            ready, wait = availability([d], stats, now)
-            cooling = s.cooldown_until is not None and s.cooldown_until > now
-            status: Status = "healthy" if ready else "cooling_down" if cooling else "at_limit"
-            out.append(DeploymentHealth(
-                id=d.id, model_name=d.model_name, model=d.model, api_base=d.api_base,
-                status=status, cooldown_remaining=wait if cooling else None,
-                in_flight=s.in_flight, latency=recent_latency(s, stream=False),
-                time_to_first_token=recent_latency(s, stream=True) if s.ttfts else None,
-                requests_this_minute=s.requests, tokens_this_minute=s.tokens, rpm=d.rpm,
-                tpm=d.tpm, failures_last_minute=s.failures))
-        return out
+        return health_of(deployments, await self.store.stats([d.id for d in deployments], now),
+                         now)
 
 
 @dataclass(slots=True)

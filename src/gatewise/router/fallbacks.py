@@ -73,6 +73,11 @@ class FallbackConfig:
                     names.add(group)
         return names
 
+    def targets(self) -> set[str]:
+        """Every group named as a fallback."""
+        return {target for chains in (self.fallbacks, self.context_window, self.content_policy)
+                for targets in chains.values() for target in targets}
+
     def next_for(self, group: str, error: APIError) -> tuple[str, ...]:
         """The groups to try after ``group`` failed with ``error``."""
         if isinstance(error, ContextWindowExceededError):

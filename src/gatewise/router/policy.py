@@ -12,6 +12,10 @@ connection error               same after wait                    in a minute
 unreadable 2xx body            another only    ``allowed_fails``  after allowed_fails
 =============================  ==============  =================  ======================
 
+An attempt whose connection could not even be opened (refused, DNS failure, connect timeout:
+``APIConnectionError.unsent``) sent nothing, so it moves on to another deployment of its group
+whatever the retry budget says, at most once per deployment; it is counted as a retry.
+
 When every attempt failed, the error raised is the *most telling* one, by this precedence
 (first wins; ties go to the latest attempt, except rate limits, where the soonest
 ``retry_after`` wins):
@@ -28,6 +32,7 @@ When every attempt failed, the error raised is the *most telling* one, by this p
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -84,6 +89,14 @@ def policy_for(error: APIError) -> ErrorPolicy:
     return ErrorPolicy(Retry.NEVER, Cooldown.NONE)
 
 
+def upstream_wait(error: APIError) -> float | None:
+    """The seconds the upstream asked to wait (``retry_after``), if it is a usable number:
+    a negative or non-finite one is treated as unsaid (the adapters already read it so; this
+    guards the router's waits against any other source of errors)."""
+    wait = error.retry_after
+    return wait if wait is not None and 0 <= wait < math.inf else None
+
+
 class Attempt(NamedTuple):
     """One failed try: which deployment (None when none was available) of which group."""
 
@@ -122,9 +135,10 @@ def most_telling(attempts: Sequence[Attempt]) -> APIError:
     best = min(rank(a.error) for a in attempts)
     errors = [a.error for a in attempts if rank(a.error) == best]
     if best == 3:
-        waits = [e.retry_after for e in errors if e.retry_after is not None]
+        waits = [(wait, i) for i, e in enumerate(errors)
+                 if (wait := upstream_wait(e)) is not None]
         if waits:
-            return next(e for e in errors if e.retry_after == min(waits))
+            return errors[min(waits)[1]]
     return errors[-1]
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
+from gatewise.router.deployments import Deployment
 from gatewise.router.policy import Attempt, attempts_of
+from gatewise.router.store import DeploymentStats
+from gatewise.router.strategies import availability, recent_latency
 
 R = TypeVar("R")
 
@@ -76,3 +80,22 @@ class DeploymentHealth:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def health_of(deployments: Sequence[Deployment], stats: Mapping[str, DeploymentStats],
+              now: float) -> list[DeploymentHealth]:
+    """Each deployment's state, from a snapshot of the store taken at ``now``."""
+    out = []
+    for d in deployments:
+        s = stats[d.id]
+        ready, wait = availability([d], stats, now)
+        cooling = s.cooldown_until is not None and s.cooldown_until > now
+        status: Status = "healthy" if ready else "cooling_down" if cooling else "at_limit"
+        out.append(DeploymentHealth(
+            id=d.id, model_name=d.model_name, model=d.model, api_base=d.api_base,
+            status=status, cooldown_remaining=wait if cooling else None,
+            in_flight=s.in_flight, latency=recent_latency(s, stream=False),
+            time_to_first_token=recent_latency(s, stream=True) if s.ttfts else None,
+            requests_this_minute=s.requests, tokens_this_minute=s.tokens, rpm=d.rpm,
+            tpm=d.tpm, failures_last_minute=s.failures))
+    return out

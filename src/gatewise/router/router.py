@@ -9,6 +9,7 @@ twins run the same coroutines on a private event-loop thread (see ``_sync``).
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -20,6 +21,14 @@ from typing import TYPE_CHECKING, Any, cast
 from gatewise._exceptions import BadRequestError, NotFoundError
 from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
+from gatewise.router._options import (
+    CALL_OPTIONS,
+    PINNED,
+    count,
+    pinned_error,
+    seconds,
+    with_options,
+)
 from gatewise.router._sync import LoopThread, sync_stream
 from gatewise.router.deployments import Deployment, build_deployments
 from gatewise.router.endpoints import EndpointRoutes
@@ -32,6 +41,7 @@ from gatewise.router.strategies import (
     latency_based,
     strategy_named,
 )
+from gatewise.router.wildcards import is_pattern, match, patterns
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
@@ -47,32 +57,6 @@ if TYPE_CHECKING:
     )
 
 JSON = dict[str, Any]
-
-_PINNED = frozenset({"api_key", "api_base", "base_url", "custom_llm_provider"})
-"""Where a call goes (and with which key) is the deployment's business, never the call's:
-a call naming another base URL must not carry a deployment's key there."""
-_CALL_OPTIONS = frozenset({
-    "num_retries", "max_retries", "timeout", "request_timeout", "stream_timeout",
-    "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
-})
-
-
-def _seconds(value: Any, name: str, *, per_call: bool = False) -> float | None:
-    if value is None:
-        return None
-    seconds = getattr(value, "read", value)  # a gatewise.Timeout bounds the whole call too
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        message = f"{name} must be a positive number of seconds, got {value!r}"
-        raise BadRequestError(message, param=name) if per_call else ValueError(message)
-    return float(seconds)
-
-
-def _count(value: Any, name: str, *, per_call: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        message = f"{name} must be an integer >= 0, got {value!r}"
-        raise BadRequestError(message, param=name) if per_call else ValueError(message)
-    return value
-
 
 class Router(EndpointRoutes):
     """Route calls for model names over a list of deployments.  Chat and embeddings here;
@@ -91,15 +75,22 @@ class Router(EndpointRoutes):
     at once.  Which errors retry: :mod:`gatewise.router.policy`.
     ``allowed_fails``: a deployment's ``allowed_fails``-th failure (5xx, timeout, connection
     error) within 60 s benches it for ``cooldown_time`` seconds (or the upstream's
-    ``Retry-After``); a 401/403/404/429 benches it at once.  A group's only deployment is
-    never benched: there is nowhere else to go, so it is retried after a backoff instead.
+    ``Retry-After``, at most ``max_cooldown_time``); a 401/403/404/429 benches it at once.
+    A group's only deployment is never benched: there is nowhere else to go, so it is
+    retried after a backoff instead.  A retry waits for an upstream's ``Retry-After`` only
+    when that is no longer than ``max_retry_wait`` and the call's timeout.
 
     ``timeout`` bounds a whole call on one deployment; ``stream_timeout`` bounds a stream's
     silences: the wait for its first chunk, and every gap between two chunks after it
     (default: ``timeout``); both can be set per deployment and per call (call > deployment
-    > router).  ``fallbacks``, ``context_window_fallbacks``,
+    > router).  ``cap_call_options``: a call's own ``num_retries``/``max_retries``,
+    ``timeout``/``request_timeout`` and ``stream_timeout`` may lower what the configuration
+    gives it, never raise it (off by default: an SDK caller is the operator; the proxy,
+    whose callers are not, turns it on).  ``fallbacks``, ``context_window_fallbacks``,
     ``content_policy_fallbacks``: see :mod:`gatewise.router.fallbacks`.
-    ``model_group_alias``: ``{"alias": "model_name"}``.
+    ``model_group_alias``: ``{"alias": "model_name"}``.  A ``model_name`` with a ``*``
+    (``"*"``, ``"mistral/*"``) is a wildcard group serving every name it matches, its
+    deployments' ``model`` written with the ``*`` too (:mod:`gatewise.router.wildcards`).
 
     ``store`` holds the live state (default :class:`MemoryStore`); ``clock`` (default
     ``time.monotonic``) and ``seed``/``rng`` make cooldowns, windows and choices
@@ -114,12 +105,14 @@ class Router(EndpointRoutes):
         num_retries: int = 2,
         allowed_fails: int = 3,
         cooldown_time: float = 5.0,
+        max_cooldown_time: float = 300.0,
         timeout: float | None = None,
         stream_timeout: float | None = None,
         fallbacks: Any = None,
         context_window_fallbacks: Any = None,
         content_policy_fallbacks: Any = None,
         model_group_alias: Mapping[str, Any] | None = None,
+        cap_call_options: bool = False,
         max_fallbacks: int = 5,
         retry_backoff: float = 0.5,
         max_retry_wait: float = 60.0,
@@ -137,6 +130,9 @@ class Router(EndpointRoutes):
         for deployment in self.deployments:
             group = self._groups.get(deployment.model_name, ())
             self._groups[deployment.model_name] = (*group, deployment)
+        # Groups called by their name; the wildcard ones serve the names they match.
+        self._patterns = patterns(self._groups)
+        self._named = {name for name in self._groups if not is_pattern(name)}
         self._aliases = self._parse_aliases(model_group_alias or {})
         # A group's retry budget: the most any of its entries asks (else num_retries).
         self._budgets = {name: max(given) for name, group in self._groups.items()
@@ -147,6 +143,7 @@ class Router(EndpointRoutes):
             parse_chains(context_window_fallbacks, "context_window_fallbacks"),
             parse_chains(content_policy_fallbacks, "content_policy_fallbacks"))
         self._check_known(self._fallbacks.groups(), "fallbacks")
+        self._check_targets(self._fallbacks)
         self._fallbacks = self._fallbacks.resolved(self._aliases)
         self.routing_strategy = routing_strategy
         strategy = strategy_named(routing_strategy)
@@ -154,21 +151,26 @@ class Router(EndpointRoutes):
             if not 0.0 <= latency_exploration <= 1.0:
                 raise ValueError("latency_exploration must be between 0 and 1")
             strategy = cast(Strategy, partial(latency_based, exploration=latency_exploration))
-        self.num_retries = _count(num_retries, "num_retries")
-        self.allowed_fails = _count(allowed_fails, "allowed_fails")
+        self.num_retries = count(num_retries, "num_retries")
+        self.allowed_fails = count(allowed_fails, "allowed_fails")
         self.cooldown_time = float(cooldown_time)
         if self.cooldown_time < 0:
             raise ValueError("cooldown_time must be >= 0 seconds")
-        self.timeout = _seconds(timeout, "timeout")
-        self.stream_timeout = _seconds(stream_timeout, "stream_timeout")
-        self.max_fallbacks = _count(max_fallbacks, "max_fallbacks")
+        self.max_cooldown_time = float(max_cooldown_time)
+        if not 0 < self.max_cooldown_time < math.inf:
+            raise ValueError("max_cooldown_time must be a positive, finite number of seconds")
+        self.timeout = seconds(timeout, "timeout")
+        self.stream_timeout = seconds(stream_timeout, "stream_timeout")
+        self.max_fallbacks = count(max_fallbacks, "max_fallbacks")
         self.store: StateStore = store if store is not None else MemoryStore()
         self._engine = Engine(
             self._groups, self.store, strategy, clock or time.monotonic,
             rng or random.Random(seed), self.allowed_fails, self.cooldown_time,
-            backoff=float(retry_backoff), max_wait=float(max_retry_wait),
+            max_cooldown=self.max_cooldown_time, backoff=float(retry_backoff),
+            max_wait=float(max_retry_wait),
             timeout=self.timeout, stream_timeout=self.stream_timeout,
-            max_fallbacks=self.max_fallbacks)
+            max_fallbacks=self.max_fallbacks, capped=bool(cap_call_options))
+        self.cap_call_options = bool(cap_call_options)
         self._client = client
         self._owns_client = client is None
         self._thread = LoopThread("gatewise-router")
@@ -182,8 +184,10 @@ class Router(EndpointRoutes):
         parsed: dict[str, str] = {}
         for alias, target in aliases.items():
             name = target.get("model") if isinstance(target, Mapping) else target
-            if not isinstance(name, str) or name not in self._groups:
-                raise ValueError(f"model_group_alias {alias!r} -> {target!r}: no such model_name")
+            if not isinstance(name, str) or name not in self._named:
+                why = ("a wildcard group serves the names it matches, not an alias"
+                       if isinstance(name, str) and name in self._groups else "no such model_name")
+                raise ValueError(f"model_group_alias {alias!r} -> {target!r}: {why}")
             parsed[str(alias)] = name
         return parsed
 
@@ -194,20 +198,33 @@ class Router(EndpointRoutes):
             message = f"{setting} name unknown model_name(s): {', '.join(unknown)}"
             raise BadRequestError(message, param=setting) if per_call else ValueError(message)
 
+    def _check_targets(self, config: FallbackConfig, *, per_call: bool = False) -> None:
+        wild = sorted(n for n in config.targets() if n in self._groups and n not in self._named)
+        if wild:
+            message = (f"fallbacks cannot go to a wildcard group ({', '.join(wild)}): it serves "
+                       "the names it matches, and a fallback names none")
+            raise BadRequestError(message, param="fallbacks") if per_call else ValueError(message)
+
     @property
     def model_names(self) -> list[str]:
-        """The names callers may use: every model group, then the aliases."""
-        return [*self._groups, *self._aliases]
+        """The names callers may use: every model group, then the aliases (a wildcard
+        group's are the names it matches)."""
+        return [*self._named, *self._aliases]
 
     def get_deployments(self, model_name: str) -> tuple[Deployment, ...]:
         return self._groups.get(self._aliases.get(model_name, model_name), ())
 
-    def _group(self, model: str) -> str:
+    def _resolve(self, model: str) -> tuple[str, str | None]:
+        """The group serving ``model``, and, for a wildcard group, what its ``*`` stands for
+        (:mod:`gatewise.router.wildcards`); a group named ``model`` always wins."""
         name = self._aliases.get(model, model)
-        if name not in self._groups:
+        if name in self._named:
+            return name, None
+        found = match(self._patterns, model) if isinstance(model, str) else None
+        if found is None:
             raise NotFoundError(f"The model {model!r} does not exist on this router",
                                 model=model, code="model_not_found", param="model")
-        return name
+        return found
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{name}: {len(ds)}" for name, ds in self._groups.items())
@@ -242,7 +259,7 @@ class Router(EndpointRoutes):
 
     # The three below return the routing coroutine itself (awaited by the caller): a frame
     # less for each of the call's resumptions to pass through (the proxy calls
-    # acompletion_sse and aembedding_dict on every request).
+    # acompletion_sse and aembedding_json on every request).
 
     def acompletion_dict(self, model: str, messages: list[JSON], *,
                          admission: Ticket | None = None, **params: Any
@@ -261,6 +278,12 @@ class Router(EndpointRoutes):
                         admission: Ticket | None = None, **params: Any
                         ) -> Coroutine[Any, Any, RouteResult[JSON]]:
         return self._route(self.client.embedding_dict, model, input, params, admission)
+
+    def aembedding_json(self, model: str, input: str | list[str], **params: Any
+                        ) -> Coroutine[Any, Any, RouteResult[JSON]]:
+        """For relaying: each vector stays the upstream's bytes
+        (``AsyncClient.embedding_json``)."""
+        return self._route(self.client.embedding_json, model, input, params)
 
     async def ahealth(self) -> list[DeploymentHealth]:
         """Each deployment's state: healthy, cooling down (and for how long), at its limit."""
@@ -327,28 +350,18 @@ class Router(EndpointRoutes):
 
     async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any],
                      admission: Ticket | None = None) -> RouteResult[Any]:
-        first = self._group(model)
-        if not _PINNED.isdisjoint(params):
-            pinned = sorted(_PINNED.intersection(params))
-            raise BadRequestError(f"{', '.join(pinned)} cannot be set per call on a router: "
-                                  "each deployment has its own", param=pinned[0])
-        if _CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
-            budget = self._budgets.get(first, self.num_retries)
+        first, wanted = self._resolve(model)
+        if not PINNED.isdisjoint(params):
+            raise pinned_error(params)
+        budget = self._budgets.get(first, self.num_retries)
+        if CALL_OPTIONS.isdisjoint(params):  # the common case: nothing for the router
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
-                            estimate_tokens(payload) if self._counts_tokens else 0, admission)
+                            estimate_tokens(payload) if self._counts_tokens else 0, wanted,
+                            admission)
             return await self._engine.route(send, spec, first, self._fallbacks, budget)
-        call_params = {k: v for k, v in params.items() if k not in _CALL_OPTIONS}
-        retries = params.get("num_retries", params.get("max_retries"))
-        budget = (self._budgets.get(first, self.num_retries) if retries is None
-                  else _count(retries, "num_retries", per_call=True))
-        timeout = _seconds(params.get("timeout", params.get("request_timeout")), "timeout",
-                           per_call=True)
-        spec = CallSpec(
-            payload=payload, params=call_params, stream=bool(params.get("stream")),
-            timeout=timeout,
-            stream_timeout=_seconds(params.get("stream_timeout"), "stream_timeout",
-                                    per_call=True),
-            tokens=estimate_tokens(payload) if self._counts_tokens else 0, ticket=admission)
+        spec, budget = with_options(payload, params, wanted, budget=budget,
+                                    capped=self.cap_call_options,
+                                    counts_tokens=self._counts_tokens, ticket=admission)
         try:
             config = self._fallbacks.with_overrides(
                 first, fallbacks=params.get("fallbacks"),
@@ -358,6 +371,7 @@ class Router(EndpointRoutes):
             raise BadRequestError(str(exc), param="fallbacks") from None
         if config is not self._fallbacks:
             self._check_known(config.groups(), "fallbacks", per_call=True)
+            self._check_targets(config, per_call=True)
             config = config.resolved(self._aliases)
         return await self._engine.route(send, spec, first, config, budget)
 

@@ -14,7 +14,7 @@ from gatewise.providers.mistral import (
     parse_embedding_response,
     split_embedding_inputs,
 )
-from gatewise.providers.mistral.embeddings import approximate_tokens
+from gatewise.providers.mistral.embeddings import BODY_FIELDS, approximate_tokens
 from tests.fake_mistral import validate_body
 
 EMBED = ModelInfo(provider="mistral", model="mistral-embed", mode="embedding",
@@ -67,8 +67,15 @@ def test_unknown_params_are_unsupported_unless_dropped() -> None:
                                                            "input": "hello"}
 
 
-def test_extra_body_is_merged() -> None:
-    assert build(extra_body={"output_dimension": 8})["output_dimension"] == 8
+def test_extra_body_adds_new_fields() -> None:
+    assert build(extra_body={"truncate": True})["truncate"] is True
+
+
+@pytest.mark.parametrize("name", sorted(BODY_FIELDS))
+def test_extra_body_cannot_replace_a_field_gatewise_writes(name: str) -> None:
+    with pytest.raises(BadRequestError) as info:
+        build(extra_body={name: 8, "truncate": True})
+    assert info.value.param == f"extra_body.{name}"
 
 
 def test_bad_input_is_refused() -> None:

@@ -140,6 +140,12 @@ def test_429_retry_after_http_date() -> None:
     ({"Retry-After": "2", "x-ratelimit-reset-req-minute": "9"}, 2.0),
     ({"Retry-After": "soon"}, None),
     ({}, None),
+    # Not finite, negative or unreadable: treated as unsaid (the next header may speak).
+    *(({"Retry-After": bad}, None) for bad in ("inf", "Infinity", "nan", "1e400", "-5",
+                                                "-inf", "Mon, 01 Jan 2001 00:00:00")),
+    ({"Retry-After": "inf", "x-ratelimit-reset-req-minute": "9"}, 9.0),
+    ({"x-ratelimit-reset-tokens": "inf", "x-ratelimit-remaining-tokens": "0"}, None),
+    ({"x-ratelimit-reset-tokens": "1e400", "x-ratelimit-reset-req": "4"}, 4.0),
 ])
 def test_429_retry_after_from_rate_limit_headers(headers: dict[str, str],
                                                  expected: float | None) -> None:

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from gatewise import APIStatusError
 from gatewise._prepare import encode_body
 from gatewise.providers.mistral import build_chat_body, build_embedding_body
+from gatewise.providers.mistral.embeddings import BODY_FIELDS as EMBEDDING_FIELDS
+from gatewise.providers.mistral.params import BODY_FIELDS as CHAT_FIELDS
 from tests.fake_mistral import validate_body
 from tests.providers.mistral._helpers import NATIVE
 
@@ -105,6 +107,7 @@ def test_any_chat_input_is_translated_or_refused_clearly(messages: Any, params: 
         return
     body, encoded = outcome
     assert validate_body("ChatCompletionRequest", body) == [], body
+    assert set(body) <= CHAT_FIELDS, body  # extra_body may only add fields gatewise never writes
     assert orjson.loads(encoded) == _as_json(body)
 
 
@@ -121,4 +124,5 @@ def test_any_embedding_input_is_translated_or_refused_clearly(inputs: Any, param
         return
     body, encoded = outcome
     assert validate_body("EmbeddingRequest", body) == [], body
+    assert set(body) <= EMBEDDING_FIELDS, body
     assert orjson.loads(encoded) == _as_json(body)

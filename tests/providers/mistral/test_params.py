@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from gatewise._exceptions import BadRequestError, UnsupportedParamsError
-from tests.providers.mistral._helpers import MODEL, USER, body, nulls
+from gatewise.providers.mistral.params import BODY_FIELDS
+from tests.providers.mistral._helpers import MODEL, NATIVE, USER, body, nulls
 
 
 def test_model_and_messages_always_and_nothing_else_by_default() -> None:
@@ -173,10 +174,45 @@ def test_bad_prediction() -> None:
         body(prediction={"type": "content", "content": 3})
 
 
-def test_extra_body_is_merged_last_and_verbatim() -> None:
-    out = body(temperature=0.1, extra_body={"temperature": 0.9, "custom": {"a": None}})
-    assert out["temperature"] == 0.9
+def test_extra_body_adds_new_fields_verbatim() -> None:
+    out = body(temperature=0.1, extra_body={"custom": {"a": None}, "other": 1})
+    assert out["temperature"] == 0.1
     assert out["custom"] == {"a": None}
+    assert out["other"] == 1
+
+
+@pytest.mark.parametrize("extra", [
+    {"model": "magistral-medium-latest"},
+    {"messages": [{"role": "user", "content": "something else"}]},
+    {"stream": True},
+    {"max_tokens": 100000},
+    *({name: 1} for name in sorted(BODY_FIELDS)),
+])
+def test_extra_body_cannot_replace_a_field_gatewise_writes(extra: dict[str, Any]) -> None:
+    with pytest.raises(BadRequestError) as info:
+        body(extra_body={**extra, "custom": 1})
+    (name,) = extra
+    assert info.value.param == f"extra_body.{name}"
+    assert name in info.value.message
+
+
+def test_extra_body_clashes_are_all_named() -> None:
+    with pytest.raises(BadRequestError) as info:
+        body(extra_body={"random_seed": 1, "model": "x", "tools": [], "custom": 1})
+    assert info.value.param == "extra_body.model, extra_body.random_seed, extra_body.tools"
+    assert "model, random_seed, tools" in info.value.message
+
+
+def test_body_fields_holds_every_field_the_adapter_writes() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    out = body(temperature=0.3, top_p=0.9, max_completion_tokens=5, stop="x", n=1, seed=3,
+               presence_penalty=0.1, frequency_penalty=0.1, parallel_tool_calls=True,
+               metadata={}, safe_prompt=True, prompt_mode="reasoning", guardrails=[],
+               prompt_cache_key="k", tools=tools, tool_choice="auto", stream=True,
+               response_format={"type": "text"}, service_tier="auto",
+               prediction={"type": "content", "content": "x"}, reasoning_effort="high",
+               model_info=NATIVE)
+    assert set(out) == BODY_FIELDS
 
 
 def test_extra_body_must_be_a_dict() -> None:

@@ -8,6 +8,7 @@ from gatewise.providers.mistral.embeddings import (
     EMBEDDINGS_PATH,
     build_embedding_body,
     merge_embedding_responses,
+    parse_embedding_answer,
     parse_embedding_response,
     split_embedding_inputs,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "moderation_request",
     "native_stream_translator",
     "parse_chat_response",
+    "parse_embedding_answer",
     "parse_embedding_response",
     "parse_fim_response",
     "parse_moderation_response",

@@ -7,9 +7,9 @@ from typing import Any
 from gatewise._exceptions import BadRequestError
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
-from gatewise.providers.mistral.checks import bad
+from gatewise.providers.mistral.checks import bad, extra_fields
 from gatewise.providers.mistral.messages import translate_messages
-from gatewise.providers.mistral.params import translate_params
+from gatewise.providers.mistral.params import BODY_FIELDS, translate_params
 from gatewise.providers.mistral.reasoning import (
     native_effort,
     prepend_instruction,
@@ -63,8 +63,6 @@ def _chat_body(model: str, messages: list[JSON], params: JSON, drop_params: bool
         body["stream"] = True
 
     extra_body: Any = params.get("extra_body")
-    if extra_body is not None:
-        if not isinstance(extra_body, dict):
-            raise bad("extra_body", "must be an object")
-        body.update(extra_body)  # the caller's explicit escape hatch, verbatim
+    if extra_body is not None:  # the caller's escape hatch, for fields gatewise never sends
+        body.update(extra_fields(extra_body, BODY_FIELDS))
     return body

@@ -29,6 +29,25 @@ def bad(path: str, why: str) -> BadRequestError:
     return BadRequestError(f"{path}: {why}", provider="mistral", param=path)
 
 
+def extra_fields(value: Any, written: frozenset[str]) -> dict[str, Any]:
+    """A caller's ``extra_body``: fields to send as given, refused (all named at once) where
+    one would replace a field the adapter writes or checks itself (``written``): the model,
+    the checked messages, a limit such as ``max_tokens``.  Those come from the request's
+    own parameters, or a client could pick another model on an operator's key."""
+    if not isinstance(value, dict):
+        raise bad("extra_body", "must be an object")
+    clashes = sorted(written.intersection(value))
+    if clashes:
+        names = ", ".join(clashes)
+        raise BadRequestError(
+            f"extra_body cannot set {names}: gatewise writes "
+            f"{'this field' if len(clashes) == 1 else 'these fields'} itself from the "
+            "request's own parameters (pass them as such); extra_body may only add fields "
+            "gatewise never sends",
+            provider="mistral", param=", ".join(f"extra_body.{name}" for name in clashes))
+    return value
+
+
 def _number(low: float, high: float, *, low_exclusive: bool = False) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):

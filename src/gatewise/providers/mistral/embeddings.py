@@ -5,14 +5,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
+from gatewise._rawjson import RawJSON
 from gatewise.catalogue._model_info import ModelInfo
 from gatewise.providers.base import JSON
-from gatewise.providers.mistral.checks import EMBEDDING_CHECKS, bad, check_params
+from gatewise.providers.mistral.checks import (
+    EMBEDDING_CHECKS,
+    bad,
+    check_params,
+    extra_fields,
+)
 from gatewise.providers.mistral.params import unsupported_error
 
 EMBEDDINGS_PATH = "/embeddings"
 
 _PASSTHROUGH = frozenset({"encoding_format", "output_dtype", "metadata", "output_dimension"})
+# Every field of the body gatewise writes itself (extra_body may only add others).
+BODY_FIELDS = frozenset({"model", "input", *_PASSTHROUGH})
 _NOISE = frozenset({"user", "extra_headers"})
 
 # Mistral refuses a request over 512 inputs or ~16k tokens (16384 by its older message).
@@ -61,10 +71,8 @@ def build_embedding_body(
     if unsupported and not drop_params:
         raise unsupported_error(unsupported)
     extra_body: Any = params.get("extra_body")
-    if extra_body is not None:
-        if not isinstance(extra_body, dict):
-            raise bad("extra_body", "must be an object")
-        body.update(extra_body)  # the caller's explicit escape hatch, verbatim
+    if extra_body is not None:  # the caller's escape hatch, for fields gatewise never sends
+        body.update(extra_fields(extra_body, BODY_FIELDS))
     return body
 
 
@@ -122,6 +130,84 @@ def parse_embedding_response(body: JSON, *, model: str) -> JSON:
                       "index": index if isinstance(index, int) else position})
     return {"object": "list", "data": items, "model": body.get("model") or model,
             "usage": _usage(body.get("usage"))}
+
+
+_KEY = b'"embedding"'
+_BLANK = frozenset(b" \t\r\n")
+
+
+def _skip_blanks(raw: bytes, i: int) -> int:
+    while i < len(raw) and raw[i] in _BLANK:
+        i += 1
+    return i
+
+
+def _cut_vectors(raw: bytes) -> tuple[bytes, list[RawJSON]] | None:
+    """``raw`` with the k-th ``"embedding"`` value (an array, or a base64 string) replaced by
+    the number k, and the values themselves (views of ``raw``, as they were sent); None when
+    a value is neither.
+
+    A few C-level searches per vector, none per number.  The cuts are right only if the
+    skeleton still parses with every marker where a vector was (see :func:`_with_vectors`):
+    a misplaced cut (an array inside the array, a bracket or quote inside a string, the
+    key's text inside a string) leaves the rest of that value in the skeleton, where it is
+    not valid JSON, or a marker elsewhere."""
+    view = memoryview(raw)
+    pieces: list[bytes | memoryview] = []
+    vectors: list[RawJSON] = []
+    start = pos = 0
+    while (at := raw.find(_KEY, pos)) >= 0:
+        i = _skip_blanks(raw, at + len(_KEY))
+        if raw[i:i + 1] != b":":  # a value ("object": "embedding"), not the key
+            pos = i
+            continue
+        i = _skip_blanks(raw, i + 1)
+        opening = raw[i:i + 1]
+        if opening == b"[":
+            end = raw.find(b"]", i) + 1
+        elif opening == b'"':
+            end = raw.find(b'"', i + 1) + 1
+        else:
+            return None
+        if end <= 0:
+            return None
+        pieces += (view[start:i], b"%d" % len(vectors))
+        vectors.append(RawJSON(view[i:end]))
+        start = pos = end
+    pieces.append(view[start:])
+    return b"".join(pieces), vectors
+
+
+def _with_vectors(skeleton: Any, vectors: list[RawJSON]) -> JSON | None:
+    """The skeleton with each marker replaced by its vector, or None when the markers are
+    not exactly where the vectors were (then the cuts were wrong)."""
+    if not isinstance(skeleton, dict):
+        return None
+    data = skeleton.get("data")
+    if not isinstance(data, list) or len(data) != len(vectors):
+        return None
+    for number, item in enumerate(data):
+        marker = item.get("embedding") if isinstance(item, dict) else None
+        if type(marker) is not int or marker != number:
+            return None
+        item["embedding"] = vectors[number]
+    return skeleton
+
+
+def parse_embedding_answer(raw: bytes, *, model: str) -> JSON | None:
+    """Mistral's embeddings answer as it came (bytes) -> OpenAI's shape, like
+    :func:`parse_embedding_response`, but each vector is a :class:`~gatewise._rawjson.RawJSON`
+    (a view of ``raw``), for relaying: its numbers are never parsed into Python floats (see
+    ``gatewise._rawjson``).  None when the vectors cannot be cut out safely: the answer is
+    then to be decoded whole (by the HTTP layer, which says what is wrong with it)."""
+    cut = _cut_vectors(raw)
+    if cut is None:
+        return None
+    try:
+        body = _with_vectors(orjson.loads(cut[0]), cut[1])
+    except orjson.JSONDecodeError:
+        return None
+    return None if body is None else parse_embedding_response(body, model=model)
 
 
 def merge_embedding_responses(parts: list[JSON]) -> JSON:

@@ -10,6 +10,7 @@ years: ``{"detail": [...]}`` (422 today), ``{"message": {"detail": [...]}}`` and
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -98,19 +99,27 @@ def _read_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
 
 
 def _seconds(value: str | None) -> float | None:
+    """A header's wait in seconds (a number, or an HTTP date: a past one is 0), or None when
+    it says nothing usable: not finite (``inf``, ``nan``, ``1e400``), negative or unreadable
+    values are treated as absent, never trusted."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return seconds if 0.0 <= seconds < math.inf else None  # False for NaN
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     from datetime import UTC, datetime
 
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    try:
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, OverflowError):  # a date without a zone, or out of range
+        return None
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -30,12 +30,20 @@ PASSTHROUGH = frozenset({
 })
 # Client bookkeeping with no Mistral meaning (stream_options is the stream translator's).
 NOISE = frozenset({"user", "store", "stream_options", "extra_headers", "safety_identifier"})
-# Handled by name below or by build_chat_body.
-HANDLED = frozenset({
-    "stream", "max_completion_tokens", "seed", "tools", "tool_choice", "functions",
-    "function_call", "response_format", "prediction", "service_tier", "reasoning_effort",
-    "thinking", "extra_body",
-})
+# Handled by name below or by build_chat_body: the Mistral field each one may write.
+PRODUCES: dict[str, str | None] = {
+    "stream": "stream", "max_completion_tokens": "max_tokens", "seed": "random_seed",
+    "tools": "tools", "functions": "tools", "tool_choice": "tool_choice",
+    "function_call": "tool_choice", "response_format": "response_format",
+    "prediction": "prediction", "service_tier": "service_tier",
+    "reasoning_effort": "reasoning_effort", "thinking": "reasoning_effort",
+    "extra_body": None,  # checked and merged by build_chat_body (see BODY_FIELDS)
+}
+HANDLED = frozenset(PRODUCES)
+# Every field of the body gatewise writes or validates itself: a caller's extra_body may add
+# other fields, never replace one of these (the model, the checked messages, the limits).
+BODY_FIELDS = frozenset({"model", "messages", *PASSTHROUGH,
+                         *(field for field in PRODUCES.values() if field is not None)})
 MISTRAL_SERVICE_TIERS = frozenset({"auto", "standard_only"})
 OPENAI_SERVICE_TIERS = frozenset({"default", "flex", "priority", "scale"})
 

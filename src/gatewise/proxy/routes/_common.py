@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections.abc import Mapping
+from functools import partial
 from time import perf_counter
 from typing import Any
 
 import orjson
 
 from gatewise._exceptions import APIError, AuthenticationError
+from gatewise._rawjson import encode_chunks
+from gatewise.catalogue import ModelInfo
 from gatewise.proxy._asgi import JSON_TYPE, Headers, Receive, Scope, Send, read_body, respond
+from gatewise.proxy._memory import BigAnswers
 from gatewise.proxy.access.identity import identity_of
 from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
@@ -119,7 +125,7 @@ async def admit(state: AppState, scope: Scope, exchange: Exchange, name: str, pa
         return None  # the master key (or an open proxy): nothing to count
     ticket = await access.ticket(identity, name, exchange.record.call_id, payload, body)
     if ticket is not None:
-        ticket.cost_of = state.cost_of
+        ticket.cost_of = partial(state.cost_of, name=name)
         exchange.ticket = ticket
     return ticket
 
@@ -142,19 +148,57 @@ def limit_error(exc: LimitExceeded, call_id: bytes) -> ProxyError:
     return error
 
 
-async def respond_result(send: Send, result: RouteResult[Any], deployment: Deployment,
-                         call_id: bytes, start: float, upstream: float,
-                         exchange: Exchange) -> None:
-    """A JSON answer with the metadata headers; the overhead is taken last."""
-    response: dict[str, Any] = result.response
+def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
+                    info: ModelInfo | None, exchange: Exchange) -> Headers:
     headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
-    usage = response.get("usage")
-    exchange.used(usage)
-    cost = cost_header(deployment.cost(usage))
+    usage = result.response.get("usage")
+    price = deployment.cost(usage, info)
+    exchange.used(usage, cost=price)
+    cost = cost_header(price)
     if cost is not None:
         headers.append(cost)
     headers += exchange.key_headers()
     headers.append(JSON_TYPE)
-    payload = orjson.dumps(response)
+    return headers
+
+
+async def respond_result(send: Send, result: RouteResult[Any], deployment: Deployment,
+                         call_id: bytes, start: float, upstream: float, exchange: Exchange,
+                         info: ModelInfo | None = None) -> None:
+    """A JSON answer with the metadata headers (its cost by ``info``'s prices when it is
+    not the deployment's model); the overhead is taken last."""
+    headers = _result_headers(result, deployment, call_id, info, exchange)
+    payload = orjson.dumps(result.response)
     headers.append(overhead_header(start, upstream))
     await respond(send, 200, payload, headers)
+
+
+async def respond_in_pieces(send: Send, result: RouteResult[Any], deployment: Deployment,
+                            call_id: bytes, start: float, upstream: float,
+                            big: BigAnswers, exchange: Exchange,
+                            info: ModelInfo | None = None) -> None:
+    """Like :func:`respond_result`, for an answer that may be big and hold the upstream's
+    own bytes (``gatewise._rawjson``: an embeddings answer): written a piece of bounded size
+    at a time, each piece in a turn of the event loop of its own, so a big answer never
+    holds the loop for long nor sits whole in memory a second time; once sent, its memory
+    goes back to the system (``big``)."""
+    headers = _result_headers(result, deployment, call_id, info, exchange)
+    pieces = encode_chunks(result.response)
+    first = next(pieces)
+    second = next(pieces, None)
+    headers.append(overhead_header(start, upstream))
+    if second is None:  # a small answer: one piece, with its length
+        await respond(send, 200, first, headers)
+        return
+    sent = 0
+    big.started()
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for piece in itertools.chain((first, second), pieces):
+            if sent:
+                await asyncio.sleep(0)  # each piece in a turn of its own
+            sent += len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        big.done(sent)

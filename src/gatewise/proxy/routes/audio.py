@@ -12,6 +12,7 @@ disk); one with fields after the file is called again with them, from the spool.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from time import perf_counter
 from typing import Any
 
@@ -43,7 +44,8 @@ _LISTS = frozenset({"timestamp_granularities", "context_bias", "include"})
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
-def form_params(fields: list[tuple[str, str]]) -> tuple[Any, dict[str, Any]]:
+def form_params(fields: list[tuple[str, str]], mock_only: Collection[str]
+                ) -> tuple[Any, dict[str, Any]]:
     """The model and the call's parameters from the form's text fields, typed as the
     JSON API has them (``name[]`` and repeated list fields become lists)."""
     params: dict[str, Any] = {}
@@ -68,7 +70,7 @@ def form_params(fields: list[tuple[str, str]]) -> tuple[Any, dict[str, Any]]:
         except (TypeError, ValueError):
             raise bad_request("`temperature` must be a number", param="temperature") from None
     name = params.pop("model", None)
-    check_fields(params)
+    check_fields(params, name, mock_only)
     return name, params
 
 
@@ -92,7 +94,7 @@ async def _call(state: AppState, name: Any, upload: Upload | None, params: dict[
             raise upstream_error(exc, call_id, state.by_id) from None
     if upload.failure is not None:
         raise upload.failure
-    name, params = form_params(upload.early + upload.late)
+    name, params = form_params(upload.early + upload.late, state.mock_only)
     state.check_served(name, mode=MODE)
     try:
         return await state.router.atranscription_sse(name, upload, admission=ticket,
@@ -126,7 +128,8 @@ async def transcriptions(state: AppState, scope: Scope, receive: Receive, send: 
             upload = Upload(reader, event[1], event[2], fields)
             if not any(n == "model" for n, _ in fields):
                 await upload.receive_all()  # the model comes later: read it all first
-        name, params = form_params(upload.early + upload.late if upload else fields)
+        name, params = form_params(upload.early + upload.late if upload else fields,
+                                   state.mock_only)
         state.check_served(name, mode=MODE)
         if upload is None and not (params.get("file_url") or params.get("file_id")):
             raise bad_request("`file` is required: the audio to transcribe", param=FILE_FIELD)

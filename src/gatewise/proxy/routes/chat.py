@@ -49,7 +49,7 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     stream = body.get("stream")
     if stream is not None and type(stream) is not bool:
         raise bad_request("`stream` must be true or false", param="stream")
-    check_fields(body)
+    check_fields(body, name, state.mock_only)
     router = state.router
     call_id = exchange.call_id
     ticket = await admit(state, scope, exchange, name, messages, body)
@@ -64,7 +64,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     exchange.served(result, deployment, upstream)
     response = result.response
     if isinstance(response, dict):
-        await respond_result(send, result, deployment, call_id, start, upstream, exchange)
+        await respond_result(send, result, deployment, call_id, start, upstream, exchange,
+                             state.priced_as(name) if deployment.wildcard else None)
         return
     # An AsyncStream of SSE bytes, its first block already in: the router has settled
     # where it runs, and the cost is not known before the headers go out.

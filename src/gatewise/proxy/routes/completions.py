@@ -30,7 +30,7 @@ async def completions(state: AppState, scope: Scope, receive: Receive, send: Sen
     stream = body.get("stream")
     if stream is not None and type(stream) is not bool:
         raise bad_request("`stream` must be true or false", param="stream")
-    check_fields(body)
+    check_fields(body, name, state.mock_only)
     router = state.router
     call_id = exchange.call_id
     ticket = await admit(state, scope, exchange, name, prompt, body)

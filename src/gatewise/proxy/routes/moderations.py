@@ -25,7 +25,7 @@ async def moderations(state: AppState, scope: Scope, receive: Receive, send: Sen
         raise bad_request("`input` is required: a string, a list of strings, or a "
                           "conversation (a list of messages)", param="input")
     inputs = body.pop("input")
-    check_fields(body)
+    check_fields(body, name, state.mock_only)
     router = state.router
     call_id = exchange.call_id
     ticket = await admit(state, scope, exchange, name, inputs, body)

@@ -33,7 +33,7 @@ async def ocr(state: AppState, scope: Scope, receive: Receive, send: Send) -> No
         raise bad_request("`document` is required, e.g. {\"type\": \"document_url\", "
                           "\"document_url\": \"https://...\"}", param="document")
     document = body.pop("document")
-    check_fields(body)
+    check_fields(body, name, state.mock_only)
     router = state.router
     call_id = exchange.call_id
     ticket = await admit(state, scope, exchange, name, document, body)
