@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 DEFAULT_TIMEOUT = 600.0
 """Seconds a call may wait for the upstream (per read; also the stream idle timeout)."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_NUM_RETRIES = 2
 
+Body: TypeAlias = bytes | AsyncIterable[bytes] | None
+SslVerify: TypeAlias = bool | str
+
 
 class Request(NamedTuple):
-    """One HTTP request to an upstream, body already encoded (a tuple: one is made per
-    call, and a frozen dataclass costs four times as much to make)."""
+    """One HTTP request to an upstream (a tuple: one is made per call, and a frozen
+    dataclass costs four times as much to make).
+
+    ``content`` is the encoded body, or an async iterable of bytes for a streamed upload
+    (the asyncio transports only): sent with ``Transfer-Encoding: chunked`` unless
+    ``headers`` give a ``Content-Length``.  An iterable is read once, so a request
+    carrying one is never sent twice (see :func:`replayable`).  ``ssl_verify`` is how an
+    ``https`` upstream's certificate is checked: True against the system's CA store,
+    False not at all, or a path to a CA bundle (a file, or a directory of hashed
+    certificates); the hostname is checked whenever the certificate is.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
-    content: bytes | None = None
+    content: Body = None
+    ssl_verify: SslVerify = True
 
     def __repr__(self) -> str:  # headers hold the API key: never show them
         return f"Request(method={self.method!r}, url={self.url!r})"
+
+
+def replayable(request: Request) -> bool:
+    """Whether ``request`` can be sent again (its body is not a one-shot iterable)."""
+    content = request.content
+    return content is None or isinstance(content, bytes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,9 @@ DEFAULT_CLIENT_TIMEOUT = 30.0
 """Seconds a client may take to send its request's head, and each piece of its body."""
 DEFAULT_GRACEFUL_SHUTDOWN = 10.0
 MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
+UPSTREAM_TRANSPORTS = ("lean", "aiohttp")
+"""``general_settings.upstream_transport``: how the proxy talks to upstreams (the first is
+the default; see ``gatewise._http._h1``)."""
 
 _TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
                        "general_settings", "router_settings"})
@@ -47,10 +50,10 @@ _ENTRY_KEYS = frozenset({"model_name", "params", "litellm_params", "model_info"}
 _ROUTER_PARAMS = ("rpm", "tpm", "weight", "order")
 _UNSUPPORTED_PARAMS = ("max_parallel_requests",)
 _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
-_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
+_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout", "ssl_verify"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
-                           "graceful_shutdown_timeout"})
+                           "graceful_shutdown_timeout", "upstream_transport"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -79,6 +82,7 @@ class DeploymentConfig:
     num_retries: int | None = None
     drop_params: bool | None = None
     extra_headers: dict[str, str] | None = field(default=None, repr=False)
+    ssl_verify: bool | str | None = None
     mock_response: Any = None
     router: dict[str, Any] = field(default_factory=dict)
     input_cost_per_token: float | None = None
@@ -103,6 +107,8 @@ class ProxyConfig:
     drop_params: bool = False
     num_retries: int | None = None
     request_timeout: float | None = None
+    ssl_verify: bool | str = True
+    upstream_transport: str = UPSTREAM_TRANSPORTS[0]
     router_settings: dict[str, Any] = field(default_factory=dict)
     """Checked ``router_settings``, as ``Router`` keyword arguments; ``model_group_alias``
     is ``{alias: {"model": model_name, "hidden": bool}}``."""
@@ -188,6 +194,8 @@ def _settings(r: Reader, top: dict[str, Any]) -> dict[str, Any]:
         out["num_retries"] = r.count(section["num_retries"], f"{name}.num_retries")
     if "request_timeout" in section:
         out["request_timeout"] = r.seconds(section["request_timeout"], f"{name}.request_timeout")
+    if "ssl_verify" in section:
+        out["ssl_verify"] = r.ssl_verify(section["ssl_verify"], f"{name}.ssl_verify")
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -215,6 +223,11 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str]) -> dict
     for name in ("client_timeout", "graceful_shutdown_timeout"):
         if name in values:
             out[name] = r.seconds(values[name], f"general_settings.{name}")
+    transport = values.get("upstream_transport", UPSTREAM_TRANSPORTS[0])
+    if transport not in UPSTREAM_TRANSPORTS:
+        r.error("general_settings.upstream_transport",
+                f"must be one of {', '.join(UPSTREAM_TRANSPORTS)}, got {transport!r}")
+    out["upstream_transport"] = transport
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -295,6 +308,8 @@ def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str
         out["drop_params"] = r.boolean(params.pop("drop_params"), f"{path}.drop_params")
     if "extra_headers" in params:
         out["extra_headers"] = r.headers(params.pop("extra_headers"), f"{path}.extra_headers")
+    if "ssl_verify" in params:
+        out["ssl_verify"] = r.ssl_verify(params.pop("ssl_verify"), f"{path}.ssl_verify")
     out["mock_response"] = params.pop("mock_response", None)
     out["router"] = {k: (r.positive(params.pop(k), f"{path}.{k}") if k == "weight"
                          else r.count(params.pop(k), f"{path}.{k}", low=1))

@@ -26,7 +26,7 @@ from gatewise.proxy.errors import ProxyError, bad_request
 
 # Fields a request may not set: they would let a client send the deployment's key elsewhere.
 FORBIDDEN_FIELDS = frozenset({"api_key", "api_base", "base_url", "extra_headers",
-                              "custom_llm_provider"})
+                              "custom_llm_provider", "ssl_verify"})
 _CHECKED_FIELDS = FORBIDDEN_FIELDS | {"mock_response", "self"}
 _PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
@@ -71,7 +71,7 @@ class Deployment:
         params: dict[str, Any] = {"model": config.model, **config.params}
         if self.api_key is not None:
             params["api_key"] = self.api_key.reveal()
-        for name in ("api_base", "drop_params", "extra_headers", "mock_response"):
+        for name in ("api_base", "drop_params", "extra_headers", "ssl_verify", "mock_response"):
             value = getattr(config, name)
             if value is not None:
                 params[name] = value

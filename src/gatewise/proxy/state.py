@@ -3,7 +3,9 @@
 Everything is made when the app is created, so a bad config fails before the server
 binds: the deployments, the ``Router`` that serves them (given only the usable ones, with
 their keys unwrapped at that point), and the precomputed ``/models`` answers.  The router's
-``AsyncClient`` opens its aiohttp pool on first use, inside the event loop that serves.
+``AsyncClient`` sends through the transport ``general_settings.upstream_transport`` names
+(the lean one by default), whose pools open on first use, inside the event loop that
+serves.
 """
 
 from __future__ import annotations
@@ -26,9 +28,22 @@ from gatewise.router._deadline import PerLoop
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
+    from gatewise._http._async import AsyncTransport
     from gatewise.router import Router
 
 _MAX_ECHO = 100  # characters of a client's model name quoted back in an error
+
+
+def upstream_transport(name: str) -> AsyncTransport:
+    """The transport ``general_settings.upstream_transport`` names (its pools open in the
+    serving loop, on first use)."""
+    if name == "aiohttp":
+        from gatewise._http._async import AiohttpTransport
+
+        return AiohttpTransport()
+    from gatewise._http._h1 import LeanTransport
+
+    return LeanTransport()
 
 
 class CallIds:
@@ -111,7 +126,9 @@ class AppState:
 
         # The router passes each deployment's options and its own timeout on every call,
         # and makes every retry decision itself (the SDK's retries are off per call).
-        return AsyncClient(drop_params=self.config.drop_params, catalogue=self.catalogue)
+        return AsyncClient(drop_params=self.config.drop_params, catalogue=self.catalogue,
+                           ssl_verify=self.config.ssl_verify,
+                           transport=upstream_transport(self.config.upstream_transport))
 
     def _make_router(self, settings: dict[str, Any], aliases: Mapping[str, Mapping[str, Any]],
                      served: set[str]) -> Router:

@@ -1,0 +1,405 @@
+"""One HTTP/1.1 connection: an asyncio protocol that writes a request and parses its
+answer with httptools, handing it over as it arrives.
+
+The answer of the request in progress is an :class:`Exchange`: its head, its body's
+pieces, and how it ended.  Whoever waits on it (the whole answer, a stream's head, or a
+stream's next read) waits on one future, resolved once per arrival at most.  Its read
+timeout is one timer a request, checked when it fires (never re-armed per arrival): it
+fails the exchange once a wait has seen no byte for ``read_timeout`` seconds.
+
+Once an answer is complete the connection goes back to its pool at once (its body is kept
+by the exchange), unless either side said ``Connection: close`` or the request was not
+sent whole.  A stream closed before its end is drained a moment (``DRAIN_*``) so that the
+connection can be kept, rather than closed with the end of a stream in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from typing import TYPE_CHECKING, Any, cast
+
+from httptools import HttpResponseParser
+
+from gatewise._http._h1._wire import LAST_CHUNK, chunk
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable
+
+    from gatewise._http._h1._pool import Pool
+
+HIGH_WATER = 1 << 20  # unread bytes of a stream at which the socket stops being read
+DRAIN_SECONDS = 1.0  # how long a stream closed before its end may take to finish
+DRAIN_BYTES = 64 * 1024  # how much of it may still come
+
+# Header name lengths worth a closer look (keep-alive / connection, content-length,
+# content-encoding, transfer-encoding): one integer test per header instead of a lower().
+_WATCHED = frozenset({10, 14, 16, 17})
+
+
+class UpstreamClosed(ConnectionError):
+    """The upstream closed the connection before its answer was complete."""
+
+
+class Exchange:
+    """One request's answer as it arrives."""
+
+    __slots__ = ("chunks", "complete", "decoder", "discarded", "encoding", "error", "framed",
+                 "got_bytes", "head_done", "head_only", "keep_alive", "raw_headers",
+                 "read_timeout", "sent", "size", "status", "streaming", "timer", "wait_from",
+                 "waiter", "waiting", "written")
+
+    def __init__(self, read_timeout: float | None, streaming: bool, head_only: bool,
+                 now: float) -> None:
+        self.read_timeout = read_timeout
+        self.streaming = streaming  # each arrival wakes a waiting read (else: the end does)
+        self.head_only = head_only  # a HEAD request: no body will follow the head
+        self.status = 0
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []  # body pieces not read yet
+        self.size = 0  # their bytes
+        self.head_done = False
+        self.complete = False
+        self.error: BaseException | None = None
+        self.framed = False  # Content-Length or chunked: the body does not end at EOF
+        self.keep_alive: float | None = None  # the upstream's Keep-Alive: timeout=N
+        self.encoding = b""  # its Content-Encoding
+        self.decoder: Any = None  # a zlib decompressor when that is gzip or deflate
+        self.got_bytes = False  # anything of the answer arrived (see the retry rule)
+        self.written = False  # some of the request was handed to the socket
+        self.sent = False  # all of it was
+        self.discarded = False  # closed by its reader before the end: being drained
+        self.waiter: asyncio.Future[None] | None = None
+        self.waiting = True  # someone waits for bytes: silence counts against the timeout
+        self.wait_from = now
+        self.timer: asyncio.TimerHandle | None = None
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None and not self.complete:
+            self.error = error
+        self.wake()
+
+
+class Connection(asyncio.Protocol):
+    """A connection of a :class:`Pool`; ``ex`` is the exchange in progress (None: idle)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.loop = pool.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = HttpResponseParser(self)
+        self.ex: Exchange | None = None
+        self.closed = False
+        self.reused = False  # has answered before: may have been closed by the upstream
+        self.state = "connecting"  # the pool's: connecting, busy, idle, draining, closed
+        self.expires = 0.0  # when an idle connection is too old to use (set by the pool)
+        self.last_arrival = 0.0
+        self.interim = False  # inside a 1xx answer, which precedes the real one
+        self.write_paused = False
+        self.drain: asyncio.Future[None] | None = None  # a streamed upload's wait to write
+
+    # -- asyncio's side -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast("asyncio.Transport", transport)  # (uvloop's are not subclasses)
+
+    def data_received(self, data: bytes) -> None:
+        ex = self.ex
+        if ex is None or ex.complete:  # bytes nobody asked for: the connection is unusable
+            self.close()
+            return
+        self.last_arrival = self.loop.time()
+        ex.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except Exception as exc:  # a malformed answer, or bytes after its end
+            ex.fail(exc.__context__ if isinstance(exc.__context__, UpstreamClosed) else exc)
+            self.close()
+            return
+        if ex.complete:
+            self._finished(ex)
+
+    def eof_received(self) -> bool:
+        self._ended(None)
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended(exc)
+        self.close()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake_upload()
+
+    # -- httptools' side ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        ex = self.ex
+        if ex is None or ex.complete:
+            raise UpstreamClosed("the upstream sent more than one answer")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        ex = self.ex
+        assert ex is not None
+        ex.raw_headers.append((name, value))
+        if len(name) in _WATCHED:
+            _watch(ex, name.lower(), value)
+
+    def on_headers_complete(self) -> None:
+        ex = self.ex
+        assert ex is not None
+        status = self.parser.get_status_code()
+        if status < 200:  # 100 Continue and the like: the answer is still to come
+            self.interim = True
+            ex.raw_headers = []
+            ex.framed = False
+            return
+        ex.status = status
+        ex.head_done = True
+        if ex.encoding:
+            if ex.encoding in (b"gzip", b"x-gzip"):
+                ex.decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            elif ex.encoding == b"deflate":
+                ex.decoder = _Deflate()
+        self._wake_upload()  # an answer before the whole upload: stop sending
+        if ex.head_only:
+            ex.complete = True
+            ex.wake()
+        elif ex.streaming:
+            ex.wake()
+
+    def on_body(self, body: bytes) -> None:
+        ex = self.ex
+        assert ex is not None
+        if ex.discarded:
+            ex.size += len(body)
+            if ex.size > DRAIN_BYTES:
+                raise UpstreamClosed("too much left of a closed stream to drain it")
+            return
+        if ex.decoder is not None:
+            body = ex.decoder.decompress(body)
+            if not body:
+                return
+        ex.chunks.append(body)
+        ex.size += len(body)
+        if ex.streaming:
+            ex.wake()
+            if ex.size > HIGH_WATER and self.transport is not None:
+                self.transport.pause_reading()  # resumed by the read that takes them
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        ex = self.ex
+        assert ex is not None
+        if ex.decoder is not None and not ex.discarded:
+            tail = ex.decoder.flush()
+            if tail:
+                ex.chunks.append(tail)
+                ex.size += len(tail)
+        ex.complete = True
+        ex.wake()
+
+    # -- the exchange ---------------------------------------------------------------------
+
+    def begin(self, read_timeout: float | None, streaming: bool, head_only: bool
+              ) -> Exchange:
+        """Start the next exchange on this (busy) connection."""
+        now = self.loop.time()
+        ex = self.ex = Exchange(read_timeout, streaming, head_only, now)
+        self.last_arrival = now
+        if read_timeout is not None:
+            ex.timer = self.loop.call_at(now + read_timeout, self._check_silence)
+        return ex
+
+    def send(self, ex: Exchange, data: bytes, *, whole: bool = True) -> bool:
+        """Write the request (or, not ``whole``, its head); False when the connection
+        turned out to be closed already (nothing was written)."""
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            ex.fail(UpstreamClosed("the kept-alive connection had been closed"))
+            self.close()
+            return False
+        transport.write(data)
+        ex.written = True
+        ex.sent = whole
+        return True
+
+    async def upload(self, ex: Exchange, body: AsyncIterable[bytes], chunked: bool) -> None:
+        """Write a streamed body, as fast as the upstream takes it; stops early (and the
+        connection will not be kept) when the answer or an error comes first."""
+        transport = self.transport
+        assert transport is not None
+        async for data in body:
+            if ex.head_done or ex.error is not None or self.closed:
+                return
+            if data:
+                transport.write(chunk(data) if chunked else data)
+            if self.write_paused:
+                await self._wait_to_write(ex)
+        if not (ex.head_done or ex.error is not None or self.closed):
+            if chunked:
+                transport.write(LAST_CHUNK)
+            ex.sent = True  # the whole request: the connection may be kept after it
+
+    async def _wait_to_write(self, ex: Exchange) -> None:
+        self.drain = self.loop.create_future()
+        ex.waiting, ex.wait_from = True, self.loop.time()
+        try:
+            await self.drain
+        finally:
+            self.drain = None
+            ex.waiting = False
+
+    def _wake_upload(self) -> None:
+        drain = self.drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def wait(self, ex: Exchange) -> asyncio.Future[None]:
+        """A future resolved at the next step of ``ex`` (head, arrival, end or failure)."""
+        waiter = ex.waiter = self.loop.create_future()
+        return waiter
+
+    def abandon(self, ex: Exchange) -> None:
+        """Its reader is done with ``ex`` before its end: drain the rest a moment if it is
+        short and framed (so the connection can be kept), else close."""
+        if self.ex is not ex or ex.complete or self.closed:
+            return
+        if ex.timer is not None:
+            ex.timer.cancel()
+            ex.timer = None
+        if not (ex.head_done and ex.framed and ex.sent and ex.error is None
+                and ex.size <= DRAIN_BYTES):
+            self.close()
+            return
+        ex.discarded = True
+        ex.chunks = []
+        ex.decoder = None
+        self.pool.draining(self)
+        ex.timer = self.loop.call_later(DRAIN_SECONDS, self._drain_over, ex)
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def _drain_over(self, ex: Exchange) -> None:
+        if self.ex is ex:
+            self.close()
+
+    def resume(self) -> None:
+        """A stream's reader took its buffered bytes: read the socket again."""
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def _finished(self, ex: Exchange) -> None:
+        self.ex = None
+        if ex.timer is not None:
+            ex.timer.cancel()
+            ex.timer = None
+        if ex.streaming and ex.size > HIGH_WATER:
+            self.resume()
+        if (ex.sent and not ex.head_only and not self.closed
+                and self.parser.should_keep_alive()):
+            self.reused = True
+            self.pool.release(self, ex.keep_alive)
+        else:
+            self.close()
+
+    def _ended(self, exc: Exception | None) -> None:
+        """The connection ended (EOF, or lost): the end of a body read until then, else a
+        failure of the exchange in progress."""
+        ex = self.ex
+        if ex is None or ex.complete or ex.error is not None:
+            return
+        if (exc is None and ex.head_done and not ex.framed and not self.interim
+                and not ex.discarded):
+            if ex.decoder is not None:
+                tail = ex.decoder.flush()
+                if tail:
+                    ex.chunks.append(tail)
+            ex.complete = True  # a body without a length ends with the connection
+            self.ex = None
+            if ex.timer is not None:
+                ex.timer.cancel()
+            ex.wake()
+            return
+        ex.fail(exc or UpstreamClosed(
+            "the upstream closed the connection before its answer was complete"
+            if ex.got_bytes else "the upstream closed the connection without answering"))
+        self._wake_upload()
+
+    def _check_silence(self) -> None:
+        ex = self.ex
+        if ex is None or ex.complete or ex.error is not None or ex.read_timeout is None:
+            return
+        now = self.loop.time()
+        if ex.waiting:
+            due = max(ex.wait_from, self.last_arrival) + ex.read_timeout
+            if now >= due:
+                ex.timer = None
+                ex.fail(TimeoutError(f"no data from the upstream for {ex.read_timeout:g} s"))
+                self._wake_upload()
+                self.close()
+                return
+        else:
+            due = now + ex.read_timeout
+        ex.timer = self.loop.call_at(due, self._check_silence)
+
+    def close(self) -> None:
+        """Close the connection (the exchange in progress, if any, fails)."""
+        if self.closed:
+            return
+        self.closed = True
+        ex = self.ex
+        if ex is not None:
+            if ex.timer is not None:
+                ex.timer.cancel()
+                ex.timer = None
+            ex.fail(UpstreamClosed("the connection was closed before the answer was complete"))
+        self._wake_upload()
+        self.pool.drop(self)
+        if self.transport is not None and not self.loop.is_closed():
+            self.transport.close()
+
+
+def _watch(ex: Exchange, name: bytes, value: bytes) -> None:
+    """Note the headers that say how the body is framed, encoded and kept alive."""
+    if name == b"content-length" or (name == b"transfer-encoding"
+                                     and b"chunked" in value.lower()):
+        ex.framed = True
+    elif name == b"content-encoding":
+        ex.encoding = value.strip().lower()
+    elif name == b"keep-alive":
+        for part in value.split(b","):
+            key, _, number = part.strip().partition(b"=")
+            if key.lower() == b"timeout" and number.strip().isdigit():
+                ex.keep_alive = float(number.strip())
+
+
+class _Deflate:
+    """``Content-Encoding: deflate``: zlib-wrapped as the RFC says, or raw as some servers
+    send it (told apart by the first bytes)."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self) -> None:
+        self._inner: Any = None
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._inner is None:
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return bytes(self._inner.decompress(data))
+
+    def flush(self) -> bytes:
+        return bytes(self._inner.flush()) if self._inner is not None else b""
