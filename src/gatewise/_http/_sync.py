@@ -35,12 +35,18 @@ class SyncTransport(Protocol):
 
 
 def _mapped(exc: httpx.HTTPError, *, mid_stream: bool = False) -> APIError:
+    error: APIConnectionError
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
-    if mid_stream:
-        return APIConnectionError(
+        error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
+    elif mid_stream:
+        error = APIConnectionError(
             f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
-    return APIConnectionError(f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    else:
+        error = APIConnectionError(
+            f"could not talk to the upstream: {type(exc).__name__}: {exc}")
+    # No connection could be opened (refused, DNS failure, connect timeout): nothing sent.
+    error.unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return error
 
 
 class _HttpxStream:

@@ -42,6 +42,9 @@ def client_context(verify: SslVerify) -> ssl.SSLContext:
 
 def why_untrusted(exc: ssl.SSLCertVerificationError, host: str) -> str:
     """What a failed verification says, with what to do about it."""
-    reason = exc.verify_message or exc.reason or str(exc)
+    reason = (exc.verify_message or exc.reason or str(exc)).rstrip(".")
+    if exc.verify_code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH
+        return (f"the TLS certificate of {host} was refused: {reason} (it was made for "
+                "other names: check the URL's host)")
     return (f"the TLS certificate of {host} was refused: {reason} (give ssl_verify the CA "
             "bundle that signed it, or false to skip verification)")

@@ -9,8 +9,10 @@ fails the exchange once a wait has seen no byte for ``read_timeout`` seconds.
 
 Once an answer is complete the connection goes back to its pool at once (its body is kept
 by the exchange), unless either side said ``Connection: close`` or the request was not
-sent whole.  A stream closed before its end is drained a moment (``DRAIN_*``) so that the
-connection can be kept, rather than closed with the end of a stream in flight.
+sent whole.  A stream closed before its end is closed with its connection, which tells
+the upstream to stop generating -- unless all that comes next is the end of its framing
+(a chunked stream's last chunk, sent just after ``[DONE]``): a closed stream is drained
+for ``DRAIN_SECONDS`` at most, and closed as soon as more than ``DRAIN_BYTES`` arrive.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ if TYPE_CHECKING:
     from gatewise._http._h1._pool import Pool
 
 HIGH_WATER = 1 << 20  # unread bytes of a stream at which the socket stops being read
-DRAIN_SECONDS = 1.0  # how long a stream closed before its end may take to finish
-DRAIN_BYTES = 64 * 1024  # how much of it may still come
+DRAIN_SECONDS = 0.25  # how long a stream closed before its end may take to end
+DRAIN_BYTES = 64  # how much of it may still come: framing, not another event
 
 # Header name lengths worth a closer look (keep-alive / connection, content-length,
 # content-encoding, transfer-encoding): one integer test per header instead of a lower().
@@ -46,8 +48,8 @@ class Exchange:
 
     __slots__ = ("chunks", "complete", "decoder", "discarded", "encoding", "error", "framed",
                  "got_bytes", "head_done", "head_only", "keep_alive", "raw_headers",
-                 "read_timeout", "sent", "size", "status", "streaming", "timer", "wait_from",
-                 "waiter", "waiting", "written")
+                 "read_timeout", "reusable", "sent", "size", "status", "streaming", "timer",
+                 "wait_from", "waiter", "waiting", "written")
 
     def __init__(self, read_timeout: float | None, streaming: bool, head_only: bool,
                  now: float) -> None:
@@ -63,6 +65,7 @@ class Exchange:
         self.error: BaseException | None = None
         self.framed = False  # Content-Length or chunked: the body does not end at EOF
         self.keep_alive: float | None = None  # the upstream's Keep-Alive: timeout=N
+        self.reusable = False  # the answer allows another on its connection
         self.encoding = b""  # its Content-Encoding
         self.decoder: Any = None  # a zlib decompressor when that is gzip or deflate
         self.got_bytes = False  # anything of the answer arrived (see the retry rule)
@@ -208,6 +211,8 @@ class Connection(asyncio.Protocol):
             if tail:
                 ex.chunks.append(tail)
                 ex.size += len(tail)
+        # (Only now: once the callback returns, the parser is reset for the next answer.)
+        ex.reusable = self.parser.should_keep_alive()
         ex.complete = True
         ex.wake()
 
@@ -281,11 +286,11 @@ class Connection(asyncio.Protocol):
             ex.timer.cancel()
             ex.timer = None
         if not (ex.head_done and ex.framed and ex.sent and ex.error is None
-                and ex.size <= DRAIN_BYTES):
+                and not ex.chunks):
             self.close()
             return
         ex.discarded = True
-        ex.chunks = []
+        ex.size = 0
         ex.decoder = None
         self.pool.draining(self)
         ex.timer = self.loop.call_later(DRAIN_SECONDS, self._drain_over, ex)
@@ -308,8 +313,7 @@ class Connection(asyncio.Protocol):
             ex.timer = None
         if ex.streaming and ex.size > HIGH_WATER:
             self.resume()
-        if (ex.sent and not ex.head_only and not self.closed
-                and self.parser.should_keep_alive()):
+        if ex.reusable and ex.sent and not ex.head_only and not self.closed:
             self.reused = True
             self.pool.release(self, ex.keep_alive)
         else:
@@ -332,6 +336,7 @@ class Connection(asyncio.Protocol):
             if ex.timer is not None:
                 ex.timer.cancel()
             ex.wake()
+            self.close()
             return
         ex.fail(exc or UpstreamClosed(
             "the upstream closed the connection before its answer was complete"
