@@ -1,5 +1,8 @@
 """The targets, checked against one run's figures, and the table (Markdown, printed and
-saved next to the JSON) of figures and ratios."""
+saved next to the JSON) of figures and ratios.  The table has a column for each server
+measured: the proxy, the proxy on aiohttp (when asked for), the reference forwarder and the
+raw-asyncio ceiling (with the proxy's share of the ceiling's figure: how far from the limit
+it is)."""
 
 from __future__ import annotations
 
@@ -99,8 +102,19 @@ def _mark(target: Target | None) -> str:
 def table(r: dict[str, Any]) -> str:
     checks = {t.id: t for t in targets(r)}
     has_litellm = "litellm" in r and "chat" in r["litellm"]
-    head = "| figure | gatewise proxy | reference | proxy ÷ reference |"
-    rule = "|---|---:|---:|---:|"
+    measured = {name for scenario in ("chat", "stream", "embeddings")
+                for name in r.get(scenario) or {}}
+    has_aiohttp, has_ceiling = "proxy-aiohttp" in measured, "ceiling" in measured
+    head = "| figure | gatewise proxy |"
+    rule = "|---|---:|"
+    if has_aiohttp:
+        head += " proxy on aiohttp |"
+        rule += "---:|"
+    head += " reference | proxy ÷ reference |"
+    rule += "---:|---:|"
+    if has_ceiling:
+        head += " raw-asyncio ceiling | proxy ÷ ceiling |"
+        rule += "---:|---:|"
     if has_litellm:
         head += " LiteLLM proxy |"
         rule += "---:|"
@@ -110,7 +124,15 @@ def table(r: dict[str, Any]) -> str:
 
     def row(label: str, get: Callable[[str], Any], fmt: Callable[[Any], str],
             compare: str, target: str = "", check: str | None = None) -> None:
-        cells = [label, fmt(get("proxy")), fmt(get("reference")), compare]
+        cells = [label, fmt(get("proxy"))]
+        if has_aiohttp:
+            cells.append(fmt(get("proxy-aiohttp")))
+        cells += [fmt(get("reference")), compare]
+        if has_ceiling:
+            proxy, ceiling = get("proxy"), get("ceiling")
+            versus = ("/s" in label or "µs" in label or "per CPU" in label) and isinstance(
+                proxy, int | float) and isinstance(ceiling, int | float)
+            cells += [fmt(ceiling), _n(_ratio(proxy, ceiling), 2) if versus else ""]
         if has_litellm:
             cells.append(fmt(get("litellm")))
         cells += [target, _mark(checks.get(check)) if check else ""]
@@ -119,7 +141,8 @@ def table(r: dict[str, Any]) -> str:
     def src(name: str) -> dict[str, Any]:
         return dict(r.get("litellm", {})) if name == "litellm" else r
 
-    for c in ("1", "16", "64"):
+    counts = sorted({c for cells in (r.get("chat") or {}).values() for c in cells}, key=int)
+    for c in counts or ("1", "16", "64"):
         def cell(name: str, c: str = c) -> Any:
             return _get(src(name), "chat", name, c)
 

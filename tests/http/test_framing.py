@@ -148,3 +148,17 @@ async def test_a_bad_url_is_refused_before_any_connection() -> None:
             await transport.request(Request("POST", url, {}, b"{}"), TIMEOUT)
         assert caught.value.unsent
     await transport.aclose()
+
+
+async def test_each_request_carries_its_own_headers() -> None:
+    transport = make_transport("lean")  # (which keeps request heads it has made)
+    headers = {"Authorization": "Bearer one"}
+    async with upstream(json_answer()) as up:
+        await transport.request(Request("POST", up.url, headers, b"{}"), TIMEOUT)
+        headers["Authorization"] = "Bearer two"
+        await transport.request(Request("POST", up.url, headers, b"{1}"), TIMEOUT)
+        await transport.request(Request("POST", up.url, headers, None), TIMEOUT)
+    assert [r.header(b"authorization") for r in up.requests] == [b"Bearer one",
+                                                                 b"Bearer two", b"Bearer two"]
+    assert [r.header(b"content-length") for r in up.requests] == [b"2", b"3", b"0"]
+    await transport.aclose()

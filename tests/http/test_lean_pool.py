@@ -231,3 +231,25 @@ async def test_an_idle_connection_expires(hint: bytes, expiry: float, connection
             await transport.request(post(up.url), TIMEOUT)
         assert up.connections == connections
     await transport.aclose()
+
+
+async def test_a_shorter_read_timeout_than_the_last_one_holds() -> None:
+    answered = 0
+
+    async def once_then_silent(exchange: Exchange) -> None:
+        nonlocal answered
+        if answered:
+            await silent(exchange)
+        else:
+            answered += 1
+            await json_answer()(exchange)
+
+    transport = LeanTransport()
+    async with upstream(once_then_silent) as up:
+        await transport.request(post(up.url), Timeout(read=600, connect=5))
+        start = asyncio.get_running_loop().time()
+        with pytest.raises(APITimeoutError):
+            await transport.request(post(up.url), Timeout(read=0.2, connect=5))
+        assert asyncio.get_running_loop().time() - start < 2
+        assert up.connections == 1  # on the same connection, whose timer was for 600 s
+    await transport.aclose()

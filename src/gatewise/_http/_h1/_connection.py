@@ -3,8 +3,9 @@ answer with httptools, handing it over as it arrives.
 
 The answer of the request in progress is an :class:`Exchange`: its head, its body's
 pieces, and how it ended.  Whoever waits on it (the whole answer, a stream's head, or a
-stream's next read) waits on one future, resolved once per arrival at most.  Its read
-timeout is one timer a request, checked when it fires (never re-armed per arrival): it
+stream's next read) waits on one future, resolved once per arrival at most.  The read
+timeout is one timer a connection, kept from one request to the next and checked when it
+fires (never re-armed per arrival, nor per request unless a shorter timeout comes): it
 fails the exchange once a wait has seen no byte for ``read_timeout`` seconds.
 
 Once an answer is complete the connection goes back to its pool at once (its body is kept
@@ -34,9 +35,10 @@ HIGH_WATER = 1 << 20  # unread bytes of a stream at which the socket stops being
 DRAIN_SECONDS = 0.25  # how long a stream closed before its end may take to end
 DRAIN_BYTES = 64  # how much of it may still come: framing, not another event
 
-# Header name lengths worth a closer look (keep-alive / connection, content-length,
-# content-encoding, transfer-encoding): one integer test per header instead of a lower().
-_WATCHED = frozenset({10, 14, 16, 17})
+# Header name lengths worth a closer look at once (keep-alive and connection; content-encoding):
+# one integer test per header instead of a lower().  How the body is framed is looked up
+# only when it matters (see ``framed``).
+_WATCHED = frozenset({10, 16})
 
 
 class UpstreamClosed(ConnectionError):
@@ -46,9 +48,9 @@ class UpstreamClosed(ConnectionError):
 class Exchange:
     """One request's answer as it arrives."""
 
-    __slots__ = ("chunks", "complete", "decoder", "discarded", "encoding", "error", "framed",
-                 "got_bytes", "head_done", "head_only", "keep_alive", "raw_headers",
-                 "read_timeout", "reusable", "sent", "size", "status", "streaming", "timer",
+    __slots__ = ("chunks", "complete", "decoder", "discarded", "drain_timer", "encoding",
+                 "error", "got_bytes", "head_done", "head_only", "keep_alive", "raw_headers",
+                 "read_timeout", "reusable", "sent", "size", "status", "streaming",
                  "wait_from", "waiter", "waiting", "written")
 
     def __init__(self, read_timeout: float | None, streaming: bool, head_only: bool,
@@ -63,7 +65,6 @@ class Exchange:
         self.head_done = False
         self.complete = False
         self.error: BaseException | None = None
-        self.framed = False  # Content-Length or chunked: the body does not end at EOF
         self.keep_alive: float | None = None  # the upstream's Keep-Alive: timeout=N
         self.reusable = False  # the answer allows another on its connection
         self.encoding = b""  # its Content-Encoding
@@ -75,7 +76,7 @@ class Exchange:
         self.waiter: asyncio.Future[None] | None = None
         self.waiting = True  # someone waits for bytes: silence counts against the timeout
         self.wait_from = now
-        self.timer: asyncio.TimerHandle | None = None
+        self.drain_timer: asyncio.TimerHandle | None = None  # see Connection.abandon
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -107,6 +108,8 @@ class Connection(asyncio.Protocol):
         self.interim = False  # inside a 1xx answer, which precedes the real one
         self.write_paused = False
         self.drain: asyncio.Future[None] | None = None  # a streamed upload's wait to write
+        self.timer: asyncio.TimerHandle | None = None  # the read timeout's (see the top)
+        self.timer_due = 0.0
 
     # -- asyncio's side -------------------------------------------------------------------
 
@@ -165,7 +168,7 @@ class Connection(asyncio.Protocol):
         if status < 200:  # 100 Continue and the like: the answer is still to come
             self.interim = True
             ex.raw_headers = []
-            ex.framed = False
+            ex.encoding, ex.keep_alive = b"", None
             return
         ex.status = status
         ex.head_done = True
@@ -225,7 +228,12 @@ class Connection(asyncio.Protocol):
         ex = self.ex = Exchange(read_timeout, streaming, head_only, now)
         self.last_arrival = now
         if read_timeout is not None:
-            ex.timer = self.loop.call_at(now + read_timeout, self._check_silence)
+            due = now + read_timeout
+            timer = self.timer
+            if timer is None or self.timer_due > due:  # else it fires soon enough
+                if timer is not None:
+                    timer.cancel()
+                self.timer, self.timer_due = self.loop.call_at(due, self._check_silence), due
         return ex
 
     def send(self, ex: Exchange, data: bytes, *, whole: bool = True) -> bool:
@@ -282,18 +290,15 @@ class Connection(asyncio.Protocol):
         short and framed (so the connection can be kept), else close."""
         if self.ex is not ex or ex.complete or self.closed:
             return
-        if ex.timer is not None:
-            ex.timer.cancel()
-            ex.timer = None
-        if not (ex.head_done and ex.framed and ex.sent and ex.error is None
-                and not ex.chunks):
+        if not (ex.head_done and ex.sent and ex.error is None and not ex.chunks
+                and framed(ex.raw_headers)):
             self.close()
             return
         ex.discarded = True
         ex.size = 0
         ex.decoder = None
         self.pool.draining(self)
-        ex.timer = self.loop.call_later(DRAIN_SECONDS, self._drain_over, ex)
+        ex.drain_timer = self.loop.call_later(DRAIN_SECONDS, self._drain_over, ex)
         if self.transport is not None:
             self.transport.resume_reading()
 
@@ -308,9 +313,8 @@ class Connection(asyncio.Protocol):
 
     def _finished(self, ex: Exchange) -> None:
         self.ex = None
-        if ex.timer is not None:
-            ex.timer.cancel()
-            ex.timer = None
+        if ex.drain_timer is not None:
+            ex.drain_timer.cancel()
         if ex.streaming and ex.size > HIGH_WATER:
             self.resume()
         if ex.reusable and ex.sent and not ex.head_only and not self.closed:
@@ -325,16 +329,14 @@ class Connection(asyncio.Protocol):
         ex = self.ex
         if ex is None or ex.complete or ex.error is not None:
             return
-        if (exc is None and ex.head_done and not ex.framed and not self.interim
-                and not ex.discarded):
+        if (exc is None and ex.head_done and not self.interim and not ex.discarded
+                and not framed(ex.raw_headers)):
             if ex.decoder is not None:
                 tail = ex.decoder.flush()
                 if tail:
                     ex.chunks.append(tail)
             ex.complete = True  # a body without a length ends with the connection
             self.ex = None
-            if ex.timer is not None:
-                ex.timer.cancel()
             ex.wake()
             self.close()
             return
@@ -344,32 +346,35 @@ class Connection(asyncio.Protocol):
         self._wake_upload()
 
     def _check_silence(self) -> None:
+        self.timer = None
         ex = self.ex
-        if ex is None or ex.complete or ex.error is not None or ex.read_timeout is None:
+        if (ex is None or ex.complete or ex.error is not None or ex.read_timeout is None
+                or ex.discarded):  # (nobody waits: the next exchange arms it again)
             return
         now = self.loop.time()
         if ex.waiting:
             due = max(ex.wait_from, self.last_arrival) + ex.read_timeout
             if now >= due:
-                ex.timer = None
                 ex.fail(TimeoutError(f"no data from the upstream for {ex.read_timeout:g} s"))
                 self._wake_upload()
                 self.close()
                 return
         else:
             due = now + ex.read_timeout
-        ex.timer = self.loop.call_at(due, self._check_silence)
+        self.timer, self.timer_due = self.loop.call_at(due, self._check_silence), due
 
     def close(self) -> None:
         """Close the connection (the exchange in progress, if any, fails)."""
         if self.closed:
             return
         self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         ex = self.ex
         if ex is not None:
-            if ex.timer is not None:
-                ex.timer.cancel()
-                ex.timer = None
+            if ex.drain_timer is not None:
+                ex.drain_timer.cancel()
             ex.fail(UpstreamClosed("the connection was closed before the answer was complete"))
         self._wake_upload()
         self.pool.drop(self)
@@ -377,12 +382,20 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def framed(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the body has a length (Content-Length, or chunks), rather than ending with
+    the connection."""
+    for name, value in raw_headers:
+        lowered = name.lower()
+        if lowered == b"content-length" or (lowered == b"transfer-encoding"
+                                            and b"chunked" in value.lower()):
+            return True
+    return False
+
+
 def _watch(ex: Exchange, name: bytes, value: bytes) -> None:
-    """Note the headers that say how the body is framed, encoded and kept alive."""
-    if name == b"content-length" or (name == b"transfer-encoding"
-                                     and b"chunked" in value.lower()):
-        ex.framed = True
-    elif name == b"content-encoding":
+    """Note the headers that say how the body is encoded and how long it may be kept."""
+    if name == b"content-encoding":
         ex.encoding = value.strip().lower()
     elif name == b"keep-alive":
         for part in value.split(b","):

@@ -34,8 +34,8 @@ from gatewise._http._h1._connection import Connection, Exchange
 from gatewise._http._h1._pool import Pool
 from gatewise._http._h1._stream import LeanStream
 from gatewise._http._h1._wire import (
+    CACHED_LENGTH,
     IDEMPOTENT,
-    NO_BODY,
     Headers,
     Origin,
     Route,
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE"})
 _ROUTES = 1024  # URLs remembered (the proxy calls a few, again and again)
+_HEADS = 256  # request heads remembered
 
 
 class LeanTransport:
@@ -71,6 +72,7 @@ class LeanTransport:
         self._pools: dict[tuple[Origin, SslVerify], Pool] = {}
         self._routes: dict[tuple[str, SslVerify], tuple[Pool, Route]] = {}
         self._contexts: dict[SslVerify, ssl.SSLContext] = {}
+        self._heads: dict[tuple[object, ...], bytes] = {}
 
     # -- where a request goes -------------------------------------------------------------
 
@@ -110,13 +112,16 @@ class LeanTransport:
 
     async def request(self, request: Request, timeout: Timeout) -> RawResponse:
         pool, route = self._route(request)
-        head, body = _encoded(request, route)
+        head, body = self._encoded(request, route)
         for fresh in (False, True):
             conn = None if fresh else pool.take()
             if conn is None:
                 conn = await _acquire(pool, timeout, fresh)
             ex = conn.begin(timeout.read, False, request.method == "HEAD")
-            await _send(conn, ex, head, body)
+            if body is None:
+                conn.send(ex, head)
+            else:
+                await _upload(conn, ex, head, body)
             if not ex.complete and ex.error is None:
                 waiter = conn.wait(ex)
                 try:
@@ -137,13 +142,16 @@ class LeanTransport:
 
     async def open_stream(self, request: Request, timeout: Timeout) -> LeanStream:
         pool, route = self._route(request)
-        head, body = _encoded(request, route)
+        head, body = self._encoded(request, route)
         for fresh in (False, True):
             conn = None if fresh else pool.take()
             if conn is None:
                 conn = await _acquire(pool, timeout, fresh)
             ex = conn.begin(timeout.read, True, request.method == "HEAD")
-            await _send(conn, ex, head, body)
+            if body is None:
+                conn.send(ex, head)
+            else:
+                await _upload(conn, ex, head, body)
             if not ex.head_done and ex.error is None:
                 waiter = conn.wait(ex)
                 try:
@@ -161,6 +169,34 @@ class LeanTransport:
                 raise mapped(ex.error) from ex.error
         raise AssertionError("unreachable")
 
+    def _encoded(self, request: Request, route: Route
+                 ) -> tuple[bytes, AsyncIterable[bytes] | None]:
+        """The bytes to write (head and body), and the body still to stream, if any.
+
+        A head without its length is kept by what makes it (the proxy sends the same few
+        again and again): the same method, URL and headers give the same bytes."""
+        content = request.content
+        streamed = content is not None and not isinstance(content, bytes)
+        key = (request.method, route.target, route.host_line, streamed,
+               tuple(request.headers.items()))
+        head = self._heads.get(key)
+        if head is None:
+            try:
+                head = encode_head(request.method, route, request.headers,
+                                   None if streamed else CACHED_LENGTH)
+            except (ValueError, UnicodeError) as exc:
+                raise _unsent(APIConnectionError(f"could not send the request: {exc}")
+                              ) from None
+            if len(self._heads) >= _HEADS:
+                self._heads.clear()
+            self._heads[key] = head
+        if content is None:
+            return head + (b"\r\n" if request.method in _NO_BODY_METHODS
+                           else b"Content-Length: 0\r\n\r\n"), None
+        if isinstance(content, bytes):
+            return b"%bContent-Length: %d\r\n\r\n%b" % (head, len(content), content), None
+        return head, content
+
     # -- bookkeeping ------------------------------------------------------------------------
 
     def connections_in_use(self) -> int:
@@ -177,19 +213,6 @@ class LeanTransport:
         self._routes.clear()
 
 
-def _encoded(request: Request, route: Route) -> tuple[bytes, AsyncIterable[bytes] | None]:
-    """The bytes to write (head and body), and the body still to stream, if any."""
-    content = request.content
-    try:
-        if content is None:
-            length = NO_BODY if request.method in _NO_BODY_METHODS else 0
-            return encode_head(request.method, route, request.headers, length), None
-        if isinstance(content, bytes):
-            return encode_head(request.method, route, request.headers,
-                               len(content)) + content, None
-        return encode_head(request.method, route, request.headers, None), content
-    except (ValueError, UnicodeError) as exc:
-        raise _unsent(APIConnectionError(f"could not send the request: {exc}")) from None
 
 
 async def _acquire(pool: Pool, timeout: Timeout, fresh: bool) -> Connection:
@@ -202,11 +225,8 @@ async def _acquire(pool: Pool, timeout: Timeout, fresh: bool) -> Connection:
         raise mapped(exc, unsent=True) from exc
 
 
-async def _send(conn: Connection, ex: Exchange, head: bytes,
-                body: AsyncIterable[bytes] | None) -> None:
-    if body is None:
-        conn.send(ex, head)
-        return
+async def _upload(conn: Connection, ex: Exchange, head: bytes, body: AsyncIterable[bytes]
+                  ) -> None:
     if not conn.send(ex, head, whole=False):
         return
     try:

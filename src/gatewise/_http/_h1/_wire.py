@@ -56,15 +56,17 @@ def is_ip(host: str) -> bool:
     return True
 
 
-NO_BODY = -1
-"""``encode_head``'s length for a request without a body (no Content-Length sent)."""
+CACHED_LENGTH = -1
+"""``encode_head``'s length for a head to be kept and reused: without its Content-Length
+line and the blank line that ends it (added for each request)."""
 
 
 def encode_head(method: str, route: Route, headers: Mapping[str, str],
                 length: int | None) -> bytes:
-    """The request line and headers; ``length`` is the body's size (``NO_BODY``: none), or
-    None for a streamed body: chunked unless ``headers`` give a Content-Length.  Raises
-    ValueError when a name or value would break the head (a line break in it)."""
+    """The request line and headers; ``length`` is the body's size (``CACHED_LENGTH``: to
+    be added later), or None for a streamed body: chunked unless ``headers`` give a
+    Content-Length.  Raises ValueError when a name or value would break the head (a line
+    break in it)."""
     lines = [f"{method} {route.target} HTTP/1.1\r\n"]
     caller_length = False
     own_host = False
@@ -80,16 +82,17 @@ def encode_head(method: str, route: Route, headers: Mapping[str, str],
         lines.append(f"{name}: {value}\r\n")
     if not own_host:
         lines.append(route.host_line)
-    if length is not None:
-        if length != NO_BODY:
-            lines.append(f"Content-Length: {length}\r\n")
-    elif not caller_length:
-        lines.append("Transfer-Encoding: chunked\r\n")
-    lines.append("\r\n")
+    if length is None:
+        if not caller_length:
+            lines.append("Transfer-Encoding: chunked\r\n")
+        lines.append("\r\n")
+    elif length >= 0:
+        lines.append(f"Content-Length: {length}\r\n\r\n")
     head = "".join(lines)
     # One C-level count rather than a check of every name and value: a CR or LF inside
     # one adds to the line breaks of the lines themselves.
-    if head.count("\n") != len(lines) or head.count("\r") != len(lines):
+    breaks = len(lines) + (length is not None and length >= 0)
+    if head.count("\n") != breaks or head.count("\r") != breaks:
         raise ValueError("a request header holds a line break")
     return head.encode("utf-8")
 
