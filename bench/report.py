@@ -166,14 +166,15 @@ def table(r: dict[str, Any]) -> str:
         return _get(src(name), "stream", name, "16") or {}
 
     sp, sr = stream("proxy"), stream("reference")
-    row("stream, 16 conn: events relayed/s", lambda n: stream(n).get("events_per_s"), _n,
-        _n(_ratio(sp.get("events_per_s"), sr.get("events_per_s")), 2), "≥ 0.6 x reference",
-        "stream_events")
-    row("stream, 1 conn: first event p50 / p99 ms", stream,
-        lambda v: "-" if not v or "ttfb_p50_ms" not in v else
-        f"{v['ttfb_p50_ms']:.2f} / {v['ttfb_p99_ms']:.2f}",
-        "-" if "ttfb_p50_ms" not in sp or "ttfb_p50_ms" not in sr
-        else f"{sp['ttfb_p50_ms'] - sr['ttfb_p50_ms']:+.2f} ms (p50)")
+    if "stream" in r:
+        row("stream, 16 conn: events relayed/s", lambda n: stream(n).get("events_per_s"), _n,
+            _n(_ratio(sp.get("events_per_s"), sr.get("events_per_s")), 2),
+            "≥ 0.6 x reference", "stream_events")
+        row("stream, 1 conn: first event p50 / p99 ms", stream,
+            lambda v: "-" if not v or "ttfb_p50_ms" not in v else
+            f"{v['ttfb_p50_ms']:.2f} / {v['ttfb_p99_ms']:.2f}",
+            "-" if "ttfb_p50_ms" not in sp or "ttfb_p50_ms" not in sr
+            else f"{sp['ttfb_p50_ms'] - sr['ttfb_p50_ms']:+.2f} ms (p50)")
 
     def paced(name: str) -> dict[str, Any]:
         return _get(src(name), "paced_stream", name, "64") or {}
@@ -190,10 +191,11 @@ def table(r: dict[str, Any]) -> str:
         return _get(src(name), "embeddings", name, "16") or {}
 
     ep, er = embed("proxy"), embed("reference")
-    row("embeddings, 16 conn: requests/s", lambda n: embed(n).get("rps"), _n,
-        _n(_ratio(ep.get("rps"), er.get("rps")), 2))
-    row("embeddings, 16 conn: p50 / p99 ms", embed, lambda v: "-" if not v else
-        f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}", "")
+    if "embeddings" in r:  # (a run of some scenarios only leaves the others' rows out)
+        row("embeddings, 16 conn: requests/s", lambda n: embed(n).get("rps"), _n,
+            _n(_ratio(ep.get("rps"), er.get("rps")), 2))
+        row("embeddings, 16 conn: p50 / p99 ms", embed, lambda v: "-" if not v else
+            f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}", "")
 
     def mem(name: str) -> dict[str, Any]:
         return _get(src(name), "memory", name) or {}
@@ -204,15 +206,18 @@ def table(r: dict[str, Any]) -> str:
             lambda n, i=i: _checkpoint(mem(n), i),
             lambda v: _n(v, 1), "", "≤ 80 MB" if i == 0 else "",
             "rss_first" if i == 0 else None)
-    row("RSS growth between checkpoints, %", lambda n: mem(n).get("growth_pct"),
-        lambda v: _n(v, 1), "", "≤ 5 %", "rss_growth")
+    if "memory" in r:
+        row("RSS growth between checkpoints, %", lambda n: mem(n).get("growth_pct"),
+            lambda v: _n(v, 1), "", "≤ 5 %", "rss_growth")
     row("peak RSS, MB", lambda n: _peak(src(n), n), lambda v: _n(v, 1), "")
-    row("cold start until ready, ms",
-        lambda n: _get(src(n), "startup", n, "median_ms"), _n, "", "≤ 1,000 ms", "cold_start")
+    if "startup" in r:
+        row("cold start until ready, ms", lambda n: _get(src(n), "startup", n, "median_ms"),
+            _n, "", "≤ 1,000 ms", "cold_start")
     w = r.get("workers", {})
-    row("`--workers 2` ÷ 1 worker, requests/s, 64 conn",
-        lambda n: _get(src(n), "workers", n, "ratio"), lambda v: _n(v, 2), "",
-        "≥ 1.6", "workers")
+    if "workers" in r:
+        row("`--workers 2` ÷ 1 worker, requests/s, 64 conn",
+            lambda n: _get(src(n), "workers", n, "ratio"), lambda v: _n(v, 2), "",
+            "≥ 1.6", "workers")
     if w:
         row("… requests/s with 1 / 2 workers",
             lambda n: _get(src(n), "workers", n),
