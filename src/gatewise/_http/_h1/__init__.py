@@ -5,9 +5,12 @@ CPU, and a keep-alive client made of an ``asyncio.Protocol`` and httptools' resp
 parser costs a fraction of it.  What it does, module by module:
 
 - ``_wire``: URLs to origins, the request head, chunked framing, response headers.
-- ``_connection``: one connection (protocol + parser), the answer in progress, the read
-  timeout (one timer a request), draining a stream closed early, gzip / deflate bodies
-  (none are asked for: no ``Accept-Encoding`` is sent unless the caller sends one).
+- ``_connection``: one connection (protocol + parser), the read timeout (one timer a
+  connection), draining a stream closed early.
+- ``_exchange``: the answer in progress, and what its headers say: framing, gzip / deflate
+  (none is asked for: no ``Accept-Encoding`` is sent unless the caller sends one),
+  keep-alive.
+- ``_upload``: a streamed request body.
 - ``_pool``: the connections of one origin: keep-alive, expiry, a cap, DNS cache.
 - ``_stream``: a streaming answer, one read per arrival.
 - ``_transport``: ``LeanTransport``, and the rule for resending on a kept-alive connection

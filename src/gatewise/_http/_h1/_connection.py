@@ -19,76 +19,25 @@ for ``DRAIN_SECONDS`` at most, and closed as soon as more than ``DRAIN_BYTES`` a
 from __future__ import annotations
 
 import asyncio
-import zlib
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from httptools import HttpResponseParser
 
-from gatewise._http._h1._wire import LAST_CHUNK, chunk
+from gatewise._http._h1._exchange import (
+    WATCHED,
+    Exchange,
+    UpstreamClosed,
+    decoder_for,
+    framed,
+    watch,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable
-
     from gatewise._http._h1._pool import Pool
 
 HIGH_WATER = 1 << 20  # unread bytes of a stream at which the socket stops being read
 DRAIN_SECONDS = 0.25  # how long a stream closed before its end may take to end
 DRAIN_BYTES = 64  # how much of it may still come: framing, not another event
-
-# Header name lengths worth a closer look at once (keep-alive and connection; content-encoding):
-# one integer test per header instead of a lower().  How the body is framed is looked up
-# only when it matters (see ``framed``).
-_WATCHED = frozenset({10, 16})
-
-
-class UpstreamClosed(ConnectionError):
-    """The upstream closed the connection before its answer was complete."""
-
-
-class Exchange:
-    """One request's answer as it arrives."""
-
-    __slots__ = ("chunks", "complete", "decoder", "discarded", "drain_timer", "encoding",
-                 "error", "got_bytes", "head_done", "head_only", "keep_alive", "raw_headers",
-                 "read_timeout", "reusable", "sent", "size", "status", "streaming",
-                 "wait_from", "waiter", "waiting", "written")
-
-    def __init__(self, read_timeout: float | None, streaming: bool, head_only: bool,
-                 now: float) -> None:
-        self.read_timeout = read_timeout
-        self.streaming = streaming  # each arrival wakes a waiting read (else: the end does)
-        self.head_only = head_only  # a HEAD request: no body will follow the head
-        self.status = 0
-        self.raw_headers: list[tuple[bytes, bytes]] = []
-        self.chunks: list[bytes] = []  # body pieces not read yet
-        self.size = 0  # their bytes
-        self.head_done = False
-        self.complete = False
-        self.error: BaseException | None = None
-        self.keep_alive: float | None = None  # the upstream's Keep-Alive: timeout=N
-        self.reusable = False  # the answer allows another on its connection
-        self.encoding = b""  # its Content-Encoding
-        self.decoder: Any = None  # a zlib decompressor when that is gzip or deflate
-        self.got_bytes = False  # anything of the answer arrived (see the retry rule)
-        self.written = False  # some of the request was handed to the socket
-        self.sent = False  # all of it was
-        self.discarded = False  # closed by its reader before the end: being drained
-        self.waiter: asyncio.Future[None] | None = None
-        self.waiting = True  # someone waits for bytes: silence counts against the timeout
-        self.wait_from = now
-        self.drain_timer: asyncio.TimerHandle | None = None  # see Connection.abandon
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def fail(self, error: BaseException) -> None:
-        if self.error is None and not self.complete:
-            self.error = error
-        self.wake()
 
 
 class Connection(asyncio.Protocol):
@@ -107,7 +56,7 @@ class Connection(asyncio.Protocol):
         self.last_arrival = 0.0
         self.interim = False  # inside a 1xx answer, which precedes the real one
         self.write_paused = False
-        self.drain: asyncio.Future[None] | None = None  # a streamed upload's wait to write
+        self.drain: asyncio.Future[None] | None = None  # a streamed upload's wait (_upload)
         self.timer: asyncio.TimerHandle | None = None  # the read timeout's (see the top)
         self.timer_due = 0.0
 
@@ -145,7 +94,7 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self._wake_upload()
+        self.wake_upload()
 
     # -- httptools' side ------------------------------------------------------------------
 
@@ -158,8 +107,8 @@ class Connection(asyncio.Protocol):
         ex = self.ex
         assert ex is not None
         ex.raw_headers.append((name, value))
-        if len(name) in _WATCHED:
-            _watch(ex, name.lower(), value)
+        if len(name) in WATCHED:
+            watch(ex, name.lower(), value)
 
     def on_headers_complete(self) -> None:
         ex = self.ex
@@ -173,11 +122,8 @@ class Connection(asyncio.Protocol):
         ex.status = status
         ex.head_done = True
         if ex.encoding:
-            if ex.encoding in (b"gzip", b"x-gzip"):
-                ex.decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
-            elif ex.encoding == b"deflate":
-                ex.decoder = _Deflate()
-        self._wake_upload()  # an answer before the whole upload: stop sending
+            ex.decoder = decoder_for(ex.encoding)
+        self.wake_upload()  # an answer before the whole upload: stop sending
         if ex.head_only:
             ex.complete = True
             ex.wake()
@@ -249,33 +195,8 @@ class Connection(asyncio.Protocol):
         ex.sent = whole
         return True
 
-    async def upload(self, ex: Exchange, body: AsyncIterable[bytes], chunked: bool) -> None:
-        """Write a streamed body, as fast as the upstream takes it; stops early (and the
-        connection will not be kept) when the answer or an error comes first."""
-        transport = self.transport
-        assert transport is not None
-        async for data in body:
-            if ex.head_done or ex.error is not None or self.closed:
-                return
-            if data:
-                transport.write(chunk(data) if chunked else data)
-            if self.write_paused:
-                await self._wait_to_write(ex)
-        if not (ex.head_done or ex.error is not None or self.closed):
-            if chunked:
-                transport.write(LAST_CHUNK)
-            ex.sent = True  # the whole request: the connection may be kept after it
-
-    async def _wait_to_write(self, ex: Exchange) -> None:
-        self.drain = self.loop.create_future()
-        ex.waiting, ex.wait_from = True, self.loop.time()
-        try:
-            await self.drain
-        finally:
-            self.drain = None
-            ex.waiting = False
-
-    def _wake_upload(self) -> None:
+    def wake_upload(self) -> None:
+        """A streamed upload waiting to write (``_upload``) may go on, or see why not."""
         drain = self.drain
         if drain is not None and not drain.done():
             drain.set_result(None)
@@ -343,7 +264,7 @@ class Connection(asyncio.Protocol):
         ex.fail(exc or UpstreamClosed(
             "the upstream closed the connection before its answer was complete"
             if ex.got_bytes else "the upstream closed the connection without answering"))
-        self._wake_upload()
+        self.wake_upload()
 
     def _check_silence(self) -> None:
         self.timer = None
@@ -356,7 +277,7 @@ class Connection(asyncio.Protocol):
             due = max(ex.wait_from, self.last_arrival) + ex.read_timeout
             if now >= due:
                 ex.fail(TimeoutError(f"no data from the upstream for {ex.read_timeout:g} s"))
-                self._wake_upload()
+                self.wake_upload()
                 self.close()
                 return
         else:
@@ -376,48 +297,7 @@ class Connection(asyncio.Protocol):
             if ex.drain_timer is not None:
                 ex.drain_timer.cancel()
             ex.fail(UpstreamClosed("the connection was closed before the answer was complete"))
-        self._wake_upload()
+        self.wake_upload()
         self.pool.drop(self)
         if self.transport is not None and not self.loop.is_closed():
             self.transport.close()
-
-
-def framed(raw_headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the body has a length (Content-Length, or chunks), rather than ending with
-    the connection."""
-    for name, value in raw_headers:
-        lowered = name.lower()
-        if lowered == b"content-length" or (lowered == b"transfer-encoding"
-                                            and b"chunked" in value.lower()):
-            return True
-    return False
-
-
-def _watch(ex: Exchange, name: bytes, value: bytes) -> None:
-    """Note the headers that say how the body is encoded and how long it may be kept."""
-    if name == b"content-encoding":
-        ex.encoding = value.strip().lower()
-    elif name == b"keep-alive":
-        for part in value.split(b","):
-            key, _, number = part.strip().partition(b"=")
-            if key.lower() == b"timeout" and number.strip().isdigit():
-                ex.keep_alive = float(number.strip())
-
-
-class _Deflate:
-    """``Content-Encoding: deflate``: zlib-wrapped as the RFC says, or raw as some servers
-    send it (told apart by the first bytes)."""
-
-    __slots__ = ("_inner",)
-
-    def __init__(self) -> None:
-        self._inner: Any = None
-
-    def decompress(self, data: bytes) -> bytes:
-        if self._inner is None:
-            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        return bytes(self._inner.decompress(data))
-
-    def flush(self) -> bytes:
-        return bytes(self._inner.flush()) if self._inner is not None else b""

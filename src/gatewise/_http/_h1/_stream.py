@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 from gatewise._exceptions import APIError
 from gatewise._http._errors import mapped
-from gatewise._http._h1._connection import HIGH_WATER, Connection, Exchange
+from gatewise._http._h1._connection import HIGH_WATER, Connection
+from gatewise._http._h1._exchange import Exchange
 from gatewise._http._h1._wire import Headers
 
 
@@ -49,14 +50,16 @@ class LeanStream:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def aread(self) -> bytes:
-        """The rest of the body (an error answer's, typically)."""
+        """The rest of the body (an error answer's, typically); a failure is told as a
+        plain call's would be."""
         parts = []
         try:
             while data := await self.read_chunk():
                 parts.append(data)
-        except APIError as exc:  # not a stream being relayed: say it as a plain call would
-            cause = exc.__cause__
-            raise (mapped(cause) if cause is not None else exc) from cause
+        except APIError:
+            error = self._ex.error
+            assert error is not None
+            raise mapped(error) from error
         return b"".join(parts)
 
     def close(self) -> None:

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING
 
 from gatewise._exceptions import APIConnectionError, APIError
 from gatewise._http._errors import mapped
-from gatewise._http._h1._connection import Connection, Exchange
+from gatewise._http._h1._connection import Connection
+from gatewise._http._h1._exchange import Exchange
 from gatewise._http._h1._pool import Pool
 from gatewise._http._h1._stream import LeanStream
+from gatewise._http._h1._upload import upload
 from gatewise._http._h1._wire import (
     CACHED_LENGTH,
     IDEMPOTENT,
@@ -230,7 +232,7 @@ async def _upload(conn: Connection, ex: Exchange, head: bytes, body: AsyncIterab
     if not conn.send(ex, head, whole=False):
         return
     try:
-        await conn.upload(ex, body, is_chunked(head))
+        await upload(conn, ex, body, is_chunked(head))
     except BaseException:  # the body's own error, or cancelled
         if conn.ex is ex:
             conn.close()
