@@ -1,7 +1,9 @@
-"""``python -m bench``: the gatewise benchmark, proxy and reference forwarder side by side.
+"""``python -m bench``: the gatewise benchmark: the proxy, the reference forwarder and the
+raw-asyncio ceiling side by side.
 
     python -m bench                      # the full run (~8 minutes on 2 cores)
     python -m bench --smoke              # every scenario for a moment (~20 s), no verdicts
+    python -m bench --only chat --connections 16 --servers proxy,proxy-aiohttp,reference
     python -m bench --compare-litellm    # also LiteLLM's proxy, from a throwaway virtualenv
     python -m bench soak                 # the load-and-soak scenario (see bench/soak.py)
 
@@ -25,11 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import report, tools
-from bench.perf import Bench, Plan
+from bench.perf import ALL_SERVERS, SCENARIOS, SERVERS, Bench, Plan
 from bench.procs import LOAD_CPU, ROOT, cpus, pin_self, wait_until_quiet
 
 RESULTS = Path(__file__).parent / "results"
@@ -49,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds per measured run (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="interleaved repeats per cell (default 2; smoke 1)")
+    parser.add_argument("--servers", type=_names(ALL_SERVERS), default=None,
+                        metavar="NAMES", help="comma-separated servers to measure side by "
+                        f"side, of {', '.join(ALL_SERVERS)} (default: "
+                        f"{','.join(SERVERS)}; proxy-aiohttp is the proxy on aiohttp)")
+    parser.add_argument("--only", type=_names(SCENARIOS), default=None, metavar="SCENARIOS",
+                        help=f"comma-separated scenarios, of {', '.join(SCENARIOS)} "
+                        "(default: all)")
+    parser.add_argument("--connections", type=_numbers, default=None, metavar="N,N",
+                        help="chat's connection counts (default 1,16,64)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the JSON to write (default bench/results/latest.json; "
                              "soak: bench/results/soak.json)")
@@ -72,6 +84,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true",
                         help="keep the working directory (configs, server logs)")
     return parser
+
+
+def _names(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"choose among {', '.join(allowed)}")
+        return names
+    return parse
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("comma-separated numbers, e.g. 16 or 1,16") from None
 
 
 def _git(*args: str) -> str:
@@ -133,6 +162,13 @@ def _perf(args: argparse.Namespace, found: tools.Tools, workdir: Path) -> int:
     plan = Plan.smoke() if args.smoke else Plan.full(args.duration)
     if args.repeats:
         plan.repeats = args.repeats
+    if args.servers:
+        plan.servers = args.servers
+        plan.workers = tuple(n for n in plan.workers if n in args.servers)
+    if args.only:
+        plan.scenarios = args.only
+    if args.connections:
+        plan.concurrency = args.connections
     out: Path = args.out or RESULTS / "latest.json"
     results: dict[str, Any] = {"meta": meta(found, args.smoke, plan)}
     started = time.monotonic()

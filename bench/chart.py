@@ -1,18 +1,22 @@
-"""The chart: requests/s and latency (p50, p99) per concurrency, proxy against reference
-(and LiteLLM's proxy when it was measured), non-streaming chat.  matplotlib, Agg backend."""
+"""The chart: requests/s and latency (p50, p99) per concurrency, proxy against reference and
+the raw-asyncio ceiling (and LiteLLM's proxy when it was measured), non-streaming chat.
+matplotlib, Agg backend."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-COLOURS = {"proxy": "#1f77b4", "reference": "#7f7f7f", "litellm": "#d62728"}
-LABELS = {"proxy": "gatewise proxy", "reference": "reference forwarder",
+COLOURS = {"proxy": "#1f77b4", "proxy-aiohttp": "#aec7e8", "reference": "#7f7f7f",
+           "ceiling": "#2ca02c", "litellm": "#d62728"}
+LABELS = {"proxy": "gatewise proxy", "proxy-aiohttp": "gatewise proxy on aiohttp",
+          "reference": "reference forwarder", "ceiling": "raw-asyncio ceiling",
           "litellm": "LiteLLM proxy"}
 
 
 def _series(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    series = {name: results["chat"][name] for name in ("proxy", "reference")
+    series = {name: results["chat"][name]
+              for name in ("proxy", "proxy-aiohttp", "reference", "ceiling")
               if name in results.get("chat", {})}
     litellm = results.get("litellm", {}).get("chat", {}).get("litellm")
     if litellm:

@@ -1,5 +1,6 @@
-"""The performance run: proxy and reference side by side, in the same run, on the same
-upstream, with the same requests.
+"""The performance run: proxy, reference and the raw-asyncio ceiling side by side, in the
+same run, on the same upstream, with the same requests (``--servers`` and ``--only`` narrow
+it to some servers and scenarios).
 
 Order of work (each server alone on the server core while it is measured, runs interleaved
 and repeated so a slow moment of the machine does not pick the winner; per cell the best of
@@ -45,6 +46,11 @@ from bench.procs import (
 from bench.tools import Tools
 
 CONCURRENCY = (1, 16, 64)
+SERVERS = ("proxy", "reference", "ceiling")
+"""Measured side by side by default: the proxy (lean transport), the reference forwarder
+and the raw-asyncio ceiling; ``proxy-aiohttp`` (the proxy on aiohttp) on request."""
+ALL_SERVERS = (*SERVERS, "proxy-aiohttp")
+SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers", "sdk")
 QUIET_LIMIT = 10.0  # % of a core used by others during a run before it is repeated
 EVENTS = nginx.EVENTS
 
@@ -60,6 +66,11 @@ class Plan:
     sdk_calls: int
     sdk_import_runs: int
     workers: tuple[str, ...]  # servers measured with 1 and 2 workers
+    # Servers side by side in the throughput scenarios (memory and cold start: the first
+    # two), the scenarios to run, and chat's concurrencies.
+    servers: tuple[str, ...] = SERVERS
+    scenarios: tuple[str, ...] = SCENARIOS
+    concurrency: tuple[int, ...] = CONCURRENCY
 
     @classmethod
     def full(cls, seconds: float) -> Plan:
@@ -93,11 +104,21 @@ class Bench:
             self.upstream = servers.python_upstream(self.workdir, port, LOAD_CPU).start()
 
     def server(self, name: str, **kwargs: Any) -> Service:
-        make = servers.proxy if name == "proxy" else servers.reference
-        return make(self.workdir, self.upstream_url, **kwargs)
+        if name == "proxy":
+            return servers.proxy(self.workdir, self.upstream_url, **kwargs)
+        if name == "proxy-aiohttp":
+            return servers.proxy(self.workdir, self.upstream_url, transport="aiohttp",
+                                 **kwargs)
+        if name == "ceiling":
+            return servers.ceiling(self.workdir, self.upstream_url, **kwargs)
+        return servers.reference(self.workdir, self.upstream_url, **kwargs)
 
-    def servers(self, **kwargs: Any) -> dict[str, Service]:
-        return {name: self.server(name, **kwargs) for name in ("proxy", "reference")}
+    def servers(self, names: tuple[str, ...] | None = None, **kwargs: Any
+                ) -> dict[str, Service]:
+        """The plan's servers (``names``: those of them), not started."""
+        chosen = self.plan.servers if names is None else [
+            n for n in self.plan.servers if n in names]
+        return {name: self.server(name, **kwargs) for name in chosen}
 
     def load(self, service: Service, work: Workload, connections: int, seconds: float
              ) -> LoadResult:
@@ -169,26 +190,17 @@ class Bench:
     def throughput(self) -> dict[str, Any]:
         results: dict[str, Any] = {}
         running = self.servers()
+        wanted = self.plan.scenarios
         try:
             for service in running.values():
                 service.start()
-            self.say("chat (non-streaming):")
-            results["chat"] = self.cells(running, servers.CHAT, CONCURRENCY)
-            self.say("streaming:")
-            results["stream"] = self.cells(running, servers.STREAM, (16,))
-            for name, service in running.items():
-                timing = stream_timing(service.port, servers.STREAM, self.plan.ttfb_seconds)
-                cell = results["stream"][name]["16"]
-                cell.update(events_per_stream=timing.events_per_stream,
-                            events_per_s=cell["rps"] * timing.events_per_stream,
-                            ttfb_p50_ms=timing.ttfb_p50_ms, ttfb_p99_ms=timing.ttfb_p99_ms,
-                            stream_p50_ms_c1=timing.total_p50_ms,
-                            ttfb_streams=timing.streams)
-                cell["errors"] += timing.errors
-                self.say(f"  stream     {name:<10} first event p50 {timing.ttfb_p50_ms:.2f} ms"
-                         f", {timing.events_per_stream:.0f} events/stream, "
-                         f"{cell['events_per_s']:,.0f} events/s at c=16")
-            if self.tools.nginx:
+            if "chat" in wanted:
+                self.say("chat (non-streaming):")
+                results["chat"] = self.cells(running, servers.CHAT, self.plan.concurrency)
+            if "stream" in wanted:
+                self.say("streaming:")
+                results["stream"] = self.stream(running)
+            if self.tools.nginx and "paced" in wanted:
                 self.say("streaming, paced upstream (256 bytes a write):")
                 results["paced_stream"] = self.cells(running, servers.PACED_STREAM, (64,),
                                                       paced=True)
@@ -196,19 +208,37 @@ class Bench:
                     cell = results["paced_stream"][name]["64"]
                     cpu = cell["cpu_us_per_request"]
                     cell["events_per_cpu_s"] = EVENTS * 1e6 / cpu if cell["requests"] else None
-            self.say("embeddings:")
-            results["embeddings"] = self.cells(running, servers.EMBED, (16,))
+            if "embeddings" in wanted:
+                self.say("embeddings:")
+                results["embeddings"] = self.cells(running, servers.EMBED, (16,))
             results["peak_rss_mb_throughput"] = {n: s.peak_rss_mb()
                                                  for n, s in running.items()}
         finally:
             results["exit_codes"] = {n: s.stop() for n, s in running.items()}
         return results
 
+    def stream(self, running: dict[str, Service]) -> dict[str, Any]:
+        """Streams at 16 connections, then one at a time (time to the first event)."""
+        results = self.cells(running, servers.STREAM, (16,))
+        for name, service in running.items():
+            timing = stream_timing(service.port, servers.STREAM, self.plan.ttfb_seconds)
+            cell = results[name]["16"]
+            cell.update(events_per_stream=timing.events_per_stream,
+                        events_per_s=cell["rps"] * timing.events_per_stream,
+                        ttfb_p50_ms=timing.ttfb_p50_ms, ttfb_p99_ms=timing.ttfb_p99_ms,
+                        stream_p50_ms_c1=timing.total_p50_ms,
+                        ttfb_streams=timing.streams)
+            cell["errors"] += timing.errors
+            self.say(f"  stream     {name:<10} first event p50 {timing.ttfb_p50_ms:.2f} ms"
+                     f", {timing.events_per_stream:.0f} events/stream, "
+                     f"{cell['events_per_s']:,.0f} events/s at c=16")
+        return results
+
     def memory(self) -> dict[str, Any]:
         self.say(f"memory (fresh processes, mixed load to {self.plan.checkpoints} requests):")
         workloads = {w.name: w for w in (servers.CHAT, servers.STREAM, servers.EMBED)}
         out: dict[str, Any] = {}
-        for name, service in self.servers().items():
+        for name, service in self.servers(("proxy", "reference")).items():
             with service:
                 segment = 3.0 if self.plan.seconds >= 3 else 1.0
                 out[name] = memory.drive(service, workloads, self.plan.checkpoints,
@@ -218,6 +248,8 @@ class Bench:
     def cold_start(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in ("proxy", "reference"):
+            if name not in self.plan.servers:
+                continue
             out[name] = startup.cold_start_ms(partial(self.server, name),
                                               self.plan.startup_runs)
             self.say(f"cold start {name:<10} {out[name]['median_ms']:7.0f} ms (median of "
@@ -303,13 +335,17 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         self.start_upstream()
+        wanted = self.plan.scenarios
         try:
             results = self.throughput()
-            results["memory"] = self.memory()
-            results["startup"] = self.cold_start()
-            if self.plan.workers:
+            if "memory" in wanted:
+                results["memory"] = self.memory()
+            if "startup" in wanted:
+                results["startup"] = self.cold_start()
+            if self.plan.workers and "workers" in wanted:
                 results["workers"] = self.workers()
-            results["sdk"] = self.sdk()
+            if "sdk" in wanted:
+                results["sdk"] = self.sdk()
         finally:
             assert self.upstream is not None
             self.upstream.stop()

@@ -1,5 +1,8 @@
 """The targets, checked against one run's figures, and the table (Markdown, printed and
-saved next to the JSON) of figures and ratios."""
+saved next to the JSON) of figures and ratios.  The table has a column for each server
+measured: the proxy, the proxy on aiohttp (when asked for), the reference forwarder and the
+raw-asyncio ceiling (with the proxy's share of the ceiling's figure: how far from the limit
+it is)."""
 
 from __future__ import annotations
 
@@ -99,8 +102,19 @@ def _mark(target: Target | None) -> str:
 def table(r: dict[str, Any]) -> str:
     checks = {t.id: t for t in targets(r)}
     has_litellm = "litellm" in r and "chat" in r["litellm"]
-    head = "| figure | gatewise proxy | reference | proxy ÷ reference |"
-    rule = "|---|---:|---:|---:|"
+    measured = {name for scenario in ("chat", "stream", "embeddings")
+                for name in r.get(scenario) or {}}
+    has_aiohttp, has_ceiling = "proxy-aiohttp" in measured, "ceiling" in measured
+    head = "| figure | gatewise proxy |"
+    rule = "|---|---:|"
+    if has_aiohttp:
+        head += " proxy on aiohttp |"
+        rule += "---:|"
+    head += " reference | proxy ÷ reference |"
+    rule += "---:|---:|"
+    if has_ceiling:
+        head += " raw-asyncio ceiling | proxy ÷ ceiling |"
+        rule += "---:|---:|"
     if has_litellm:
         head += " LiteLLM proxy |"
         rule += "---:|"
@@ -110,7 +124,15 @@ def table(r: dict[str, Any]) -> str:
 
     def row(label: str, get: Callable[[str], Any], fmt: Callable[[Any], str],
             compare: str, target: str = "", check: str | None = None) -> None:
-        cells = [label, fmt(get("proxy")), fmt(get("reference")), compare]
+        cells = [label, fmt(get("proxy"))]
+        if has_aiohttp:
+            cells.append(fmt(get("proxy-aiohttp")))
+        cells += [fmt(get("reference")), compare]
+        if has_ceiling:
+            proxy, ceiling = get("proxy"), get("ceiling")
+            versus = ("/s" in label or "µs" in label or "per CPU" in label) and isinstance(
+                proxy, int | float) and isinstance(ceiling, int | float)
+            cells += [fmt(ceiling), _n(_ratio(proxy, ceiling), 2) if versus else ""]
         if has_litellm:
             cells.append(fmt(get("litellm")))
         cells += [target, _mark(checks.get(check)) if check else ""]
@@ -119,7 +141,8 @@ def table(r: dict[str, Any]) -> str:
     def src(name: str) -> dict[str, Any]:
         return dict(r.get("litellm", {})) if name == "litellm" else r
 
-    for c in ("1", "16", "64"):
+    counts = sorted({c for cells in (r.get("chat") or {}).values() for c in cells}, key=int)
+    for c in counts or ("1", "16", "64"):
         def cell(name: str, c: str = c) -> Any:
             return _get(src(name), "chat", name, c)
 
@@ -143,14 +166,15 @@ def table(r: dict[str, Any]) -> str:
         return _get(src(name), "stream", name, "16") or {}
 
     sp, sr = stream("proxy"), stream("reference")
-    row("stream, 16 conn: events relayed/s", lambda n: stream(n).get("events_per_s"), _n,
-        _n(_ratio(sp.get("events_per_s"), sr.get("events_per_s")), 2), "≥ 0.6 x reference",
-        "stream_events")
-    row("stream, 1 conn: first event p50 / p99 ms", stream,
-        lambda v: "-" if not v or "ttfb_p50_ms" not in v else
-        f"{v['ttfb_p50_ms']:.2f} / {v['ttfb_p99_ms']:.2f}",
-        "-" if "ttfb_p50_ms" not in sp or "ttfb_p50_ms" not in sr
-        else f"{sp['ttfb_p50_ms'] - sr['ttfb_p50_ms']:+.2f} ms (p50)")
+    if "stream" in r:
+        row("stream, 16 conn: events relayed/s", lambda n: stream(n).get("events_per_s"), _n,
+            _n(_ratio(sp.get("events_per_s"), sr.get("events_per_s")), 2),
+            "≥ 0.6 x reference", "stream_events")
+        row("stream, 1 conn: first event p50 / p99 ms", stream,
+            lambda v: "-" if not v or "ttfb_p50_ms" not in v else
+            f"{v['ttfb_p50_ms']:.2f} / {v['ttfb_p99_ms']:.2f}",
+            "-" if "ttfb_p50_ms" not in sp or "ttfb_p50_ms" not in sr
+            else f"{sp['ttfb_p50_ms'] - sr['ttfb_p50_ms']:+.2f} ms (p50)")
 
     def paced(name: str) -> dict[str, Any]:
         return _get(src(name), "paced_stream", name, "64") or {}
@@ -167,10 +191,11 @@ def table(r: dict[str, Any]) -> str:
         return _get(src(name), "embeddings", name, "16") or {}
 
     ep, er = embed("proxy"), embed("reference")
-    row("embeddings, 16 conn: requests/s", lambda n: embed(n).get("rps"), _n,
-        _n(_ratio(ep.get("rps"), er.get("rps")), 2))
-    row("embeddings, 16 conn: p50 / p99 ms", embed, lambda v: "-" if not v else
-        f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}", "")
+    if "embeddings" in r:  # (a run of some scenarios only leaves the others' rows out)
+        row("embeddings, 16 conn: requests/s", lambda n: embed(n).get("rps"), _n,
+            _n(_ratio(ep.get("rps"), er.get("rps")), 2))
+        row("embeddings, 16 conn: p50 / p99 ms", embed, lambda v: "-" if not v else
+            f"{v['p50_ms']:.2f} / {v['p99_ms']:.2f}", "")
 
     def mem(name: str) -> dict[str, Any]:
         return _get(src(name), "memory", name) or {}
@@ -181,15 +206,18 @@ def table(r: dict[str, Any]) -> str:
             lambda n, i=i: _checkpoint(mem(n), i),
             lambda v: _n(v, 1), "", "≤ 80 MB" if i == 0 else "",
             "rss_first" if i == 0 else None)
-    row("RSS growth between checkpoints, %", lambda n: mem(n).get("growth_pct"),
-        lambda v: _n(v, 1), "", "≤ 5 %", "rss_growth")
+    if "memory" in r:
+        row("RSS growth between checkpoints, %", lambda n: mem(n).get("growth_pct"),
+            lambda v: _n(v, 1), "", "≤ 5 %", "rss_growth")
     row("peak RSS, MB", lambda n: _peak(src(n), n), lambda v: _n(v, 1), "")
-    row("cold start until ready, ms",
-        lambda n: _get(src(n), "startup", n, "median_ms"), _n, "", "≤ 1,000 ms", "cold_start")
+    if "startup" in r:
+        row("cold start until ready, ms", lambda n: _get(src(n), "startup", n, "median_ms"),
+            _n, "", "≤ 1,000 ms", "cold_start")
     w = r.get("workers", {})
-    row("`--workers 2` ÷ 1 worker, requests/s, 64 conn",
-        lambda n: _get(src(n), "workers", n, "ratio"), lambda v: _n(v, 2), "",
-        "≥ 1.6", "workers")
+    if "workers" in r:
+        row("`--workers 2` ÷ 1 worker, requests/s, 64 conn",
+            lambda n: _get(src(n), "workers", n, "ratio"), lambda v: _n(v, 2), "",
+            "≥ 1.6", "workers")
     if w:
         row("… requests/s with 1 / 2 workers",
             lambda n: _get(src(n), "workers", n),

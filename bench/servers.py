@@ -1,8 +1,9 @@
 """The servers under test, each started pinned to the server core: the gatewise proxy (with a
 realistic config: master key, two deployments behind one name with the router shuffling
 between them, a streaming and an embeddings deployment, keys from ``os.environ/``, cost
-headers on as by default) and the reference forwarder.  The bodies and keys the load
-generator sends live here too, so every server gets the same requests.
+headers on as by default; ``proxy-aiohttp`` is the same on the aiohttp transport), the
+reference forwarder and the raw-asyncio ceiling.  The bodies and keys the load generator
+sends live here too, so every server gets the same requests.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ _COOLDOWN = "  allowed_fails: 3\n  cooldown_time: 5\n"
 _SOAK_COOLDOWN = "  allowed_fails: 1000\n  cooldown_time: 1\n"
 
 
-def proxy_config(upstream: str, *, faulty: bool = False) -> str:
+def proxy_config(upstream: str, *, faulty: bool = False, transport: str = "lean") -> str:
     """The proxy's YAML; ``faulty`` (the soak scenario) points the chat deployments at the
-    path where a few percent of answers are upstream errors and adds slow deployments."""
+    path where a few percent of answers are upstream errors and adds slow deployments;
+    ``transport`` is its ``general_settings.upstream_transport``."""
     chat_base = f"{upstream}/faulty/v1" if faulty else f"{upstream}/v1"
     stream_base = f"{upstream}/faulty/stream/v1" if faulty else f"{upstream}/stream/v1"
     return f"""\
@@ -127,6 +129,7 @@ settings:
 
 general_settings:
   master_key: os.environ/BENCH_MASTER_KEY
+{f"  upstream_transport: {transport}" if transport != "lean" else ""}
 """
 
 
@@ -136,13 +139,15 @@ def gatewise_command(config: Path, port: int, workers: int = 1) -> list[str]:
 
 
 def proxy(workdir: Path, upstream: str, *, workers: int = 1, faulty: bool = False,
-          cpu: int | str = SERVER_CPU, command: list[str] | None = None) -> Service:
-    config = workdir / ("proxy-faulty.yaml" if faulty else "proxy.yaml")
-    config.write_text(proxy_config(upstream, faulty=faulty))
+          cpu: int | str = SERVER_CPU, command: list[str] | None = None,
+          transport: str = "lean") -> Service:
+    name = "proxy" if transport == "lean" else f"proxy-{transport}"
+    config = workdir / (f"{name}-faulty.yaml" if faulty else f"{name}.yaml")
+    config.write_text(proxy_config(upstream, faulty=faulty, transport=transport))
     port = free_port()
-    return Service("proxy" if workers == 1 else f"proxy-{workers}w",
+    return Service(name if workers == 1 else f"{name}-{workers}w",
                    command or gatewise_command(config, port, workers), port, cpu=cpu,
-                   env=ENV, cwd=workdir, log=workdir / f"proxy-{port}.log")
+                   env=ENV, cwd=workdir, log=workdir / f"{name}-{port}.log")
 
 
 def reference(workdir: Path, upstream: str, *, workers: int = 1,
@@ -153,6 +158,16 @@ def reference(workdir: Path, upstream: str, *, workers: int = 1,
     root = str(Path(__file__).resolve().parent.parent)
     return Service("reference" if workers == 1 else f"reference-{workers}w", cmd, port,
                    cpu=cpu, env={"PYTHONPATH": root}, log=workdir / f"reference-{port}.log")
+
+
+def ceiling(workdir: Path, upstream: str, *, cpu: int | str = SERVER_CPU) -> Service:
+    """The raw-asyncio ceiling (``bench/ceiling.py``)."""
+    port = free_port()
+    cmd = python("-m", "bench.ceiling", "--port", str(port), "--upstream", upstream,
+                 "--key", MASTER_KEY)
+    root = str(Path(__file__).resolve().parent.parent)
+    return Service("ceiling", cmd, port, cpu=cpu, env={"PYTHONPATH": root},
+                   log=workdir / f"ceiling-{port}.log")
 
 
 def python_upstream(workdir: Path, port: int, cpu: int | str) -> Service:

@@ -39,6 +39,11 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
             assert paced["events_per_cpu_s"] > 0
         assert results["memory"][server]["checkpoints"]
         assert results["startup"][server]["median_ms"] > 0
+    ceiling = {scenario: results[scenario]["ceiling"] for scenario in ("chat", "stream",
+                                                                      "embeddings")}
+    assert ceiling["chat"]["16"]["requests"] > 0 and ceiling["chat"]["16"]["errors"] == 0
+    assert ceiling["stream"]["16"]["events_per_stream"] > 0
+    assert ceiling["embeddings"]["16"]["requests"] > 0
     assert "import_gatewise_ms" in results["sdk"]
     assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_p50_c1",
                                                      "stream_events", "cold_start"}

@@ -40,7 +40,7 @@ def test_import_loads_nothing_heavy_and_does_no_io() -> None:
     result = _probe()
     heavy = ("gatewise.providers", "gatewise.catalogue", "gatewise._http", "gatewise.proxy",
              "gatewise._client", "httpx", "aiohttp", "pydantic", "orjson", "yaml", "uvicorn",
-             "socket", "ssl", "asyncio")
+             "socket", "ssl", "asyncio", "httptools")
     assert not [m for m in result["loaded"] if m.startswith(heavy)], result["loaded"]
     assert result["opened"] == []
     assert result["env"] == []

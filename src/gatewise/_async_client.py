@@ -75,9 +75,10 @@ class AsyncClient:
                  timeout: float | Timeout | None = None, num_retries: int = 2,
                  drop_params: bool = False, extra_headers: Mapping[str, str] | None = None,
                  redact: Iterable[str] = (), catalogue: Catalogue | None = None,
-                 transport: _async.AsyncTransport | None = None) -> None:
+                 transport: _async.AsyncTransport | None = None, ssl_verify: bool | str = True
+                 ) -> None:
         self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
-                                   extra_headers, redact)
+                                   extra_headers, redact, ssl_verify)
         self._catalogue = catalogue
         self._targets = Targets()
         self._transport = transport

@@ -106,6 +106,10 @@ class MultipartBody:
 
     __slots__ = ("_head", "_part", "_tail", "content_type")
 
+    replayable = True
+    """Each iteration reads the file part afresh (a path, bytes, a file object from its
+    start, or the proxy's spooled upload): the HTTP layer may send it again."""
+
     def __init__(self, fields: list[tuple[str, str]], part: FilePart | None) -> None:
         boundary = "gatewise-" + os.urandom(12).hex()
         self.content_type = f"multipart/form-data; boundary={boundary}"

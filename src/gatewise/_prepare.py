@@ -156,7 +156,8 @@ def prepare_chat(settings: Settings, catalogue: Catalogue, model: str,
         content = encode_body(body)
         _check_context_window(info, messages, params, content)
         request = Request("POST", target.api_base + adapter.CHAT_PATH,
-                          target.stream_headers if stream else target.headers, content)
+                          target.stream_headers if stream else target.headers, content,
+                          target.ssl_verify)
     else:
         _check_context_window(info, messages, params)
     return Call(target.spec.name, target.model_id, adapter, info, params, stream,
@@ -193,7 +194,8 @@ def prepare_embedding(settings: Settings, catalogue: Catalogue, model: str, inpu
     mock = options.get("mock_response")
     url = target.api_base + adapter.EMBEDDINGS_PATH
     requests = ([] if mock is not None else
-                [Request("POST", url, target.headers, encode_body(body)) for body in bodies])
+                [Request("POST", url, target.headers, encode_body(body), target.ssl_verify)
+                 for body in bodies])
     call = Call(target.spec.name, model_id, adapter, info, params, False, target.timeout,
                 target.policy, mock, None, target.secrets)
     return call, requests

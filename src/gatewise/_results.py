@@ -17,11 +17,14 @@ JSON = dict[str, Any]
 
 def settings(api_key: str | None, api_base: str | None, timeout: float | Timeout | None,
               num_retries: int, drop_params: bool, extra_headers: Mapping[str, str] | None,
-              redact: Iterable[str] = ()) -> Settings:
+              redact: Iterable[str] = (), ssl_verify: bool | str = True) -> Settings:
+    if not (isinstance(ssl_verify, bool) or (isinstance(ssl_verify, str) and ssl_verify)):
+        raise ValueError("ssl_verify must be True, False or the path of a CA bundle, got "
+                         f"{ssl_verify!r}")
     return Settings(api_key=api_key, api_base=api_base, timeout=Timeout.of(timeout),
                     num_retries=num_retries, drop_params=drop_params,
                     extra_headers=dict(extra_headers) if extra_headers else None,
-                    redact=tuple(str(v) for v in redact if v))
+                    redact=tuple(str(v) for v in redact if v), ssl_verify=ssl_verify)
 
 
 def _cost(call: Call, data: JSON) -> float | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from gatewise._exceptions import AuthenticationError, BadRequestError
 from gatewise._http import RetryPolicy, Timeout
+from gatewise._http._models import SslVerify
 from gatewise._http._secrets import NO_SECRETS, Secrets, call_secrets
 from gatewise.catalogue import Catalogue, ModelInfo
 from gatewise.providers.base import PROVIDERS, Adapter, ProviderSpec, adapter_for, split_model
@@ -22,6 +23,7 @@ USER_AGENT = "gatewise/0.1.0"
 _OPTION_NAMES = frozenset({
     "api_key", "api_base", "base_url", "timeout", "request_timeout", "num_retries",
     "max_retries", "extra_headers", "drop_params", "mock_response", "custom_llm_provider",
+    "ssl_verify",
 })
 
 
@@ -37,6 +39,7 @@ class Settings:
     extra_headers: Mapping[str, str] | None = None
     redact: tuple[str, ...] = ()
     """Values no error may show, besides each call's key and header values."""
+    ssl_verify: SslVerify = True
 
     def __repr__(self) -> str:  # the key must never show up in a repr
         key = "'***'" if self.api_key else "None"
@@ -105,6 +108,16 @@ def _policy(options: dict[str, Any], settings: Settings) -> RetryPolicy:
     return RetryPolicy(num_retries=value)
 
 
+def _ssl_verify(options: dict[str, Any], settings: Settings) -> SslVerify:
+    value = options.get("ssl_verify")
+    if value is None:
+        return settings.ssl_verify
+    if isinstance(value, bool) or (isinstance(value, str) and value):
+        return value
+    raise BadRequestError("ssl_verify must be true, false or the path of a CA bundle, got "
+                          f"{value!r}", param="ssl_verify")
+
+
 def _headers(key: str, options: dict[str, Any], settings: Settings, *, stream: bool
              ) -> dict[str, str]:
     headers = {
@@ -136,6 +149,7 @@ class Target:
     key: str | None = field(repr=False)  # None for a mocked call: it sends nothing
     secrets: Secrets = field(repr=False)
     """What no error of its calls may show: the key, header values, the client's redact."""
+    ssl_verify: SslVerify
     env: tuple[tuple[str, str | None], ...] = field(repr=False)
     """The environment variables read to build it, and what they said."""
     revision: int
@@ -161,12 +175,12 @@ def build_target(settings: Settings, catalogue: Catalogue, model: str,
     return Target(spec, model_id, adapter_for(spec.name),
                   catalogue.get(f"{spec.name}/{model_id}"), base, headers, stream_headers,
                   _timeout(options, settings), _policy(options, settings), key, secrets,
-                  tuple(env), catalogue.revision)
+                  _ssl_verify(options, settings), tuple(env), catalogue.revision)
 
 
 # The call options a target depends on.
 _TARGET_OPTIONS = ("api_key", "api_base", "base_url", "timeout", "request_timeout",
-                   "num_retries", "max_retries", "custom_llm_provider")
+                   "num_retries", "max_retries", "custom_llm_provider", "ssl_verify")
 
 
 class Targets:

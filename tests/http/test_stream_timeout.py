@@ -1,5 +1,6 @@
 """A streaming response's read timeout: the longest silence while a read waits, whatever
-the stream's total length (the aiohttp transport keeps it with one timer a stream)."""
+the stream's total length (each transport keeps it with one timer a stream), on both
+asyncio transports."""
 
 from __future__ import annotations
 
@@ -7,10 +8,21 @@ import asyncio
 import gc
 import time
 import weakref
+from collections.abc import Callable
+
+import pytest
 
 from gatewise._exceptions import APITimeoutError
 from gatewise._http import Request, Timeout
-from gatewise._http._async import AiohttpTransport, AsyncRawStream
+from gatewise._http._async import AsyncRawStream, AsyncTransport
+from tests._transports import ASYNC_TRANSPORTS, make_transport
+
+Make = Callable[[], AsyncTransport]
+
+
+@pytest.fixture(params=ASYNC_TRANSPORTS)
+def make(request: pytest.FixtureRequest) -> Make:
+    return lambda: make_transport(request.param)
 
 HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
         b"transfer-encoding: chunked\r\n\r\n")
@@ -46,14 +58,15 @@ async def serve(gaps: list[float], head: bytes = HEAD, body: bytes = b""
     return server, f"http://127.0.0.1:{port}/v1/chat/completions"
 
 
-async def open_stream(transport: AiohttpTransport, url: str, read: float) -> AsyncRawStream:
+async def open_stream(transport: AsyncTransport, url: str, read: float) -> AsyncRawStream:
     return await transport.open_stream(Request("POST", url, {}, b"{}"),
                                        Timeout(read=read, connect=5))
 
 
-async def read_all(url: str, read: float) -> tuple[list[tuple[float, bytes]], Exception]:
+async def read_all(make: Make, url: str, read: float
+                   ) -> tuple[list[tuple[float, bytes]], Exception]:
     """Each read (when, what) until the stream fails: ``(reads, its error)``."""
-    transport = AiohttpTransport()
+    transport = make()
     got: list[tuple[float, bytes]] = []
     try:
         async with asyncio.timeout(5):  # a broken timer fails the test, never hangs it
@@ -71,29 +84,30 @@ async def read_all(url: str, read: float) -> tuple[list[tuple[float, bytes]], Ex
     raise AssertionError(f"the stream ended cleanly: a read timeout was expected ({got})")
 
 
-async def test_a_stream_with_short_gaps_outlives_its_read_timeout() -> None:
+async def test_a_stream_with_short_gaps_outlives_its_read_timeout(make: Make) -> None:
     server, url = await serve([0.05] + [0.1] * 5)
     async with server:
-        got, error = await read_all(url, read=0.4)
+        got, error = await read_all(make, url, read=0.4)
     assert isinstance(error, APITimeoutError) and "did not answer in time" in str(error)
     assert b"".join(data for _, data in got).count(b"data:") == 6  # no gap of 0.4 s
     assert got[-1][0] >= 0.45  # it lasted longer than its read timeout (0.55 s of events)
 
 
-async def test_a_silence_soon_after_the_start_fails_once_it_is_as_long_as_the_timeout() -> None:
+async def test_a_silence_soon_after_the_start_fails_once_it_is_as_long_as_the_timeout(
+        make: Make) -> None:
     server, url = await serve([0.05])
     async with server:
         start = time.monotonic()
-        got, error = await read_all(url, read=0.4)
+        got, error = await read_all(make, url, read=0.4)
     took = time.monotonic() - start
     assert isinstance(error, APITimeoutError) and len(got) == 1
     assert 0.4 <= took < 0.4 + 0.05 + 0.25  # not an eighth of the timeout late, or more
 
 
-async def test_an_error_body_that_stalls_still_times_out() -> None:
+async def test_an_error_body_that_stalls_still_times_out(make: Make) -> None:
     server, url = await serve([], head=ERROR_HEAD, body=b'{"object":"error",')
     async with server:
-        transport = AiohttpTransport()
+        transport = make()
         try:
             stream = await open_stream(transport, url, read=0.3)
             assert stream.status == 503
@@ -112,10 +126,10 @@ async def test_an_error_body_that_stalls_still_times_out() -> None:
             await transport.aclose()
 
 
-async def test_a_stream_dropped_unclosed_is_not_kept_alive_by_its_timer() -> None:
+async def test_a_stream_dropped_unclosed_is_not_kept_alive_by_its_timer(make: Make) -> None:
     server, url = await serve([0.05])
     async with server:
-        transport = AiohttpTransport()
+        transport = make()
         try:
             stream = await open_stream(transport, url, read=5)
             dropped = weakref.ref(stream)

@@ -93,6 +93,8 @@ async def test_routes_answer_with_and_without_v1(mock_app: ProxyApp) -> None:
      400, "api_base", "cannot be set through the proxy"),
     (b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "api_key": "k"}',
      400, "api_key", "cannot be set through the proxy"),
+    (b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "ssl_verify": false}',
+     400, "ssl_verify", "cannot be set through the proxy"),
     (b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "logprobs": true}',
      400, "logprobs", "Mistral does not support the parameter(s) logprobs"),
     (b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "temperatur": 1}',

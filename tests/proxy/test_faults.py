@@ -4,7 +4,8 @@ Each fault gives the status and OpenAI error body a client can act on -- or, onc
 has started, a final SSE ``error`` event that makes the ``openai`` package raise -- within
 the configured timeout (``settings.request_timeout: 0.5`` here), retried and fallen back
 only as configured, and leaves nothing in flight (``/health``).  An in-process pass checks
-that no upstream connection and no task is left behind either.
+that no upstream connection and no task is left behind either.  Everything runs on both
+upstream transports (``general_settings.upstream_transport``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from gatewise.proxy.app import ProxyApp
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT
 from tests._net import refused_port, unanswered_port
+from tests._transports import ASYNC_TRANSPORTS
 from tests.fake_mistral import (
     BadEvent,
     Behavior,
@@ -47,7 +49,8 @@ PROMPTLY = TIMEOUT + 1.5  # the answer's bound: the timeout, plus room for a bus
 SMALL = "mistral/mistral-small-latest"
 
 
-def config(fake: str, refused: str, unanswered: str) -> dict[str, Any]:
+def config(fake: str, refused: str, unanswered: str, transport: str = "lean"
+           ) -> dict[str, Any]:
     def entry(name: str, base: str, **params: Any) -> dict[str, Any]:
         return {"model_name": name, "litellm_params": {
             "model": SMALL, "api_key": "test-key", "api_base": base, **params}}
@@ -65,16 +68,22 @@ def config(fake: str, refused: str, unanswered: str) -> dict[str, Any]:
         ],
         "settings": {"request_timeout": TIMEOUT, "num_retries": 0},
         "router_settings": {"fallbacks": [{"flaky": ["backup"]}], "retry_backoff": 0.01},
+        "general_settings": {"upstream_transport": transport},
     }
 
 
+@pytest.fixture(scope="module", params=ASYNC_TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Proxy]:
+def proxy(_fake_server: FakeMistral, tmp_path_factory: pytest.TempPathFactory,
+          transport: str) -> Iterator[Proxy]:
     workdir = tmp_path_factory.mktemp("faults")
     with unanswered_port() as port:
         data = config(_fake_server.base_url, f"http://127.0.0.1:{refused_port()}/v1",
-                      f"http://127.0.0.1:{port}/v1")
+                      f"http://127.0.0.1:{port}/v1", transport)
         with run_proxy_with(data, workdir) as server:
             yield server
 
@@ -268,16 +277,16 @@ def test_a_request_error_is_not_retried(faults: Proxy, fake_mistral: FakeMistral
 # -- in process: no upstream connection, no task left behind ---------------------------------
 
 @pytest.fixture
-async def app(fake_mistral: FakeMistral) -> Any:
+async def app(fake_mistral: FakeMistral, transport: str) -> Any:
     with unanswered_port() as port:
         app = make_app(config(fake_mistral.base_url, f"http://127.0.0.1:{refused_port()}/v1",
-                              f"http://127.0.0.1:{port}/v1"))
+                              f"http://127.0.0.1:{port}/v1", transport))
         yield app
         await app.state.aclose()
 
 
 async def _leftovers(app: ProxyApp) -> tuple[int, set[asyncio.Task[Any]]]:
-    for _ in range(5):  # let aiohttp settle released connections
+    for _ in range(5):  # let the transport settle released connections
         await asyncio.sleep(0)
     return (app.state.client.transport.connections_in_use(),
             asyncio.all_tasks() - {asyncio.current_task()})
@@ -317,14 +326,16 @@ def test_every_call_has_a_deadline_by_default(fake_mistral: FakeMistral) -> None
     assert app.state.router.timeout == DEFAULT_REQUEST_TIMEOUT == 600
 
 
-async def test_stream_timeout_is_the_streams_idle_timeout(fake_mistral: FakeMistral) -> None:
+async def test_stream_timeout_is_the_streams_idle_timeout(fake_mistral: FakeMistral,
+                                                          transport: str) -> None:
     """``router_settings.stream_timeout`` bounds every silence of a stream (not only the wait
     for its first chunk), apart from ``settings.request_timeout``."""
     app = make_app({
         "model_list": [{"model_name": "small", "litellm_params": {
             "model": SMALL, "api_key": "test-key", "api_base": fake_mistral.base_url}}],
         "settings": {"request_timeout": 5, "num_retries": 0},
-        "router_settings": {"stream_timeout": 0.3}})
+        "router_settings": {"stream_timeout": 0.3},
+        "general_settings": {"upstream_transport": transport}})
     try:
         fake_mistral.script(StallStream(after_events=3, seconds=5))
         start = time.monotonic()

@@ -1,4 +1,6 @@
-"""One harness drives the SDK both ways: every test taking ``sdk`` runs sync and async."""
+"""One harness drives the SDK both ways: every test taking ``sdk`` runs sync and async
+(aiohttp, the async default); a module can add async over the lean transport (mode
+``lean``) by redefining ``sdk`` (see test_stream.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 
 import gatewise
 from gatewise.types import EmbeddingResponse, ModelResponse, ModelResponseChunk
+from tests._transports import make_transport
 from tests.fake_mistral import FakeMistral
 from tests.sdk._media import Media
 
@@ -18,12 +21,17 @@ HELLO = [{"role": "user", "content": "hello from gatewise"}]
 
 
 class SDK:
-    """Calls through a fresh ``Client`` or ``AsyncClient`` pointed at the fake server."""
+    """Calls through a fresh ``Client`` or ``AsyncClient`` pointed at the fake server;
+    ``mode`` is ``sync``, ``async`` (its default transport) or ``lean``."""
 
     def __init__(self, mode: str, fake: FakeMistral) -> None:
         self.mode = mode
         self.fake = fake
         self.defaults: dict[str, Any] = {"api_key": "test-key", "api_base": fake.base_url}
+
+    def _async_client(self) -> gatewise.AsyncClient:
+        transport = make_transport("lean") if self.mode == "lean" else None
+        return gatewise.AsyncClient(**self.defaults, transport=transport)
 
     def _kwargs(self, kw: dict[str, Any]) -> dict[str, Any]:
         kw.setdefault("model", MODEL)
@@ -37,7 +45,7 @@ class SDK:
                 response = client.completion(**kw)
         else:
             async def run() -> Any:
-                async with gatewise.AsyncClient(**self.defaults) as client:
+                async with self._async_client() as client:
                     return await client.completion(**kw)
             response = asyncio.run(run())
         assert isinstance(response, ModelResponse)
@@ -51,7 +59,7 @@ class SDK:
                 return list(client.completion(**kw))  # type: ignore[arg-type]
 
         async def run() -> list[ModelResponseChunk]:
-            async with gatewise.AsyncClient(**self.defaults) as client:
+            async with self._async_client() as client:
                 stream = await client.completion(**kw)
                 return [chunk async for chunk in stream]  # type: ignore[union-attr]
         return asyncio.run(run())
@@ -67,7 +75,7 @@ class SDK:
                 usage = stream.usage  # type: ignore[union-attr]
         else:
             async def run() -> tuple[list[bytes], Any]:
-                async with gatewise.AsyncClient(**self.defaults) as client:
+                async with self._async_client() as client:
                     stream = await client.completion_sse(**kw)
                     out = [block async for block in stream]  # type: ignore[union-attr]
                     return out, stream.usage  # type: ignore[union-attr]
@@ -84,7 +92,7 @@ class SDK:
                 return client.embedding(**kw)
 
         async def run() -> EmbeddingResponse:
-            async with gatewise.AsyncClient(**self.defaults) as client:
+            async with self._async_client() as client:
                 return await client.embedding(**kw)
         return asyncio.run(run())
 

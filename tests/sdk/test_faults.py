@@ -1,5 +1,6 @@
-"""Upstream faults through the SDK, streamed and not, sync and async: each gives the right
-typed error within the configured timeout and leaves no connection or task behind."""
+"""Upstream faults through the SDK, streamed and not, sync and async (over aiohttp and over
+the lean transport): each gives the right typed error within the configured timeout and
+leaves no connection or task behind."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from gatewise import (
     ServiceUnavailableError,
 )
 from tests._net import refused_port, unanswered_port
+from tests._transports import make_transport
 from tests.fake_mistral import (
     BadEvent,
     CutStream,
@@ -50,7 +52,8 @@ def call(mode: str, base: str, *, stream: bool, **kw: Any) -> None:
         return
 
     async def run() -> None:
-        client = gatewise.AsyncClient(api_key="test-key", api_base=base)
+        client = gatewise.AsyncClient(api_key="test-key", api_base=base, transport=(
+            make_transport("lean") if mode == "lean" else None))
         try:
             result = await client.completion(MODEL, HELLO, stream=stream, **kw)
             if stream:
@@ -64,7 +67,7 @@ def call(mode: str, base: str, *, stream: bool, **kw: Any) -> None:
     asyncio.run(run())
 
 
-MODES = pytest.mark.parametrize("mode", ["sync", "async"])
+MODES = pytest.mark.parametrize("mode", ["sync", "async", "lean"])
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 
 
@@ -146,6 +149,31 @@ def test_connect_timeout(mode: str, stream: bool) -> None:
             call(mode, f"http://127.0.0.1:{port}/v1", stream=stream, timeout=0.3)
         assert time.monotonic() - start < 2.5
     assert info.value.unsent
+
+
+@MODES
+@pytest.mark.parametrize("where", ["refused", "dns", "unanswered"])
+def test_unsent_says_no_connection_was_opened(mode: str, where: str) -> None:
+    with unanswered_port() as port:
+        base = {"refused": f"http://127.0.0.1:{refused_port()}/v1",
+                "dns": "http://no-such-host.invalid/v1",
+                "unanswered": f"http://127.0.0.1:{port}/v1"}[where]
+        with pytest.raises(APIConnectionError) as info:
+            call(mode, base, stream=False, timeout=0.3)
+    assert info.value.unsent
+
+
+@MODES
+@pytest.mark.parametrize(("behavior", "stream"), [
+    (Delay(3), False), (CutStream(after_events=0), False), (CutStream(after_events=2), True),
+    (StallStream(after_events=2, seconds=3), True)], ids=["delay", "cut", "cut-stream",
+                                                          "stall-stream"])
+def test_an_upstream_that_was_reached_is_not_unsent(mode: str, behavior: Any, stream: bool,
+                                                    fake_mistral: FakeMistral) -> None:
+    fake_mistral.script(behavior)
+    with pytest.raises(APIConnectionError) as info:
+        call(mode, fake_mistral.base_url, stream=stream)
+    assert not info.value.unsent
 
 
 @MODES

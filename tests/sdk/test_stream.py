@@ -1,4 +1,5 @@
-"""Streaming through the public API: chunk shapes, usage, tools, rebuild, early close."""
+"""Streaming through the public API: chunk shapes, usage, tools, rebuild, early close; sync,
+and async over both asyncio transports."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ import pytest
 
 import gatewise
 from gatewise import stream_chunk_builder
+from tests._transports import ASYNC_TRANSPORTS, make_transport
 from tests.fake_mistral import FakeMistral
 from tests.sdk.conftest import HELLO, MODEL, SDK
 from tests.sdk.test_chat import WEATHER_TOOL
+
+
+@pytest.fixture(params=["sync", "async", "lean"])
+def sdk(request: pytest.FixtureRequest, fake_mistral: FakeMistral) -> SDK:
+    return SDK(request.param, fake_mistral)
 
 
 def test_chunks_are_openai_shaped(sdk: SDK) -> None:
@@ -78,9 +85,11 @@ def test_stream_is_a_context_manager(fake_mistral: FakeMistral) -> None:
     client.close()
 
 
-async def test_async_stream_closes_on_aclose(fake_mistral: FakeMistral) -> None:
+@pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
+async def test_async_stream_closes_on_aclose(fake_mistral: FakeMistral, transport: str) -> None:
     fake_mistral.stream_delay = 0.05
-    async with gatewise.AsyncClient(api_key="test-key", api_base=fake_mistral.base_url) as c:
+    async with gatewise.AsyncClient(api_key="test-key", api_base=fake_mistral.base_url,
+                                    transport=make_transport(transport)) as c:
         async with await c.completion(MODEL, HELLO, stream=True) as stream:  # type: ignore[union-attr]
             async for _chunk in stream:
                 break

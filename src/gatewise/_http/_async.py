@@ -1,28 +1,32 @@
 """The asyncio path: an aiohttp transport, and send / stream with retries over any transport.
 
 aiohttp, not httpx, because its pooled session holds up under concurrency (see DESIGN.md's
-measurements).  This module mirrors ``_sync``'s functions name for name; its streams are
-read with ``await read_chunk()`` (``_sync``'s with ``iter_bytes()``), and ``iter_events``
-gives an :class:`Events` rather than a generator: both keep a relayed stream's reads to as
-few frames as possible.
+measurements); the proxy uses the leaner ``_h1.LeanTransport`` behind the same protocols.
+This module mirrors ``_sync``'s functions name for name; its streams are read with
+``await read_chunk()`` (``_sync``'s with ``iter_bytes()``), and ``iter_events`` gives an
+:class:`Events` rather than a generator: both keep a relayed stream's reads to as few
+frames as possible.  A request whose body is a one-shot iterable is never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
-from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
+from gatewise._exceptions import APIConnectionError, APIError
 from gatewise._http._common import ErrorFor, error_from, with_context
 from gatewise._http._decode import decode_answer
-from gatewise._http._models import RawResponse, Request, Timeout
+from gatewise._http._errors import mapped as _mapped
+from gatewise._http._models import RawResponse, Request, SslVerify, Timeout, replayable
 from gatewise._http._retry import RetryPolicy
 from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
+from gatewise._http._tls import client_context, why_untrusted
 
 T = TypeVar("T")
 
@@ -46,29 +50,22 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
-# Errors raised before a connection was even open (refused, DNS failure, TLS handshake,
-# connect timeout): nothing reached the upstream.  aiohttp < 3.10 says a connect timeout
-# only in its message: not counted then.
-_UNSENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, *(
-    [aiohttp.ConnectionTimeoutError] if hasattr(aiohttp, "ConnectionTimeoutError") else []))
-
-
-def _mapped(exc: BaseException, *, mid_stream: bool = False) -> APIError:
-    error: APIConnectionError
-    if isinstance(exc, TimeoutError):
-        error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
-    elif mid_stream:
-        return APIConnectionError(
-            f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
-    else:
-        error = APIConnectionError(
-            f"could not talk to the upstream: {type(exc).__name__}: {exc}")
-    error.unsent = not mid_stream and isinstance(exc, _UNSENT)
-    return error
-
-
 # The error a silent stream fails with: aiohttp's own for it where it has one.
 _SILENCE: type[Exception] = getattr(aiohttp, "SocketTimeoutError", aiohttp.ServerTimeoutError)
+# What aiohttp raises when no connection could be opened (its connect timeout has its own
+# class from 3.10 on; before, it cannot be told apart from a read timeout).
+_UNOPENED: tuple[type[Exception], ...] = (aiohttp.ClientConnectorError, *(
+    (aiohttp.ConnectionTimeoutError,) if hasattr(aiohttp, "ConnectionTimeoutError") else ()))
+
+
+def _failure(exc: aiohttp.ClientError | TimeoutError) -> APIError:
+    """A failed request's error: ``unsent`` when no connection could be opened."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = APIConnectionError("could not talk to the upstream: " + why_untrusted(
+            exc.certificate_error, exc.host))  # type: ignore[arg-type]
+        error.unsent = True
+        return error
+    return _mapped(exc, unsent=isinstance(exc, _UNOPENED))
 
 
 def _check_idle(stream: weakref.ref[_AiohttpStream]) -> None:
@@ -158,6 +155,7 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._contexts: dict[str, ssl.SSLContext] = {}
 
     def _client_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -179,17 +177,32 @@ class AiohttpTransport:
                 self._timeouts[timeout] = cached
         return cached
 
+    def _ssl(self, verify: SslVerify) -> bool | ssl.SSLContext:
+        """aiohttp's ``ssl`` argument for ``verify`` (True: its default context)."""
+        if isinstance(verify, bool):
+            return verify
+        context = self._contexts.get(verify)
+        if context is None:
+            try:
+                context = self._contexts[verify] = client_context(verify)
+            except (OSError, TypeError) as exc:
+                error = APIConnectionError(f"could not talk to the upstream: {exc}")
+                error.unsent = True
+                raise error from exc
+        return context
+
     async def request(self, request: Request, timeout: Timeout) -> RawResponse:
         session = self._client_session()
         try:
             async with session.request(
                 request.method, request.url, data=request.content, headers=request.headers,
                 timeout=self._timeout(timeout), allow_redirects=False,
+                ssl=self._ssl(request.ssl_verify),
             ) as response:
                 content = await response.read()
                 return RawResponse(response.status, response.headers, content)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _mapped(exc) from exc
+            raise _failure(exc) from exc
 
     async def open_stream(self, request: Request, timeout: Timeout) -> AsyncRawStream:
         session = self._client_session()
@@ -197,9 +210,10 @@ class AiohttpTransport:
             response = await session.request(
                 request.method, request.url, data=request.content, headers=request.headers,
                 timeout=self._timeout(timeout), allow_redirects=False,
+                ssl=self._ssl(request.ssl_verify),
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _mapped(exc) from exc
+            raise _failure(exc) from exc
         return _AiohttpStream(response, timeout.read, self._loop or asyncio.get_running_loop())
 
     def connections_in_use(self) -> int:
@@ -231,7 +245,7 @@ async def send(
                                response.headers, secrets)
         except APIError as exc:
             error = exc
-        delay = policy.delay(error, attempt)
+        delay = policy.delay(error, attempt) if replayable(request) else None
         if delay is None:
             raise with_context(error, provider, model, secrets)
         await asyncio.sleep(delay)
@@ -256,7 +270,7 @@ async def open_stream(
             error = error_from(error_for, stream.status, body, stream.headers, secrets)
         except APIError as exc:
             error = exc
-        delay = policy.delay(error, attempt)
+        delay = policy.delay(error, attempt) if replayable(request) else None
         if delay is None:
             raise with_context(error, provider, model, secrets)
         await asyncio.sleep(delay)

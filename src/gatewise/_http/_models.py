@@ -4,30 +4,48 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 DEFAULT_TIMEOUT = 600.0
 """Seconds a call may wait for the upstream (per read; also the stream idle timeout)."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_NUM_RETRIES = 2
 
+Body: TypeAlias = bytes | AsyncIterable[bytes] | None
+SslVerify: TypeAlias = bool | str
+
 
 class Request(NamedTuple):
-    """One HTTP request to an upstream, body already encoded (a tuple: one is made per
-    call, and a frozen dataclass costs four times as much to make).
+    """One HTTP request to an upstream (a tuple: one is made per call, and a frozen
+    dataclass costs four times as much to make).
 
-    ``content`` is the body's bytes, or an async iterable of them for a body streamed as it
-    is produced (an upload relayed as it arrives); such a body is iterated afresh for each
-    attempt, so one that can be replayed (``gatewise._multipart``) can also be retried.
-    The blocking path sends bytes only."""
+    ``content`` is the encoded body, or an async iterable of bytes for a body streamed as it
+    is produced (an upload relayed as it arrives; the asyncio transports only): sent with
+    ``Transfer-Encoding: chunked`` unless ``headers`` give a ``Content-Length``.  Such a
+    body is iterated afresh for each attempt, so one that can be replayed
+    (``gatewise._multipart``) can also be retried (see :func:`replayable`).
+    ``ssl_verify`` is how an ``https`` upstream's certificate is checked: True against the
+    system's CA store, False not at all, or a path to a CA bundle (a file, or a directory
+    of hashed certificates); the hostname is checked whenever the certificate is.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
-    content: bytes | AsyncIterable[bytes] | None = None
+    content: Body = None
+    ssl_verify: SslVerify = True
 
     def __repr__(self) -> str:  # headers hold the API key: never show them
         return f"Request(method={self.method!r}, url={self.url!r})"
+
+
+def replayable(request: Request) -> bool:
+    """Whether ``request`` can be sent again: its body is bytes, or an iterable that says
+    each iteration starts afresh (``replayable = True``: ``gatewise._multipart``), not a
+    one-shot one."""
+    content = request.content
+    return content is None or isinstance(content, bytes) or bool(
+        getattr(content, "replayable", False))
 
 
 @dataclass(frozen=True, slots=True)

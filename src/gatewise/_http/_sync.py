@@ -11,7 +11,7 @@ import httpx
 from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
 from gatewise._http._common import ErrorFor, error_from, with_context
 from gatewise._http._decode import decode_answer
-from gatewise._http._models import RawResponse, Request, Timeout
+from gatewise._http._models import RawResponse, Request, SslVerify, Timeout, replayable
 from gatewise._http._retry import RetryPolicy
 from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
@@ -40,12 +40,13 @@ def _mapped(exc: httpx.HTTPError, *, mid_stream: bool = False) -> APIError:
     if isinstance(exc, httpx.TimeoutException):
         error = APITimeoutError(f"the upstream did not answer in time ({type(exc).__name__})")
     elif mid_stream:
-        return APIConnectionError(
+        error = APIConnectionError(
             f"the upstream stream broke before it was complete: {type(exc).__name__}: {exc}")
     else:
         error = APIConnectionError(
             f"could not talk to the upstream: {type(exc).__name__}: {exc}")
-    # Refused, DNS failure, TLS handshake, connect timeout: nothing reached the upstream.
+    # No connection could be opened (refused, DNS failure, TLS handshake, connect timeout):
+    # nothing reached the upstream.
     error.unsent = not mid_stream and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
     return error
 
@@ -82,14 +83,38 @@ def _blocking(request: Request) -> bytes | None:
 
 
 class HttpxTransport:
-    """Pooled keep-alive connections through one ``httpx.Client``."""
+    """Pooled keep-alive connections through one ``httpx.Client`` (one more for each other
+    ``ssl_verify`` a request asks for: httpx sets verification per client).  Bodies are
+    bytes: a streamed (async iterable) body needs an asyncio transport."""
 
     def __init__(self, *, max_connections: int = 100) -> None:
-        self._client = httpx.Client(
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections),
-            follow_redirects=False,
-        )
+        self._max_connections = max_connections
+        self._client = self._new_client(True)
+        self._others: dict[SslVerify, httpx.Client] = {}
+
+    def _new_client(self, verify: SslVerify) -> httpx.Client:
+        limits = httpx.Limits(max_connections=self._max_connections,
+                              max_keepalive_connections=self._max_connections)
+        if isinstance(verify, str):
+            from gatewise._http._tls import client_context
+
+            try:
+                context = client_context(verify)
+            except (OSError, TypeError) as exc:
+                raise APIConnectionError(f"could not talk to the upstream: {exc}") from exc
+            return httpx.Client(limits=limits, follow_redirects=False, verify=context)
+        return httpx.Client(limits=limits, follow_redirects=False, verify=verify)
+
+    def _client_for(self, request: Request) -> httpx.Client:
+        if not replayable(request):
+            raise TypeError("a streamed request body needs an asyncio transport")
+        verify = request.ssl_verify
+        if verify is True:
+            return self._client
+        client = self._others.get(verify)
+        if client is None:
+            client = self._others[verify] = self._new_client(verify)
+        return client
 
     @staticmethod
     def _timeout(timeout: Timeout) -> httpx.Timeout:
@@ -97,7 +122,7 @@ class HttpxTransport:
 
     def request(self, request: Request, timeout: Timeout) -> RawResponse:
         try:
-            response = self._client.request(
+            response = self._client_for(request).request(
                 request.method, request.url, content=_blocking(request),
                 headers=request.headers, timeout=self._timeout(timeout),
             )
@@ -106,23 +131,28 @@ class HttpxTransport:
         return RawResponse(response.status_code, response.headers, response.content)
 
     def open_stream(self, request: Request, timeout: Timeout) -> SyncRawStream:
-        built = self._client.build_request(
+        client = self._client_for(request)
+        built = client.build_request(
             request.method, request.url, content=_blocking(request),
             headers=request.headers, timeout=self._timeout(timeout),
         )
         try:
-            return _HttpxStream(self._client.send(built, stream=True))
+            return _HttpxStream(client.send(built, stream=True))
         except httpx.HTTPError as exc:
             raise _mapped(exc) from exc
 
     def connections_in_use(self) -> int:
         """Pooled connections currently serving a request (0 when all is released)."""
-        pool = getattr(self._client._transport, "_pool", None)  # httpx's default transport
-        connections = getattr(pool, "connections", ())
-        return sum(1 for c in connections if not (c.is_idle() or c.is_closed()))
+        total = 0
+        for client in (self._client, *self._others.values()):
+            pool = getattr(client._transport, "_pool", None)  # httpx's default transport
+            connections = getattr(pool, "connections", ())
+            total += sum(1 for c in connections if not (c.is_idle() or c.is_closed()))
+        return total
 
     def close(self) -> None:
-        self._client.close()
+        for client in (self._client, *self._others.values()):
+            client.close()
 
 
 def send(

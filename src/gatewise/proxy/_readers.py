@@ -202,6 +202,24 @@ class Reader:
             return None
         return text.rstrip("/")
 
+    def ssl_verify(self, value: Any, path: str) -> bool | str | None:
+        """true, false, or the path of a CA bundle (a PEM file, or a directory of hashed
+        certificates), which must exist when the config is read."""
+        if isinstance(value, bool) or (isinstance(value, str)
+                                       and value.lower() in ("true", "false")):
+            return self.boolean(value, path)
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, "must be true, false or the path of a CA bundle, got "
+                             f"{_kind(value)}")
+            return None
+        import os
+
+        if not os.path.exists(value):
+            self.error(path, f"no CA bundle at {value!r} (true, false or the path of a PEM "
+                             "file of CA certificates)")
+            return None
+        return value
+
     def headers(self, value: Any, path: str) -> dict[str, str] | None:
         if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()):

@@ -52,6 +52,9 @@ DEFAULT_REQUEST_BODY_TIMEOUT = 60.0
 DEFAULT_GRACEFUL_SHUTDOWN = 10.0
 MASTER_KEY_ENV = "GATEWISE_MASTER_KEY"
 DATABASE_URL_ENV = "DATABASE_URL"
+UPSTREAM_TRANSPORTS = ("lean", "aiohttp")
+"""``general_settings.upstream_transport``: how the proxy talks to upstreams (the first is
+the default; see ``gatewise._http._h1``)."""
 
 _TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
                        "general_settings", "router_settings"})
@@ -63,14 +66,15 @@ _COST_PARAMS = ("input_cost_per_token", "output_cost_per_token")
 _PARAM_KEYS = frozenset({
     "model", "custom_llm_provider", "api_key", "api_base", "base_url", "timeout",
     "request_timeout", "stream_timeout", "max_retries", "num_retries", "drop_params",
-    "extra_headers", "mock_response", *_ROUTER_PARAMS, *_UNSUPPORTED_PARAMS, *_COST_PARAMS})
-_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout"})
+    "extra_headers", "mock_response", "ssl_verify", *_ROUTER_PARAMS, *_UNSUPPORTED_PARAMS,
+    *_COST_PARAMS})
+_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout", "ssl_verify"})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
                            "request_body_timeout", "graceful_shutdown_timeout",
                            "database_url", "allow_requests_on_db_unavailable",
                            "disable_spend_logs", "max_audio_upload_bytes",
-                           "pass_through_endpoints"})
+                           "pass_through_endpoints", "upstream_transport"})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -99,6 +103,7 @@ class DeploymentConfig:
     num_retries: int | None = None
     drop_params: bool | None = None
     extra_headers: dict[str, str] | None = field(default=None, repr=False)
+    ssl_verify: bool | str | None = None
     mock_response: Any = None
     router: dict[str, Any] = field(default_factory=dict)
     input_cost_per_token: float | None = None
@@ -124,6 +129,8 @@ class ProxyConfig:
     drop_params: bool = False
     num_retries: int | None = None
     request_timeout: float | None = None
+    ssl_verify: bool | str = True
+    upstream_transport: str = UPSTREAM_TRANSPORTS[0]
     router_settings: dict[str, Any] = field(default_factory=dict)
     """Checked ``router_settings``, as ``Router`` keyword arguments; ``model_group_alias``
     is ``{alias: {"model": model_name, "hidden": bool}}``."""
@@ -232,6 +239,8 @@ def _settings(r: Reader, top: dict[str, Any]) -> dict[str, Any]:
         out["num_retries"] = r.count(section["num_retries"], f"{name}.num_retries")
     if "request_timeout" in section:
         out["request_timeout"] = r.seconds(section["request_timeout"], f"{name}.request_timeout")
+    if "ssl_verify" in section:
+        out["ssl_verify"] = r.ssl_verify(section["ssl_verify"], f"{name}.ssl_verify")
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -279,6 +288,11 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
     if values.get("pass_through_endpoints") is not None:
         out["pass_through"] = pass_through_endpoints(r, values["pass_through_endpoints"],
                                                      environ)
+    transport = values.get("upstream_transport", UPSTREAM_TRANSPORTS[0])
+    if transport not in UPSTREAM_TRANSPORTS:
+        r.error("general_settings.upstream_transport",
+                f"must be one of {', '.join(UPSTREAM_TRANSPORTS)}, got {transport!r}")
+    out["upstream_transport"] = transport
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -379,6 +393,8 @@ def _deployment_fields(r: Reader, params: dict[str, Any], path: str) -> dict[str
         out["drop_params"] = r.boolean(params.pop("drop_params"), f"{path}.drop_params")
     if "extra_headers" in params:
         out["extra_headers"] = r.headers(params.pop("extra_headers"), f"{path}.extra_headers")
+    if "ssl_verify" in params:
+        out["ssl_verify"] = r.ssl_verify(params.pop("ssl_verify"), f"{path}.ssl_verify")
     out["mock_response"] = params.pop("mock_response", None)
     out["router"] = {k: (r.positive(params.pop(k), f"{path}.{k}") if k == "weight"
                          else r.count(params.pop(k), f"{path}.{k}", low=1))

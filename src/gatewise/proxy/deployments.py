@@ -28,7 +28,7 @@ from gatewise.router.wildcards import is_pattern
 
 # Fields a request may not set: they would let a client send the deployment's key elsewhere.
 FORBIDDEN_FIELDS = frozenset({"api_key", "api_base", "base_url", "extra_headers",
-                              "custom_llm_provider"})
+                              "custom_llm_provider", "ssl_verify"})
 _RESERVED = frozenset({"self", "admission"})
 _CHECKED_FIELDS = FORBIDDEN_FIELDS | _RESERVED | {"mock_response"}
 _PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
@@ -76,7 +76,7 @@ class Deployment:
         params: dict[str, Any] = {"model": config.model, **config.params}
         if self.api_key is not None:
             params["api_key"] = self.api_key.reveal()
-        for name in ("api_base", "drop_params", "extra_headers", "mock_response"):
+        for name in ("api_base", "drop_params", "extra_headers", "ssl_verify", "mock_response"):
             value = getattr(config, name)
             if value is not None:
                 params[name] = value

@@ -3,7 +3,9 @@
 Everything is made when the app is created, so a bad config fails before the server
 binds: the deployments, the ``Router`` that serves them (given only the usable ones, with
 their keys unwrapped at that point), and the precomputed ``/models`` answers.  The router's
-``AsyncClient`` opens its aiohttp pool on first use, inside the event loop that serves.
+``AsyncClient`` sends through the transport ``general_settings.upstream_transport`` names
+(the lean one by default), whose pools open on first use, inside the event loop that
+serves.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from gatewise.router.wildcards import is_pattern
 
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
+    from gatewise._http._async import AsyncTransport
     from gatewise.db.database import Database
     from gatewise.db.ledger import LedgerWriter
     from gatewise.router import Router
@@ -46,6 +49,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("gatewise.proxy")
 
 _MAX_ECHO = 100  # characters of a client's model name quoted back in an error
+
+
+def upstream_transport(name: str) -> AsyncTransport:
+    """The transport ``general_settings.upstream_transport`` names (its pools open in the
+    serving loop, on first use)."""
+    if name == "aiohttp":
+        from gatewise._http._async import AiohttpTransport
+
+        return AiohttpTransport()
+    from gatewise._http._h1 import LeanTransport
+
+    return LeanTransport()
 
 
 class CallIds:
@@ -238,7 +253,9 @@ class AppState:
         # call's own key and header values are kept out of its errors; so is the master key.
         master = self.config.master_key
         return AsyncClient(drop_params=self.config.drop_params, catalogue=self.catalogue,
-                           redact=[master.reveal()] if master is not None else ())
+                           redact=[master.reveal()] if master is not None else (),
+                           ssl_verify=self.config.ssl_verify,
+                           transport=upstream_transport(self.config.upstream_transport))
 
     def _make_router(self, settings: dict[str, Any], aliases: Mapping[str, Mapping[str, Any]],
                      served: set[str]) -> Router:
