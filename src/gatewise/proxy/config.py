@@ -19,8 +19,10 @@ from typing import Any
 from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._readers import Reader
+from gatewise.proxy._redis_settings import redis_settings, split_redis
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
+from gatewise.state.redis.settings import RedisSettings
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -129,6 +131,9 @@ class ProxyConfig:
         from gatewise.db.url import default_sqlite_url
 
         return default_sqlite_url(self.base_dir / "config.yaml" if self.base_dir else None)
+    redis: RedisSettings | None = None
+    """``router_settings.redis_*`` (or ``REDIS_URL`` / ``REDIS_HOST``...): the shared state
+    of every worker and instance; None: each process keeps its own."""
 
 
 def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
@@ -173,12 +178,15 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     settings = _settings(r, top)
     general = _general(r, top.get("general_settings"), environ, base_dir)
     deployments = _model_list(r, top.get("model_list"))
-    router = router_settings(r, top.get("router_settings"), {d.model_name for d in deployments})
+    routing, shared = split_redis(top.get("router_settings"))
+    router = router_settings(r, routing, {d.model_name for d in deployments})
+    redis = redis_settings(r, shared, environ)
     if r.problems:
         raise ConfigError(r.problems)
     return ProxyConfig(
         source=source, deployments=tuple(deployments), router_settings=dict(router),
-        warnings=tuple(r.warnings), base_dir=base_dir, **settings, **general,
+        warnings=tuple(r.warnings), base_dir=base_dir, redis=redis, **settings,
+        **general,
     )
 
 

@@ -4,6 +4,9 @@
 ``cooling_down`` with ``cooldown_until`` as a Unix time, ``at_limit``; in flight, recent
 latency and time to first token) without calling anyone; ``/health?probe=true`` makes one
 tiny real call to each (it costs money, so it needs the master key when there is one).
+A caller with the master key (or anyone, on a proxy without one) also sees the shared
+state (``shared_state``: Redis connected, its latency, whether requests run on local state
+meanwhile, the failure mode; or each worker's share of the limits without Redis).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from gatewise._exceptions import APIError
 from gatewise.proxy._asgi import Receive, Scope, Send, respond_json
 from gatewise.proxy.auth import require_key
 from gatewise.proxy.deployments import Deployment
-from gatewise.proxy.errors import from_api_error
+from gatewise.proxy.errors import ProxyError, from_api_error
 from gatewise.proxy.state import AppState
 
 _TRUE = ("1", "true", "yes")
@@ -91,7 +94,25 @@ async def health(state: AppState, scope: Scope, receive: Receive, send: Send) ->
             entry["status"] = "unavailable" if deployment.problem else "unhealthy"
             entry["error"] = error
         (unhealthy if entry["status"] in _UNHEALTHY else healthy).append(entry)
-    await respond_json(send, {"probed": probe, "routing_strategy": state.router.routing_strategy
-                              if usable else None,
-                              "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
-                              "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy})
+    report: dict[str, Any] = {
+        "probed": probe,
+        "routing_strategy": state.router.routing_strategy if usable else None,
+        "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
+        "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy}
+    if _authenticated(state, scope):
+        report["shared_state"] = await _shared_state(state)
+    await respond_json(send, report)
+
+
+def _authenticated(state: AppState, scope: Scope) -> bool:
+    try:
+        require_key(state, scope)
+    except ProxyError:
+        return False
+    return True
+
+
+async def _shared_state(state: AppState) -> dict[str, Any]:
+    if state.shared is not None:
+        return await state.shared.health()
+    return {"backend": "memory", "workers": state.workers, "share": state.share}

@@ -54,7 +54,8 @@ class ChangeChannel:
         self._client: Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._publishing = True
+        self.publishing = True
+        """Whether the last change published went out."""
 
     def on_change(self, callback: Callback) -> None:
         """Call ``callback(kind, ref)`` for every change another process publishes."""
@@ -79,12 +80,13 @@ class ChangeChannel:
             async with asyncio.timeout(s.connect_timeout):
                 await self._ready.wait()
 
-    async def publish(self, kind: str, ref: str) -> bool:
-        """Tell the other processes; False when it could not be sent (logged once until it
-        can be again)."""
+    async def publish(self, kind: str, ref: str) -> None:
+        """Tell the other processes (within the bounded wait; a failure is logged once
+        until publishing works again, and :attr:`publishing` says so)."""
         client = self._client
         if client is None:
-            return False
+            self.publishing = False
+            return
         from redis.exceptions import RedisError
 
         message = orjson.dumps({"o": self.origin, "k": kind, "r": ref})
@@ -92,14 +94,13 @@ class ChangeChannel:
             async with asyncio.timeout(self.settings.timeout):
                 await client.publish(self.name, message)
         except (RedisError, OSError, TimeoutError) as exc:
-            if self._publishing:
+            if self.publishing:
                 logger.warning("shared state: cannot publish identity changes to Redis at %s "
                                "(%s); the other processes learn of them from the database",
                                self.settings.address, type(exc).__name__)
-            self._publishing = False
-            return False
-        self._publishing = True
-        return True
+            self.publishing = False
+            return
+        self.publishing = True
 
     def _heard(self, data: Any) -> None:
         try:

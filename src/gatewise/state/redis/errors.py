@@ -53,8 +53,8 @@ def describe(exc: BaseException, settings: RedisSettings) -> str:
     (which could carry what was sent)."""
     if isinstance(exc, AuthError):
         return str(exc)
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {settings.timeout:g} s"
+    if isinstance(exc, TimeoutError):  # the pipe's says how long; asyncio.timeout's not
+        return str(exc) or f"no answer within {settings.connect_timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, hiredis.ReplyError):

@@ -20,7 +20,7 @@ import asyncio
 import ssl as ssl_module
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 
@@ -115,15 +115,14 @@ class Pipe(asyncio.Protocol):
             return
         due = self._sent[0] + self.timeout
         if due <= self._loop.time():
-            self._fail(TimeoutError(f"Redis did not answer within {self.timeout:g} s"))
+            self._fail(TimeoutError(f"no answer within {self.timeout:g} s"))
         else:
             self._watchdog = self._loop.call_at(due, self._check)
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # (uvloop's is not a subclass)
 
     def data_received(self, data: bytes) -> None:
         reader = self._reader
