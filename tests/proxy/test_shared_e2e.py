@@ -9,6 +9,7 @@ hanging: the proxies go on with local state, say so once, and share again when i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ import pytest
 
 from tests._net import refused_port, silent_server
 from tests._services import Redis, redis_server
+from tests.access._keys import add_key
+from tests.fake_mistral import Delay, FakeMistral
 from tests.proxy._server import Proxy, client, run_proxy_with
 from tests.proxy.conftest import HELLO
 
@@ -59,9 +63,9 @@ def config(redis_url: str | None, **router: Any) -> dict[str, Any]:
     }
 
 
-def chat(proxy: Proxy, model: str) -> tuple[int, str | None]:
+def chat(proxy: Proxy, model: str, key: str = MASTER) -> tuple[int, str | None]:
     """One chat request on a fresh connection: (status, the deployment that served)."""
-    with client(proxy, MASTER) as api:
+    with client(proxy, key) as api:
         try:
             raw = api.chat.completions.with_raw_response.create(model=model, messages=HELLO)
         except openai.APIStatusError as exc:
@@ -142,9 +146,12 @@ def test_a_plain_chat_request_costs_two_round_trips(own_redis: Redis, tmp_path: 
         for _ in range(10):
             assert chat(proxy, "plain")[0] == 200
         time.sleep(0.2)  # MONITOR's lines arrive a little after the answers
-        commands = [c for c in seen if " beat " not in c]  # heartbeats are not requests
-        assert len(commands) == 20, commands
-        assert Counter(c.split()[6] for c in commands) == {'"acquire"': 10, '"release"': 10}
+        # what is not the requests': the heartbeat, the change channel's keep-alive
+        background = ('"beat"', '"PING"')
+        commands = [" ".join(c.split()[3:7]) for c in seen
+                    if not any(b in c.split()[3:7] for b in background)]
+        assert len(commands) == 20, "\n".join(commands)
+        assert Counter(c.split()[-1] for c in commands) == {'"acquire"': 10, '"release"': 10}
 
 
 @contextmanager
@@ -180,6 +187,37 @@ def monitor(server: Redis) -> Iterator[list[str]]:
         done.set()
         sock.close()
         thread.join(5)
+
+
+def test_a_keys_limits_hold_across_two_instances(own_redis: Redis, tmp_path: Path,
+                                                 fake_mistral: FakeMistral) -> None:
+    """One database (SQLite, shared by both processes) and one Redis: a key with rpm_limit
+    5 gets 5 answers over both; one with max_parallel_requests 2, two at a time."""
+    database = f"sqlite:///{tmp_path / 'keys.db'}"
+    data = config(own_redis.url)
+    data["general_settings"]["database_url"] = database
+    data["model_list"].append({"model_name": "slow", "litellm_params": {
+        "model": SMALL, "api_key": "test-key", "api_base": fake_mistral.base_url}})
+    with proxies(tmp_path, data) as (a, b):
+        rpm_key, parallel_key = asyncio.run(_keys(database))
+        inside_a_window()
+        answers = [chat(proxy, "plain", rpm_key) for _ in range(5) for proxy in (a, b)]
+        assert statuses(answers) == {200: 5, 429: 5}
+        fake_mistral.script(*[Delay(1.0)] * 8)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda p: chat(p, "slow", parallel_key), [a, b] * 4))
+        assert statuses(answers) == {200: 2, 429: 6}
+
+
+async def _keys(url: str) -> tuple[str, str]:
+    from gatewise.db.database import Database
+    from gatewise.db.url import parse_database_url
+
+    db = await Database.open(parse_database_url(url))
+    try:
+        return (await add_key(db, rpm_limit=5), await add_key(db, max_parallel_requests=2))
+    finally:
+        await db.close()
 
 
 # -- workers -------------------------------------------------------------------------------
