@@ -137,6 +137,10 @@ class ChangeChannel:
                                    type(exc).__name__)
                 self.subscribed = False
                 missed = True
+            except Exception:  # a bug must not end the listening for good
+                logger.exception("shared state: the changes channel failed; resubscribing")
+                self.subscribed = False
+                missed = True
             finally:
                 with contextlib.suppress(RedisError, OSError, TimeoutError):
                     await pubsub.aclose()

@@ -117,11 +117,11 @@ class Link:
         try:
             script = self.script
             loaded = pipe.call("SCRIPT", "LOAD", script.text)
-            retired = pipe.call("EVALSHA", script.sha, 0, "leave", settings.prefix,
-                                self.clock(), new, old)
+            now = self.clock()
+            retired = pipe.call("EVALSHA", script.sha, 0, "leave", settings.prefix, now, new,
+                                old)
             sent = time.time()
-            beat = pipe.call("EVALSHA", script.sha, 0, "beat", settings.prefix, self.clock(),
-                             new)
+            beat = pipe.call("EVALSHA", script.sha, 0, "beat", settings.prefix, now, new)
             await loaded
             await retired
             self._beaten(await beat, sent)
@@ -166,24 +166,33 @@ class Link:
 
     async def _keep(self) -> None:
         while not self._closed:
-            pipe = self.pipe
-            if pipe is None:
+            try:
+                await self._keep_once()
+            except Exception:  # a bug must not end the reconnecting for good
+                logger.exception("shared state: the Redis link failed; going on")
                 await asyncio.sleep(self.retry)
-                if self._closed:
-                    return
-                down = self.down_since
-                if await self._connect():
-                    away = f" after {time.time() - down:.1f} s" if down else ""
-                    self.down_since = None
-                    logger.warning("shared state: Redis at %s answers again%s; limits are "
-                                   "shared again", self.settings.address, away)
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.heartbeat):
-                    await self._wake.wait()
-            self._wake.clear()
-            if self.pipe is pipe and not self._closed:
-                await self._beat(pipe)
+
+    async def _keep_once(self) -> None:
+        """Reconnect once (after a pause) while away; else beat after a pause (or at once
+        when woken by a loss)."""
+        pipe = self.pipe
+        if pipe is None:
+            await asyncio.sleep(self.retry)
+            if self._closed:
+                return
+            down = self.down_since
+            if await self._connect():
+                away = f" after {time.time() - down:.1f} s" if down else ""
+                self.down_since = None
+                logger.warning("shared state: Redis at %s answers again%s; limits are "
+                               "shared again", self.settings.address, away)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.heartbeat):
+                await self._wake.wait()
+        self._wake.clear()
+        if self.pipe is pipe and not self._closed:
+            await self._beat(pipe)
 
     async def aclose(self) -> None:
         """Stop, and retire this incarnation (what it holds stops counting at once)."""

@@ -20,9 +20,9 @@ from gatewise.state.ticket import (
 )
 
 if TYPE_CHECKING:
-    from gatewise.state.ticket import Ticket
+    from gatewise.state.ticket import Scope, Ticket
 
-__all__ = ["NOT_HELD", "Script", "admission", "admitted", "refusal", "settlement"]
+__all__ = ["NOT_HELD", "Arguments", "Script", "admitted", "refusal"]
 
 NONE = b""
 """How an absent limit travels (the script reads '' as nil)."""
@@ -40,21 +40,54 @@ class Script:
         self.sha = hashlib.sha1(self.text).hexdigest().encode()
 
 
-def _opt(value: float | None) -> float | bytes:
-    return NONE if value is None else value
+def _encoded(value: float | None) -> bytes:
+    return NONE if value is None else repr(value).encode()
 
 
-def admission(ticket: Ticket) -> list[Any]:
-    """The ticket part of an ``acquire``: tokens, reserve, scopes, the key scope's index,
-    then seven values per scope."""
-    scopes = ticket.scopes
-    args: list[Any] = [ticket.tokens, ticket.reserve, len(scopes), 0]
-    for i, scope in enumerate(scopes, 1):
-        if scope.kind == "key":
-            args[3] = i
-        args += (scope.name, _opt(scope.rpm), _opt(scope.tpm), _opt(scope.parallel),
-                 _opt(scope.max_budget), scope.period, scope.base_spend)
-    return args
+class Arguments:
+    """The ticket parts of ``acquire`` and ``release``.  Each scope's values are encoded
+    once (the access layer reuses a key's ``Scope`` objects from request to request):
+    floats cost hiredis several times what bytes do."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._scopes: dict[int, tuple[Scope, tuple[bytes, ...], tuple[bytes, ...]]] = {}
+
+    def _of(self, scope: Scope) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        known = self._scopes.get(id(scope))
+        if known is not None and known[0] is scope:
+            return known[1], known[2]
+        if len(self._scopes) >= self.LIMIT:
+            self._scopes.clear()
+        name, period, base = scope.name.encode(), b"%d" % scope.period, _encoded(
+            scope.base_spend)
+        admit = (name, _encoded(scope.rpm), _encoded(scope.tpm), _encoded(scope.parallel),
+                 _encoded(scope.max_budget), period, base)
+        settle = (name, period, base)
+        self._scopes[id(scope)] = (scope, admit, settle)
+        return admit, settle
+
+    def admission(self, ticket: Ticket) -> list[Any]:
+        """The ticket part of an ``acquire``: tokens, reserve, scopes, the key scope's
+        index, then seven values per scope."""
+        scopes = ticket.scopes
+        args: list[Any] = [ticket.tokens, ticket.reserve, len(scopes), 0]
+        for i, scope in enumerate(scopes, 1):
+            if scope.kind == "key":
+                args[3] = i
+            args += self._of(scope)[0]
+        return args
+
+    def settlement(self, ticket: Ticket, undo: bytes | str) -> list[Any]:
+        """The arguments that settle ``ticket``: ``undo`` is the incarnation that holds its
+        parallel count and reservation (``NOT_HELD``: none here)."""
+        used = ticket.used_tokens
+        args: list[Any] = [undo, ticket.tokens, ticket.tokens if used is None else used,
+                           ticket.reserve, ticket.cost or 0.0, len(ticket.scopes)]
+        for scope in ticket.scopes:
+            args += self._of(scope)[1]
+        return args
 
 
 def admitted(ticket: Ticket, reply: list[Any]) -> None:
@@ -83,14 +116,3 @@ def refusal(ticket: Ticket, reply: list[Any], now: float) -> LimitExceeded:
     limit = reply[2].decode()
     retry = 1.0 if limit == "parallel" else round(WINDOW - now % WINDOW, 3)
     return RateLimitExceededError(scope, limit, reply[3], reply[4], retry, Remaining())
-
-
-def settlement(ticket: Ticket, undo: bytes | str) -> list[Any]:
-    """The arguments that settle ``ticket``: ``undo`` is the incarnation that holds its
-    parallel count and reservation (``NOT_HELD``: none here)."""
-    used = ticket.used_tokens
-    args: list[Any] = [undo, ticket.tokens, ticket.tokens if used is None else used,
-                       ticket.reserve, ticket.cost or 0.0, len(ticket.scopes)]
-    for scope in ticket.scopes:
-        args += (scope.name, scope.period, scope.base_spend)
-    return args

@@ -53,11 +53,10 @@ from gatewise.state.redis.script import (
     NO_TICKET,
     NONE,
     NOT_HELD,
+    Arguments,
     Script,
-    admission,
     admitted,
     refusal,
-    settlement,
 )
 from gatewise.state.redis.settings import RedisSettings
 
@@ -69,6 +68,8 @@ __all__ = ["RedisStore"]
 EVALSHA = b"EVALSHA"
 LOCAL = b"(local)"
 """Where a ticket admitted in local state is held (in ``_admitted``)."""
+LOST: Any = object()
+"""What a round trip gives when Redis is away (the store goes on locally)."""
 COOLDOWN_GRACE = 60.0
 
 
@@ -86,6 +87,7 @@ class RedisStore:
         self.fallback = Fallback()
         self._prefix = settings.prefix.encode()
         self._head = (EVALSHA, self._script.sha, 0)
+        self._args = Arguments()
         self._held: dict[str, int] = {}
         """Deployments acquired under the current incarnation, not yet released."""
         self._admitted: dict[Ticket, bytes] = {}
@@ -110,14 +112,19 @@ class RedisStore:
         return self.link.pipe is None
 
     async def _eval(self, pipe: Pipe, args: Sequence[Any]) -> Any:
+        """One operation: its answer, or ``LOST`` (Redis is away: the store is local now)."""
         try:
             return await pipe.call(*self._head, *args)
-        except hiredis.ReplyError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-        # Redis lost its scripts without dropping the connection (SCRIPT FLUSH): again.
-        await pipe.call("SCRIPT", "LOAD", self._script.text)
-        return await pipe.call(*self._head, *args)
+        except ERRORS as exc:
+            if isinstance(exc, hiredis.ReplyError) and str(exc).startswith("NOSCRIPT"):
+                # Redis lost its scripts without dropping the connection (SCRIPT FLUSH).
+                try:
+                    await pipe.call("SCRIPT", "LOAD", self._script.text)
+                    return await pipe.call(*self._head, *args)
+                except ERRORS as again:
+                    exc = again
+            self.link.lost(pipe, exc)
+            return LOST
 
     async def _resumed(self, pipe: Pipe) -> None:
         """Redis answers again, under a new incarnation: pay the spend booked meanwhile."""
@@ -127,7 +134,8 @@ class RedisStore:
             return
         debts = fallback.take_debts()
         try:
-            await self._eval(pipe, [b"spend", self._prefix, self.clock(), NONE, *debts])
+            await pipe.call(*self._head, b"spend", self._prefix, self.clock(), NONE,
+                            *debts)
         except BaseException:
             fallback.restore(debts)
             raise
@@ -142,13 +150,13 @@ class RedisStore:
         if pipe is not None:
             inc = link.inc
             args = [b"acquire", self._prefix, now, inc, deployment_id,
-                    NONE if rpm is None else rpm, NONE if tpm is None else tpm, tokens,
-                    *(admission(ticket) if admit and ticket is not None else NO_TICKET)]
-            try:
-                reply = await self._eval(pipe, args)
-            except ERRORS as exc:
-                link.lost(pipe, exc)
+                    NONE if rpm is None else rpm, NONE if tpm is None else tpm, tokens]
+            if admit and ticket is not None:
+                args += self._args.admission(ticket)
             else:
+                args += NO_TICKET
+            reply = await self._eval(pipe, args)
+            if reply is not LOST:
                 status = reply[0]
                 if status == 1:
                     held = self._held
@@ -185,15 +193,12 @@ class RedisStore:
         pipe = link.pipe
         if pipe is not None:
             args = [b"release", self._prefix, now, link.inc, deployment_id,
-                    1 if counted else 0, NONE if latency is None else max(0.0, latency),
+                    1 if counted else 0,
+                    NONE if latency is None else max(0.0, latency),
                     b"1" if first_token else NONE, tokens]
             if where is not None and ticket is not None:
-                args += settlement(ticket, NOT_HELD if where is LOCAL else where)
-            try:
-                await self._eval(pipe, args)
-            except ERRORS as exc:
-                link.lost(pipe, exc)
-            else:
+                args += self._args.settlement(ticket, NOT_HELD if where is LOCAL else where)
+            if await self._eval(pipe, args) is not LOST:
                 if where is not None and ticket is not None:
                     if where is LOCAL:
                         await self.fallback.settle(ticket, now, link.peers)
@@ -223,12 +228,8 @@ class RedisStore:
                 await self.fallback.settle(ticket, now, link.peers)  # nothing for Redis
                 return
             args = [b"settle", self._prefix, now, link.inc,
-                    *settlement(ticket, NOT_HELD if where is LOCAL else where)]
-            try:
-                await self._eval(pipe, args)
-            except ERRORS as exc:
-                link.lost(pipe, exc)
-            else:
+                    *self._args.settlement(ticket, NOT_HELD if where is LOCAL else where)]
+            if await self._eval(pipe, args) is not LOST:
                 if where is LOCAL:
                     await self.fallback.settle(ticket, now, link.peers)
                 ticket.settled = True
@@ -250,11 +251,10 @@ class RedisStore:
         pipe = link.pipe
         if pipe is not None:
             member = b"%s:%d" % (link.inc, next(self._members))
-            try:
-                return int(await self._eval(pipe, [b"failure", self._prefix, now, link.inc,
-                                                   deployment_id, member]))
-            except ERRORS as exc:
-                link.lost(pipe, exc)
+            count = await self._eval(pipe, [b"failure", self._prefix, now, link.inc,
+                                            deployment_id, member])
+            if count is not LOST:
+                return int(count)
         return await self.fallback.memory.record_failure(deployment_id, now)
 
     async def set_cooldown(self, deployment_id: str, until: float) -> None:
@@ -262,27 +262,23 @@ class RedisStore:
         await self.fallback.memory.set_cooldown(deployment_id, until)
         link = self.link
         pipe = link.pipe
-        if pipe is None:
-            return
-        lifetime = int((max(0.0, until - self.clock()) + COOLDOWN_GRACE) * 1000)
-        try:
-            await self._eval(pipe, [b"cooldown", self._prefix, self.clock(), link.inc,
+        if pipe is not None:
+            now = self.clock()
+            lifetime = int((max(0.0, until - now) + COOLDOWN_GRACE) * 1000)
+            await self._eval(pipe, [b"cooldown", self._prefix, now, link.inc,
                                     deployment_id, until, lifetime])
-        except ERRORS as exc:
-            link.lost(pipe, exc)
 
     async def record_latency(self, deployment_id: str, seconds: float, *,
                              first_token: bool = False) -> None:
         link = self.link
         pipe = link.pipe
         if pipe is not None:
-            try:
-                await self._eval(pipe, [b"latency", self._prefix, self.clock(), link.inc,
-                                        deployment_id, max(0.0, seconds),
-                                        b"1" if first_token else NONE])
+            done = await self._eval(pipe, [b"latency", self._prefix, self.clock(),
+                                           link.inc, deployment_id,
+                                           max(0.0, seconds),
+                                           b"1" if first_token else NONE])
+            if done is not LOST:
                 return
-            except ERRORS as exc:
-                link.lost(pipe, exc)
         await self.fallback.memory.record_latency(deployment_id, seconds,
                                                   first_token=first_token)
 
@@ -291,12 +287,9 @@ class RedisStore:
         link = self.link
         pipe = link.pipe
         if pipe is not None:
-            try:
-                rows = await self._eval(pipe, [b"stats", self._prefix, now, link.inc,
-                                               *deployment_ids])
-            except ERRORS as exc:
-                link.lost(pipe, exc)
-            else:
+            rows = await self._eval(pipe, [b"stats", self._prefix, now, link.inc,
+                                           *deployment_ids])
+            if rows is not LOST:
                 return {i: self._snapshot(i, row)
                         for i, row in zip(deployment_ids, rows, strict=True)}
         return await self.fallback.memory.stats(deployment_ids, now)
