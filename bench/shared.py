@@ -159,6 +159,9 @@ async def _add_key(database: Path) -> None:
 
 
 def measure(bench: Bench) -> dict[str, Any]:
+    if shutil.which("redis-server") is None:
+        bench.say("shared state: skipped (redis-server is not installed)")
+        return {"skipped": "redis-server is not installed"}
     workdir = bench.workdir / "shared"
     workdir.mkdir(exist_ok=True)
     database = workdir / "keys.db"

@@ -72,7 +72,7 @@ class ChangeChannel:
         self._client = Redis(
             host=s.host, port=s.port, db=s.db, username=s.username, password=s.password,
             ssl=s.ssl, socket_timeout=s.connect_timeout, socket_connect_timeout=s.connect_timeout,
-            retry=Retry(NoBackoff(), 0), client_name="gatewise-changes")
+            retry=Retry(NoBackoff(), 0))
         self._task = asyncio.get_running_loop().create_task(self._listen())
         if not wait:
             return
