@@ -221,7 +221,7 @@ def shared_table(s: dict[str, Any], checks: dict[str, Target]) -> str:
         f"| p50 / p99 ms | {local['p50_ms']:.2f} / {local['p99_ms']:.2f} | "
         f"{shared['p50_ms']:.2f} / {shared['p99_ms']:.2f} | | | |",
         f"| server CPU µs/request | {_n(local['cpu_us_per_request'])} | "
-        f"{_n(shared['cpu_us_per_request'])} | | | |",
+        f"{_n(shared['cpu_us_per_request'])} | {_n(s.get('cpu_ratio'), 2)} (per CPU-s) | | |",
         f"| round trips to Redis per request | | {_n(s['round_trips_per_request'], 2)} | | "
         f"≤ 2 (+ the requests still in flight when counting stops) | "
         f"{_mark(checks.get('round_trips'))} |"])

@@ -57,9 +57,9 @@ def divided(entries: list[dict[str, Any]], share: int) -> list[dict[str, Any]]:
 def startup_lines(shared: SharedState | None, workers: int, share: int) -> list[str]:
     if shared is not None:
         s = shared.settings
-        return [f"shared state: Redis at {s.address}: limits, budgets and cooldowns exact "
-                f"across workers and instances (redis_failure_mode: {s.failure_mode}, "
-                f"bounded wait {s.timeout:g} s)"]
+        return [f"shared state: Redis at {s.address}: limits, budgets and cooldowns shared "
+                f"by every worker and instance using it (redis_failure_mode: "
+                f"{s.failure_mode}, bounded wait {s.timeout:g} s)"]
     if share > 1:
         return [f"WARNING: --workers {workers} without Redis: each worker enforces 1/{share} "
                 "of every limit (deployment rpm/tpm; key, team and user limits and budgets), "

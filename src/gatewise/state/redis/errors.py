@@ -36,16 +36,16 @@ class SharedStateUnavailableError(ServiceUnavailableError):
 
 
 def auth_error(settings: RedisSettings, reply: str) -> AuthError:
-    """Redis's answer to AUTH (or to a command that needed it), as advice."""
-    where = f"Redis at {settings.address}"
+    """Redis's answer to AUTH (or to a command that needed it), as advice (to follow
+    "Redis at <address> ")."""
     if reply.startswith("NOAUTH"):
-        return AuthError(f"{where} needs a password: set router_settings.redis_password "
-                         "(or REDIS_PASSWORD, or put it in the redis_url)")
+        return AuthError("needs a password: set router_settings.redis_password (or "
+                         "REDIS_PASSWORD, or put it in the redis_url)")
     if "without any password configured" in reply or "no password is set" in reply:
-        return AuthError(f"{where} has no password, but {settings.password_source} gives "
-                         "one: remove it")
-    return AuthError(f"{where} refused the password given by {settings.password_source} "
-                     "(wrong password, or wrong username)")
+        return AuthError(f"has no password, but {settings.password_source} gives one: "
+                         "remove it")
+    return AuthError(f"refused the password given by {settings.password_source} (wrong "
+                     "password, or wrong username)")
 
 
 def describe(exc: BaseException, settings: RedisSettings) -> str:

@@ -65,6 +65,8 @@ class Link:
         self.latency: float | None = None
         self.error: str | None = None
         self.down_since: float | None = None
+        self.refused = False
+        """Whether the last attempt failed on the credentials."""
         self.on_up: OnUp | None = None
         """Called with the new connection before requests use it (the store's debts)."""
         self._task: asyncio.Task[None] | None = None
@@ -80,14 +82,17 @@ class Link:
         background.  Never raises for Redis's sake: False when it is away."""
         connected = await self._connect()
         where = self.settings.address
+        meanwhile = (f"this process keeps limits, budgets and cooldowns itself (its "
+                     f"1/{self.peers} share of each; redis_failure_mode: "
+                     f"{self.settings.failure_mode}), retrying every {self.retry:g} s")
         if connected:
             logger.info("shared state: Redis at %s (limits exact across processes)", where)
+        elif self.refused:
+            logger.error("shared state: Redis at %s %s; until it accepts, %s", where,
+                         self.error, meanwhile)
         else:
-            log = logger.error if self.error and "password" in self.error else logger.warning
-            log("shared state: Redis at %s is unreachable (%s); until it answers, this "
-                "process keeps limits, budgets and cooldowns itself (its 1/%d share of each; "
-                "redis_failure_mode: %s), retrying every %g s", where, self.error,
-                self.peers, self.settings.failure_mode, self.retry)
+            logger.warning("shared state: Redis at %s is unreachable (%s); until it answers, "
+                           "%s", where, self.error, meanwhile)
         self._task = asyncio.get_running_loop().create_task(self._keep())
         return connected
 
@@ -136,16 +141,20 @@ class Link:
             return False
         self.pipe = pipe
         self.error = None
+        self.refused = False
         return True
 
     def _failed(self, exc: BaseException) -> None:
         reason = describe(exc, self.settings)
+        self.refused = isinstance(exc, AuthError)
         if self.down_since is None:
             self.down_since = time.time()
         if reason != self.error and self._task is not None:  # a new way of failing
-            log = logger.error if isinstance(exc, AuthError) else logger.warning
-            log("shared state: Redis at %s still unreachable: %s", self.settings.address,
-                reason)
+            if self.refused:
+                logger.error("shared state: Redis at %s %s", self.settings.address, reason)
+            else:
+                logger.warning("shared state: Redis at %s still unreachable: %s",
+                               self.settings.address, reason)
         self.error = reason
 
     def _beaten(self, reply: list[Any], sent: float) -> None:
