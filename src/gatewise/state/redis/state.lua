@@ -1,7 +1,19 @@
 -- gatewise's shared state: every operation of the store is one call of this script
 -- (EVALSHA), so each is atomic and costs one round trip.  It reproduces, on Redis, the
 -- semantics of the in-process store (gatewise/router/store.py and
--- gatewise/state/counters.py); the layout of the keys is drawn in store.py's docstring.
+-- gatewise/state/counters.py).
+--
+-- Keys (P is the prefix, gatewise: by default; W a minute window, now // 60):
+--
+--     P d:<id>:w:<W>      hash r, t: a deployment's requests and tokens in window W
+--     P d:<id>:l          hash f:<incarnation> -> calls in flight
+--     P d:<id>:cd         its cooldown's end            P d:<id>:f   zset of failure times
+--     P d:<id>:lat, :ttft lists of recent latencies and times to first token
+--     P s:<scope>:w:<W>   hash r, t: a key's (team's, user's, end user's) requests and tokens
+--     P s:<scope>:l       hash p:<incarnation> -> requests in flight, r:<incarnation> ->
+--                         budget reserved by them
+--     P s:<scope>:b:<end> the spend of the budget period ending at <end> (0: no duration)
+--     P procs             zset incarnation -> last heartbeat
 --
 -- ARGV: op, prefix, now (the agreed clock, epoch seconds), incarnation, then the op's own.
 -- Keys are built here from the prefix (standalone Redis / Valkey, or a primary behind

@@ -6,22 +6,10 @@ costs one on its way in (``acquire``: the ticket's scopes checked and taken with
 deployment) and one on its way out (``release``: the ticket settled with it).  Round trips
 go through one multiplexed connection per process (:mod:`~gatewise.state.redis.pipe`).
 
-Keys (``P`` is the prefix, ``gatewise:`` by default; ``W`` a minute window, ``now // 60``)::
-
-    P d:<id>:w:<W>      hash r, t: a deployment's requests and tokens in window W
-    P d:<id>:l          hash f:<incarnation> -> calls in flight
-    P d:<id>:cd         its cooldown's end            P d:<id>:f   zset of failure times
-    P d:<id>:lat, :ttft lists of recent latencies and times to first token
-    P s:<scope>:w:<W>   hash r, t: a key's (team's, user's, end user's) requests and tokens
-    P s:<scope>:l       hash p:<incarnation> -> requests in flight, r:<incarnation> ->
-                        budget reserved by them
-    P s:<scope>:b:<end> the spend of the budget period ending at <end> (0: no duration)
-    P procs             zset incarnation -> last heartbeat
-
-Every key expires by itself: a window one window after it ends, failures a minute after
-the last, a cooldown a minute after it ends, a budget period's spend an hour after the
-period (a budget with no duration never: its spend is all there is), in-flight and latency
-keys a day after their last use.  Counts of calls in flight, parallel requests and
+The keys are drawn at the top of ``state.lua``.  Every key expires by itself: a window
+one window after it ends, failures a minute after the last, a cooldown a minute after it
+ends, a budget period's spend an hour after the period (a budget with no duration never:
+its spend is all there is), in-flight and latency keys a day after their last use.  Counts of calls in flight, parallel requests and
 reservations are filed per incarnation (see :mod:`~gatewise.state.redis.link`) and count
 only while it beats, so a process that dies mid-request leaks nothing for longer than
 ``PROCESS_TTL`` (30 s).
