@@ -91,7 +91,8 @@ async def test_two_processes_share_key_limits_and_budgets(
     assert await b.acquire("d", now, rpm=None, tpm=None, tokens=1, ticket=held[1])
     with pytest.raises(RateLimitExceededError, match="parallel"):
         await a.acquire("d", now, rpm=None, tpm=None, tokens=1, ticket=ticket(parallel))
-    await b.release("d", now, ticket=held[1])  # freed on b: a may take it
+    await b.release("d", now, ticket=held[1])  # freed on b: a may take it (once Redis has
+    await b.flush()  # the release: it is sent without waiting for its answer)
     assert await a.acquire("d", now, rpm=None, tpm=None, tokens=1, ticket=ticket(parallel))
 
     budget = Scope("key", "k-budget", max_budget=1.0)
@@ -138,6 +139,8 @@ async def evalsha_calls(store: RedisStore) -> int:
 
 
 async def test_a_call_with_a_ticket_is_one_round_trip_in_and_one_out(redis: Redis) -> None:
+    """(The release is sent without waiting for its answer; the next operation on the
+    same connection is answered after it.)"""
     store = await started(redis_settings(redis))
     try:
         now = store.clock()
@@ -150,6 +153,8 @@ async def test_a_call_with_a_ticket_is_one_round_trip_in_and_one_out(redis: Redi
         await store.release("d-rt", now, latency=0.1, tokens=32, ticket=t)
         assert t.settled
         assert await evalsha_calls(store) - before == 2
+        stats = (await store.stats(["d-rt"], now))["d-rt"]
+        assert (stats.in_flight, stats.tokens, stats.latencies) == (0, 42, (0.1,))
     finally:
         await store.aclose()
 

@@ -5,6 +5,7 @@ clock the processes agree on, and identity changes between processes.
 
     settings.py  RedisSettings: where, the bounded wait, the failure mode (no password shown)
     store.py     RedisStore: the StateStore, one EVALSHA of state.lua per operation
+    records.py   what its operations share; failures, cooldowns, latencies, snapshots
     state.lua    the operations, atomic on Redis (the memory store's semantics)
     script.py    the script, and the arguments and answers of admission tickets
     pipe.py      one multiplexed connection per process (hiredis), bounded waits
