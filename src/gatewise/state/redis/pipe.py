@@ -86,6 +86,10 @@ class Pipe(asyncio.Protocol):
         """Send a command; the future gets its answer (an error answer is raised as
         ``hiredis.ReplyError``).  Raises ``ConnectionError`` at once when the connection is
         gone."""
+        return self.send(hiredis.pack_command(args))  # type: ignore[arg-type]  # (its stub)
+
+    def send(self, command: bytes) -> asyncio.Future[Any]:
+        """:meth:`call` with the command already encoded (RESP)."""
         if self._lost is not None:
             raise ConnectionError("the connection to Redis is closed")
         future = self._loop.create_future()
@@ -95,7 +99,7 @@ class Pipe(asyncio.Protocol):
         waiting.append(future)
         self._sent.append(self._loop.time())
         out = self._out
-        out.append(hiredis.pack_command(args))  # type: ignore[arg-type]  # (its stub: 1-tuples)
+        out.append(command)
         if len(out) == 1:
             self._loop.call_soon(self._flush)
         return future

@@ -17,12 +17,11 @@ from gatewise.state.redis.errors import ERRORS
 from gatewise.state.redis.link import Link
 from gatewise.state.redis.local import Fallback
 from gatewise.state.redis.pipe import Pipe
-from gatewise.state.redis.script import NONE, Script
+from gatewise.state.redis.script import NONE, Commands, Script
 from gatewise.state.redis.settings import RedisSettings
 
 __all__ = ["LOST", "Records"]
 
-EVALSHA = b"EVALSHA"
 LOST: Any = object()
 """What a round trip gives when Redis is away (the store goes on locally)."""
 COOLDOWN_GRACE = 60.0
@@ -39,20 +38,21 @@ class Records:
                          heartbeat=heartbeat, retry=retry)
         self.fallback = Fallback()
         self._prefix = settings.prefix.encode()
-        self._head = (EVALSHA, self._script.sha, 0)
+        self._commands = Commands(self._script.sha, self._prefix)
         self._snapshots: dict[str, DeploymentStats] = {}
         self._members = itertools.count()
 
-    async def _eval(self, pipe: Pipe, args: Sequence[Any]) -> Any:
-        """One operation: its answer, or ``LOST`` (Redis is away: the store is local now)."""
+    async def _eval(self, pipe: Pipe, command: bytes) -> Any:
+        """One operation (encoded by ``self._commands``): its answer, or ``LOST`` (Redis is
+        away: the store is local now)."""
         try:
-            return await pipe.call(*self._head, *args)
+            return await pipe.send(command)
         except ERRORS as exc:
             if isinstance(exc, hiredis.ReplyError) and str(exc).startswith("NOSCRIPT"):
                 # Redis lost its scripts without dropping the connection (SCRIPT FLUSH).
                 try:
                     await pipe.call("SCRIPT", "LOAD", self._script.text)
-                    return await pipe.call(*self._head, *args)
+                    return await pipe.send(command)
                 except ERRORS as again:
                     exc = again
             self.link.lost(pipe, exc)
@@ -65,8 +65,8 @@ class Records:
         pipe = link.pipe
         if pipe is not None:
             member = b"%s:%d" % (link.inc, next(self._members))
-            count = await self._eval(pipe, [b"failure", self._prefix, now, link.inc,
-                                            deployment_id, member])
+            count = await self._eval(pipe, self._commands.generic(
+                b"failure", now, link.inc, deployment_id, member))
             if count is not LOST:
                 return int(count)
         return await self.fallback.memory.record_failure(deployment_id, now)
@@ -79,18 +79,17 @@ class Records:
         if pipe is not None:
             now = self.clock()
             lifetime = int((max(0.0, until - now) + COOLDOWN_GRACE) * 1000)
-            await self._eval(pipe, [b"cooldown", self._prefix, now, link.inc,
-                                    deployment_id, until, lifetime])
+            await self._eval(pipe, self._commands.generic(
+                b"cooldown", now, link.inc, deployment_id, until, lifetime))
 
     async def record_latency(self, deployment_id: str, seconds: float, *,
                              first_token: bool = False) -> None:
         link = self.link
         pipe = link.pipe
         if pipe is not None:
-            done = await self._eval(pipe, [b"latency", self._prefix, self.clock(),
-                                           link.inc, deployment_id,
-                                           max(0.0, seconds),
-                                           b"1" if first_token else NONE])
+            done = await self._eval(pipe, self._commands.generic(
+                b"latency", self.clock(), link.inc, deployment_id, max(0.0, seconds),
+                b"1" if first_token else NONE))
             if done is not LOST:
                 return
         await self.fallback.memory.record_latency(deployment_id, seconds,
@@ -101,8 +100,8 @@ class Records:
         link = self.link
         pipe = link.pipe
         if pipe is not None:
-            rows = await self._eval(pipe, [b"stats", self._prefix, now, link.inc,
-                                           *deployment_ids])
+            rows = await self._eval(pipe, self._commands.generic(
+                b"stats", now, link.inc, *deployment_ids))
             if rows is not LOST:
                 return {i: self._snapshot(i, row)
                         for i, row in zip(deployment_ids, rows, strict=True)}

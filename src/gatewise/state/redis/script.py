@@ -1,8 +1,8 @@
-"""The store's one Lua script (``state.lua``), and the arguments and answers of its
-operations for admission tickets.
+"""The store's one Lua script (``state.lua``), its operations as the bytes sent to Redis,
+and the answers of admissions.
 
-Building the arguments is the only Python work a request does for the shared store: a
-scope is seven plain values, a settlement five plus three per scope.
+Building the command is the only Python work a request does for the shared store (a key's
+scopes are encoded once, the rest is a handful of values).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
+
+import hiredis
 
 from gatewise.state.counters import WINDOW
 from gatewise.state.ticket import (
@@ -22,14 +24,13 @@ from gatewise.state.ticket import (
 if TYPE_CHECKING:
     from gatewise.state.ticket import Scope, Ticket
 
-__all__ = ["NOT_HELD", "Arguments", "Script", "admitted", "refusal"]
+__all__ = ["NOT_HELD", "Commands", "Script", "admitted", "refusal"]
 
 NONE = b""
 """How an absent limit travels (the script reads '' as nil)."""
 NOT_HELD = b""
 """The settlement's ``undo`` when the ticket's parallel count and reservation are not held
 in Redis (admitted locally while Redis was away)."""
-NO_TICKET = (0, 0, 0, 0)
 
 
 class Script:
@@ -44,50 +45,98 @@ def _encoded(value: float | None) -> bytes:
     return NONE if value is None else repr(value).encode()
 
 
-class Arguments:
-    """The ticket parts of ``acquire`` and ``release``.  Each scope's values are encoded
-    once (the access layer reuses a key's ``Scope`` objects from request to request):
-    floats cost hiredis several times what bytes do."""
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+class Commands:
+    """The store's operations as the bytes sent to Redis (RESP).
+
+    What does not change from call to call -- ``EVALSHA``, the script, the operation, the
+    prefix, and the scopes of a key (the access layer reuses a key's tuple of ``Scope``
+    objects from request to request) -- is encoded once; hiredis encodes the few values
+    left.  Measured in the proxy, encoding every argument of a call each time (floats
+    especially) was the costliest step of a round trip."""
 
     LIMIT = 10_000
 
-    def __init__(self) -> None:
-        self._scopes: dict[int, tuple[Scope, tuple[bytes, ...], tuple[bytes, ...]]] = {}
+    def __init__(self, sha: bytes, prefix: bytes) -> None:
+        self.sha, self.prefix = sha, prefix
+        self._heads = {op: b"".join(map(_bulk, (b"EVALSHA", sha, b"0", op, prefix)))
+                       for op in (b"acquire", b"release", b"settle")}
+        self._scopes: dict[int, tuple[tuple[Scope, ...], bytes, bytes, int]] = {}
 
-    def _of(self, scope: Scope) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        known = self._scopes.get(id(scope))
-        if known is not None and known[0] is scope:
-            return known[1], known[2]
+    def generic(self, op: bytes, *args: Any) -> bytes:
+        packed: bytes = hiredis.pack_command((b"EVALSHA", self.sha, 0, op, self.prefix, *args))
+        return packed
+
+    def _command(self, op: bytes, values: tuple[Any, ...], tail: bytes = b"",
+                 tail_count: int = 0) -> bytes:
+        packed = hiredis.pack_command(values)
+        count = len(values)
+        skip = 4 if count < 10 else 5  # hiredis's own "*<count>\r\n"
+        return b"*%d\r\n%s%s%s" % (5 + count + tail_count, self._heads[op],
+                                    memoryview(packed)[skip:], tail)
+
+    def _blocks(self, scopes: tuple[Scope, ...]) -> tuple[bytes, bytes, int]:
+        """The scopes encoded for an admission (seven values each) and a settlement
+        (three), and the index of the (last) key scope."""
+        known = self._scopes.get(id(scopes))
+        if known is not None and known[0] is scopes:
+            return known[1], known[2], known[3]
         if len(self._scopes) >= self.LIMIT:
             self._scopes.clear()
-        name, period, base = scope.name.encode(), b"%d" % scope.period, _encoded(
-            scope.base_spend)
-        admit = (name, _encoded(scope.rpm), _encoded(scope.tpm), _encoded(scope.parallel),
-                 _encoded(scope.max_budget), period, base)
-        settle = (name, period, base)
-        self._scopes[id(scope)] = (scope, admit, settle)
-        return admit, settle
-
-    def admission(self, ticket: Ticket) -> list[Any]:
-        """The ticket part of an ``acquire``: tokens, reserve, scopes, the key scope's
-        index, then seven values per scope."""
-        scopes = ticket.scopes
-        args: list[Any] = [ticket.tokens, ticket.reserve, len(scopes), 0]
+        admission: list[bytes] = []
+        settlement: list[bytes] = []
+        key_at = 0
         for i, scope in enumerate(scopes, 1):
             if scope.kind == "key":
-                args[3] = i
-            args += self._of(scope)[0]
-        return args
+                key_at = i
+            name, period = scope.name.encode(), b"%d" % scope.period
+            base = _encoded(scope.base_spend)
+            admission += (name, _encoded(scope.rpm), _encoded(scope.tpm),
+                          _encoded(scope.parallel), _encoded(scope.max_budget), period, base)
+            settlement += (name, period, base)
+        blocks = (b"".join(map(_bulk, admission)), b"".join(map(_bulk, settlement)), key_at)
+        self._scopes[id(scopes)] = (scopes, *blocks)
+        return blocks
 
-    def settlement(self, ticket: Ticket, undo: bytes | str) -> list[Any]:
-        """The arguments that settle ``ticket``: ``undo`` is the incarnation that holds its
-        parallel count and reservation (``NOT_HELD``: none here)."""
+    def acquire(self, now: float, inc: bytes, deployment_id: str, rpm: int | None,
+                tpm: int | None, tokens: int, ticket: Ticket | None) -> bytes:
+        """``acquire``: the deployment, and the ticket to admit (None: none)."""
+        values = (now, inc, deployment_id, NONE if rpm is None else rpm,
+                  NONE if tpm is None else tpm, tokens)
+        if ticket is None:
+            return self._command(b"acquire", (*values, 0, 0, 0, 0))
+        scopes = ticket.scopes
+        block, _, key_at = self._blocks(scopes)
+        return self._command(b"acquire", (*values, ticket.tokens, ticket.reserve, len(scopes),
+                                          key_at), block, 7 * len(scopes))
+
+    def release(self, now: float, inc: bytes, deployment_id: str, counted: bool,
+                latency: float | None, first_token: bool, tokens: int,
+                ticket: Ticket | None, undo: bytes) -> bytes:
+        """``release``: the deployment's call, and the ticket to settle with it (None:
+        none); ``undo``: the incarnation that holds the ticket's parallel count and
+        reservation (``NOT_HELD``: none)."""
+        values = (now, inc, deployment_id, 1 if counted else 0,
+                  NONE if latency is None else max(0.0, latency),
+                  b"1" if first_token else NONE, tokens)
+        if ticket is None:
+            return self._command(b"release", values)
+        return self._settling(b"release", values, ticket, undo)
+
+    def settle(self, now: float, inc: bytes, ticket: Ticket, undo: bytes) -> bytes:
+        return self._settling(b"settle", (now, inc), ticket, undo)
+
+    def _settling(self, op: bytes, values: tuple[Any, ...], ticket: Ticket, undo: bytes
+                  ) -> bytes:
+        scopes = ticket.scopes
+        _, block, _ = self._blocks(scopes)
         used = ticket.used_tokens
-        args: list[Any] = [undo, ticket.tokens, ticket.tokens if used is None else used,
-                           ticket.reserve, ticket.cost or 0.0, len(ticket.scopes)]
-        for scope in ticket.scopes:
-            args += self._of(scope)[1]
-        return args
+        return self._command(op, (*values, undo, ticket.tokens,
+                                  ticket.tokens if used is None else used, ticket.reserve,
+                                  ticket.cost or 0.0, len(scopes)), block, 3 * len(scopes))
 
 
 def admitted(ticket: Ticket, reply: list[Any]) -> None:

@@ -37,7 +37,7 @@ from gatewise.state.redis.errors import ERRORS, SharedStateUnavailableError
 from gatewise.state.redis.link import HEARTBEAT, RETRY
 from gatewise.state.redis.pipe import Pipe
 from gatewise.state.redis.records import LOST, Records
-from gatewise.state.redis.script import NO_TICKET, NONE, NOT_HELD, Arguments, admitted, refusal
+from gatewise.state.redis.script import NOT_HELD, admitted, refusal
 from gatewise.state.redis.settings import RedisSettings
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ class RedisStore(Records):
         super().__init__(settings, clock or SharedClock(), expected_peers=expected_peers,
                          heartbeat=heartbeat, retry=retry)
         self.link.on_up = self._resumed
-        self._args = Arguments()
         self._held: dict[str, int] = {}
         """Deployments acquired under the current incarnation, not yet released."""
         self._admitted: dict[Ticket, bytes] = {}
@@ -87,8 +86,7 @@ class RedisStore(Records):
             return
         debts = fallback.take_debts()
         try:
-            await pipe.call(*self._head, b"spend", self._prefix, self.clock(), NONE,
-                            *debts)
+            await pipe.send(self._commands.generic(b"spend", self.clock(), b"", *debts))
         except BaseException:
             fallback.restore(debts)
             raise
@@ -102,13 +100,9 @@ class RedisStore(Records):
         pipe = link.pipe
         if pipe is not None:
             inc = link.inc
-            args = [b"acquire", self._prefix, now, inc, deployment_id,
-                    NONE if rpm is None else rpm, NONE if tpm is None else tpm, tokens]
-            if admit and ticket is not None:
-                args += self._args.admission(ticket)
-            else:
-                args += NO_TICKET
-            reply = await self._eval(pipe, args)
+            command = self._commands.acquire(now, inc, deployment_id, rpm, tpm, tokens,
+                                             ticket if admit else None)
+            reply = await self._eval(pipe, command)
             if reply is not LOST:
                 status = reply[0]
                 if status == 1:
@@ -149,19 +143,16 @@ class RedisStore(Records):
         link = self.link
         pipe = link.pipe
         if pipe is not None:
-            args: list[Any] = [b"release", self._prefix, now, link.inc, deployment_id,
-                               1 if counted else 0,
-                               NONE if latency is None else max(0.0, latency),
-                               b"1" if first_token else NONE, tokens]
             settles = where is not None and ticket is not None
-            if where is not None and ticket is not None:
-                args += self._args.settlement(ticket, NOT_HELD if where is LOCAL else where)
+            command = self._commands.release(
+                now, link.inc, deployment_id, bool(counted), latency, first_token, tokens,
+                ticket if settles else None, NOT_HELD if where is LOCAL else where or b"")
             try:
-                answer = pipe.call(*self._head, *args)
+                answer = pipe.send(command)
             except ERRORS as exc:
                 link.lost(pipe, exc)
             else:
-                answer.add_done_callback(partial(self._released, pipe, args,
+                answer.add_done_callback(partial(self._released, pipe, command,
                                                  ticket if settles else None))
                 if settles and ticket is not None:
                     if where is LOCAL:
@@ -175,7 +166,7 @@ class RedisStore(Records):
         if where is not None and ticket is not None:
             await self._settle_away(ticket, where, now)
 
-    def _released(self, pipe: Pipe, args: list[Any], ticket: Ticket | None,
+    def _released(self, pipe: Pipe, command: bytes, ticket: Ticket | None,
                   answer: asyncio.Future[Any]) -> None:
         """The answer to a release: nothing to do, unless it failed."""
         if answer.cancelled():
@@ -184,7 +175,8 @@ class RedisStore(Records):
         if exc is None:
             return
         if isinstance(exc, hiredis.ReplyError) and str(exc).startswith("NOSCRIPT"):
-            task = asyncio.get_running_loop().create_task(self._resend(pipe, args, ticket))
+            task = asyncio.get_running_loop().create_task(
+                self._resend(pipe, command, ticket))
             self._resending.add(task)
             task.add_done_callback(self._resending.discard)
             return
@@ -192,8 +184,8 @@ class RedisStore(Records):
         if ticket is not None:  # what was held goes with the incarnation; the spend is owed
             self.fallback.owe(ticket)
 
-    async def _resend(self, pipe: Pipe, args: list[Any], ticket: Ticket | None) -> None:
-        if await self._eval(pipe, args) is LOST and ticket is not None:
+    async def _resend(self, pipe: Pipe, command: bytes, ticket: Ticket | None) -> None:
+        if await self._eval(pipe, command) is LOST and ticket is not None:
             self.fallback.owe(ticket)
 
     async def flush(self) -> None:
@@ -221,9 +213,9 @@ class RedisStore(Records):
                                                                             ticket.tokens):
                 await self.fallback.settle(ticket, now, link.peers)  # nothing for Redis
                 return
-            args = [b"settle", self._prefix, now, link.inc,
-                    *self._args.settlement(ticket, NOT_HELD if where is LOCAL else where)]
-            if await self._eval(pipe, args) is not LOST:
+            command = self._commands.settle(now, link.inc, ticket,
+                                            NOT_HELD if where is LOCAL else where)
+            if await self._eval(pipe, command) is not LOST:
                 if where is LOCAL:
                     await self.fallback.settle(ticket, now, link.peers)
                 ticket.settled = True
