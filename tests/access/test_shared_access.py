@@ -116,3 +116,34 @@ async def test_a_key_blocked_on_one_is_refused_on_the_other(pair: tuple[ProxyApp
         assert asyncio.get_running_loop().time() < deadline, "b never heard of it"
         await asyncio.sleep(0.02)
     assert (await chat(b, key)).status == 401
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_keys_while_redis_is_away(tmp_path: Path, own_redis: Redis,
+                                        fake_mistral: FakeMistral, mode: str) -> None:
+    """``redis_failure_mode``: open serves a key on local accounting; closed refuses it
+    (503, naming the cause) -- the master key, which has no limits, is served either way."""
+    app = make_app({
+        "model_list": [{"model_name": "small", "params": {
+            "model": "mistral/mistral-small-latest", "api_key": "test-key",
+            "api_base": fake_mistral.base_url}}],
+        "router_settings": {"redis_url": own_redis.url, "redis_failure_mode": mode},
+        "general_settings": {"master_key": MASTER,
+                             "database_url": f"sqlite:///{tmp_path / 'away.db'}"}})
+    await app.state.start()
+    try:
+        assert app.state.db is not None
+        key = await add_key(app.state.db, rpm_limit=100, max_budget=10.0)
+        assert (await chat(app, key)).status == 200
+        own_redis.stop()
+        answers = [await chat(app, key) for _ in range(3)]
+        if mode == "open":
+            assert statuses(answers) == [200, 200, 200]
+        else:
+            assert statuses(answers) == [503, 503, 503]
+            error = answers[-1].error()
+            assert error["code"] == "shared_state_unavailable"
+            assert "redis_failure_mode is closed" in error["message"]
+        assert (await chat(app, MASTER)).status == 200
+    finally:
+        await app.state.aclose()
