@@ -141,17 +141,25 @@ def test_two_instances_share_a_deployments_rpm_and_its_cooldowns(
 
 
 def test_a_plain_chat_request_costs_two_round_trips(own_redis: Redis, tmp_path: Path) -> None:
-    with proxies(tmp_path, config(own_redis.url), count=1) as (proxy,), monitor(
-            own_redis) as seen:
-        for _ in range(10):
-            assert chat(proxy, "plain")[0] == 200
-        time.sleep(0.2)  # MONITOR's lines arrive a little after the answers
-        # what is not the requests': the heartbeat, the change channel's keep-alive
-        background = ('"beat"', '"PING"')
-        commands = [" ".join(c.split()[3:7]) for c in seen
-                    if not any(b in c.split()[3:7] for b in background)]
-        assert len(commands) == 20, "\n".join(commands)
-        assert Counter(c.split()[-1] for c in commands) == {'"acquire"': 10, '"release"': 10}
+    """With a key that has every kind of limit: its admission (key limits, budget
+    reservation) and the deployment in one round trip, the release and settlement in one."""
+    database = f"sqlite:///{tmp_path / 'keys.db'}"
+    data = config(own_redis.url)
+    data["general_settings"]["database_url"] = database
+    with proxies(tmp_path, data, count=1) as (proxy,):
+        key = asyncio.run(_keys(database, rpm_limit=1000, tpm_limit=10**9,
+                                max_parallel_requests=50, max_budget=100.0))
+        assert chat(proxy, "plain", key)[0] == 200  # the key is loaded, its scopes made
+        with monitor(own_redis) as seen:
+            for _ in range(10):
+                assert chat(proxy, "plain", key)[0] == 200
+            time.sleep(0.2)  # MONITOR's lines arrive a little after the answers
+    # what is not the requests': the heartbeat, the change channel's keep-alive
+    background = ('"beat"', '"PING"')
+    commands = [" ".join(c.split()[3:7]) for c in seen
+                if not any(b in c.split()[3:7] for b in background)]
+    assert len(commands) == 20, "\n".join(commands)
+    assert Counter(c.split()[-1] for c in commands) == {'"acquire"': 10, '"release"': 10}
 
 
 @contextmanager
@@ -199,7 +207,8 @@ def test_a_keys_limits_hold_across_two_instances(own_redis: Redis, tmp_path: Pat
     data["model_list"].append({"model_name": "slow", "litellm_params": {
         "model": SMALL, "api_key": "test-key", "api_base": fake_mistral.base_url}})
     with proxies(tmp_path, data) as (a, b):
-        rpm_key, parallel_key = asyncio.run(_keys(database))
+        rpm_key = asyncio.run(_keys(database, rpm_limit=5))
+        parallel_key = asyncio.run(_keys(database, max_parallel_requests=2))
         inside_a_window()
         answers = [chat(proxy, "plain", rpm_key) for _ in range(5) for proxy in (a, b)]
         assert statuses(answers) == {200: 5, 429: 5}
@@ -209,13 +218,14 @@ def test_a_keys_limits_hold_across_two_instances(own_redis: Redis, tmp_path: Pat
         assert statuses(answers) == {200: 2, 429: 6}
 
 
-async def _keys(url: str) -> tuple[str, str]:
+async def _keys(url: str, **limits: Any) -> str:
+    """A new key with ``limits``, written into the proxies' database."""
     from gatewise.db.database import Database
     from gatewise.db.url import parse_database_url
 
     db = await Database.open(parse_database_url(url))
     try:
-        return (await add_key(db, rpm_limit=5), await add_key(db, max_parallel_requests=2))
+        return await add_key(db, **limits)
     finally:
         await db.close()
 
