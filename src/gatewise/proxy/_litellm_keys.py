@@ -59,7 +59,7 @@ GENERAL_SETTINGS = frozenset({
 })
 
 ROUTER_SETTINGS = frozenset({
-    "redis_host", "redis_password", "redis_port", "redis_db", "redis_url",
+    "redis_db",
     "enable_pre_call_check", "enable_pre_call_checks", "enable_tag_filtering",
     "tag_filtering_match_any", "disable_cooldowns", "retry_policy", "allowed_fails_policy",
     "default_max_parallel_requests", "default_priority", "polling_interval",

@@ -133,18 +133,23 @@ def _prefix_route(path: str) -> dict[str, Handler] | None:
     return None
 
 
-def create_app(config: ProxyConfig) -> ProxyApp:
-    """Build the app; raises ``ConfigError`` when a deployment's params cannot work."""
-    return ProxyApp(AppState(config))
+def create_app(config: ProxyConfig, *, workers: int = 1) -> ProxyApp:
+    """Build the app; raises ``ConfigError`` when a deployment's params cannot work.
+    ``workers``: how many processes serve it (each keeps its share of every limit when
+    there is no Redis to share them)."""
+    return ProxyApp(AppState(config, workers=workers))
 
 
 def factory() -> ProxyApp:
     """For ``uvicorn gatewise.proxy.app:factory --factory``: the config comes from
     ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated)."""
+    from gatewise.proxy.shared import workers_from_env
+
     path = os.environ.get(CONFIG_ENV)
     models = os.environ.get(MODELS_ENV)
+    workers = workers_from_env()
     if path:
-        return create_app(load_config(path))
+        return create_app(load_config(path), workers=workers)
     if models:
-        return create_app(config_for_models(models.split(",")))
+        return create_app(config_for_models(models.split(",")), workers=workers)
     raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use factory()")

@@ -25,8 +25,10 @@ from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._param_typos import param_typos
 from gatewise.proxy._passthrough_settings import PassThroughConfig, pass_through_endpoints
 from gatewise.proxy._readers import Reader, found
+from gatewise.proxy._redis_settings import redis_settings, split_redis
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
+from gatewise.state.redis.settings import RedisSettings
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -157,6 +159,9 @@ class ProxyConfig:
     max_audio_upload_bytes: int = DEFAULT_MAX_AUDIO_UPLOAD_BYTES
     pass_through: tuple[PassThroughConfig, ...] = ()
     """``general_settings.pass_through_endpoints`` (see ``_passthrough_settings``)."""
+    redis: RedisSettings | None = None
+    """``router_settings.redis_*`` (or ``REDIS_URL`` / ``REDIS_HOST``...): the shared state
+    of every worker and instance; None: each process keeps its own."""
 
 
 def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
@@ -201,12 +206,15 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     settings = _settings(r, top)
     general = _general(r, top.get("general_settings"), environ, base_dir)
     deployments = _model_list(r, top.get("model_list"), found(typos, "model_list"))
-    router = router_settings(r, top.get("router_settings"), {d.model_name for d in deployments})
+    routing, shared = split_redis(top.get("router_settings"))
+    router = router_settings(r, routing, {d.model_name for d in deployments})
+    redis = redis_settings(r, shared, environ)
     if r.problems:
         raise ConfigError(r.problems)
     return ProxyConfig(
         source=source, deployments=tuple(deployments), router_settings=dict(router),
-        warnings=tuple(r.warnings), base_dir=base_dir, **settings, **general,
+        warnings=tuple(r.warnings), base_dir=base_dir, redis=redis, **settings,
+        **general,
     )
 
 

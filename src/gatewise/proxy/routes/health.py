@@ -9,6 +9,9 @@ latency and time to first token) without calling anyone; ``/health?probe=true`` 
 tiny real call to each (it costs money).  That view tells internal addresses and traffic, so
 when the proxy has a master key only a caller presenting it gets it
 (``auth.may_see_details``); anyone else gets the readiness answer.
+A caller who may see it also sees the shared state (``shared_state``: Redis connected, its
+latency, whether requests run on local state meanwhile, the failure mode; or each
+worker's share of the limits without Redis).
 """
 
 from __future__ import annotations
@@ -105,7 +108,16 @@ async def health(state: AppState, scope: Scope, receive: Receive, send: Send) ->
             entry["status"] = "unavailable" if deployment.problem else "unhealthy"
             entry["error"] = error
         (unhealthy if entry["status"] in _UNHEALTHY else healthy).append(entry)
-    await respond_json(send, {"probed": probe, "routing_strategy": state.router.routing_strategy
-                              if usable else None,
-                              "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
-                              "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy})
+    report: dict[str, Any] = {
+        "probed": probe,
+        "routing_strategy": state.router.routing_strategy if usable else None,
+        "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
+        "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy}
+    report["shared_state"] = await _shared_state(state)  # (only callers who may see it)
+    await respond_json(send, report)
+
+
+async def _shared_state(state: AppState) -> dict[str, Any]:
+    if state.shared is not None:
+        return await state.shared.health()
+    return {"backend": "memory", "workers": state.workers, "share": state.share}
