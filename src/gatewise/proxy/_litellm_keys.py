@@ -45,7 +45,7 @@ GENERAL_SETTINGS = frozenset({
     "service_account_settings", "image_generation_model", "store_model_in_db",
     "supported_db_objects", "user_mcp_management_mode", "store_prompts_in_spend_logs",
     "max_response_size_mb", "proxy_budget_rescheduler_min_time",
-    "proxy_budget_rescheduler_max_time", "proxy_batch_write_at",
+    "proxy_budget_rescheduler_max_time",
     "proxy_batch_polling_interval", "alerting_args", "custom_key_generate", "allowed_ips",
     "embedding_model", "default_team_disabled", "alert_to_webhook_url",
     "key_management_settings", "allow_user_auth", "user_api_key_cache_ttl",

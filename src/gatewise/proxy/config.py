@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gatewise.catalogue.modes import MODES
+from gatewise.db.ledger_settings import LEDGER_KEYS, LedgerSettings, ledger_settings
 from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._param_typos import param_typos
@@ -76,7 +77,8 @@ _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_
                            "request_body_timeout", "graceful_shutdown_timeout",
                            "database_url", "allow_requests_on_db_unavailable",
                            "disable_spend_logs", "max_audio_upload_bytes",
-                           "pass_through_endpoints", "upstream_transport"})
+                           "pass_through_endpoints", "upstream_transport",
+                           *LEDGER_KEYS})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -142,6 +144,9 @@ class ProxyConfig:
     default when there is a master key (see ``database()``), else no database."""
     allow_requests_on_db_unavailable: bool = False
     disable_spend_logs: bool = False
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    """How the spend ledger batches (``general_settings.proxy_batch_write_at``,
+    ``ledger_batch_size``...: ``gatewise.db.ledger_settings``)."""
     base_dir: Path | None = None
     """The config file's folder (relative SQLite paths and the embedded default live
     there); None: the working directory."""
@@ -280,6 +285,9 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
     for name in ("allow_requests_on_db_unavailable", "disable_spend_logs"):
         if name in values:
             out[name] = r.boolean(values[name], f"general_settings.{name}")
+    ledger = ledger_settings(r, values)
+    if ledger is not None:
+        out["ledger"] = ledger
     url = values.get("database_url") or environ.get(DATABASE_URL_ENV)
     if url is not None:
         where = ("general_settings.database_url" if values.get("database_url")

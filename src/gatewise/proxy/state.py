@@ -219,7 +219,7 @@ class AppState:
             from gatewise.db.ledger_sink import LedgerSink
 
             # Flushed by the sinks' close on shutdown, before the database closes.
-            self.ledger = LedgerWriter(self.db)
+            self.ledger = LedgerWriter(self.db, self.config.ledger)
             self.ledger.start()
             self.sinks.add(LedgerSink(self.ledger))
 
