@@ -32,7 +32,11 @@ logger = logging.getLogger("gatewise.proxy")
 def _not_found(scope: Scope) -> ProxyError:
     shown = scope["path"][:200]
     return ProxyError(404, f"Unknown request URL: {scope['method']} {shown}. The proxy serves "
-                           "/v1/chat/completions, /v1/embeddings, /v1/models and /health",
+                           "OpenAI's /v1/chat/completions, /v1/completions, /v1/embeddings, "
+                           "/v1/moderations, /v1/audio/transcriptions and /v1/models, "
+                           "Mistral's /v1/ocr, /v1/fim/completions, /v1/classifications and "
+                           "/mistral/* (anything else), the management API (/key/*, /team/*, "
+                           "/user/*, /customer/*, /spend/*) and /health",
                       code="unknown_url")
 
 

@@ -55,21 +55,60 @@ def _describe(deployment: Deployment) -> dict[str, Any]:
     return entry
 
 
+# The smallest real inputs: a 1x1 PNG to read, a tenth of a second of silence to transcribe.
+_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADElEQVR4nGNg"
+          "YGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC")
+
+
+def _silence() -> bytes:
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(8000)
+        sound.writeframes(b"\x00\x00" * 800)
+    return out.getvalue()
+
+
+def _probe_model(state: AppState, deployment: Deployment) -> str:
+    """The model a probe calls: the entry's, or for a wildcard entry (``mistral/*``) one of
+    the concrete models it serves."""
+    if deployment.wildcard:
+        for wild in state.wildcards.values():
+            if wild.group == deployment.model_name:
+                return wild.info.key
+    return deployment.model
+
+
 async def _probe(state: AppState, deployment: Deployment) -> str | None:
-    """One tiny real call straight to ``deployment`` (not routed, no retries)."""
+    """One tiny real call straight to ``deployment`` (not routed, no retries), of the kind
+    its mode serves."""
     params = {**deployment.call_params(), "num_retries": 0}
     timeout = deployment.config.timeout or state.router.timeout
     if timeout is not None:
         params["timeout"] = timeout
-    model = params.pop("model")
+    params.pop("model")
+    model = _probe_model(state, deployment)
+    client = state.client
     try:
-        if deployment.mode == "embedding":
-            await state.client.embedding_dict(model, "ping", **params)
-        elif deployment.mode == "moderation":
-            await state.client.moderation_dict(model, "ping", **params)
-        else:
-            await state.client.completion_dict(model, [{"role": "user", "content": "ping"}],
-                                               **{**params, "max_tokens": 1})
+        match deployment.mode:
+            case "embedding":
+                await client.embedding_dict(model, "ping", **params)
+            case "moderation":
+                await client.moderation_dict(model, "ping", **params)
+            case "ocr":
+                await client.ocr_dict(model, {"type": "image_url", "image_url": _PIXEL},
+                                      **params)
+            case "audio_transcription":
+                await client.transcription_dict(model, ("ping.wav", _silence()), **params)
+            case "completion":
+                await client.text_completion_dict(model, "ping", **{**params, "max_tokens": 1})
+            case _:
+                await client.completion_dict(model, [{"role": "user", "content": "ping"}],
+                                             **{**params, "max_tokens": 1})
     except APIError as exc:
         return from_api_error(exc, env_hint=deployment.key_env).message
     return None
