@@ -237,3 +237,15 @@ async def test_failures_are_recorded_and_cost_nothing(app: ProxyApp,
     assert (await chat(app, key)).status == 200  # its parallel slot was given back
     bad = await chat(app, key, model="no-such-model")
     assert bad.status == 404 and records(app)[-1].model_group is None
+
+
+async def test_a_key_lists_only_the_models_it_may_call(app: ProxyApp) -> None:
+    assert app.state.db is not None
+    key = await add_key(app.state.db, models=["small"])
+    auth = {"Authorization": f"Bearer {key}"}
+    listed = await call(app, "GET", "/v1/models", headers=auth)
+    assert [m["id"] for m in listed.json()["data"]] == ["small"]
+    assert (await call(app, "GET", "/v1/models/large", headers=auth)).status == 404
+    assert (await call(app, "GET", "/v1/models/small", headers=auth)).status == 200
+    every = await call(app, "GET", "/v1/models", headers={"Authorization": f"Bearer {MASTER}"})
+    assert {m["id"] for m in every.json()["data"]} == {"small", "large", "embed"}

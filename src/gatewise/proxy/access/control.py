@@ -143,17 +143,30 @@ class AccessControl:
 
     # -- 2. which models --------------------------------------------------------------------
 
-    def check_model(self, identity: Identity, name: str) -> None:
-        if identity.key is None:
-            return
-        entry = self.cache.entries.get(identity.key.token)
+    def restricted(self, identity: Identity) -> bool:
+        """Whether the caller may call only some models (a key, team or user list)."""
+        entry = self._entry_of(identity)
+        return entry is not None and entry.allowed is not None
+
+    def allows(self, identity: Identity, name: str) -> bool:
+        entry = self._entry_of(identity)
         if entry is None or entry.allowed is None:
-            return
+            return True
         target = self.aliases.get(name, name)
         if name in entry.allowed or target in entry.allowed:
+            return True
+        return any(fnmatch.fnmatchcase(n, p) for p in entry.patterns for n in (name, target))
+
+    def _entry_of(self, identity: Identity) -> Entry | None:
+        key = identity.key
+        return None if key is None else self.cache.entries.get(key.token)
+
+    def check_model(self, identity: Identity, name: str) -> None:
+        """A 401 naming what the caller may call, unless it may call ``name``."""
+        if identity.key is None or self.allows(identity, name):
             return
-        if any(fnmatch.fnmatchcase(n, p) for p in entry.patterns for n in (name, target)):
-            return
+        entry = self._entry_of(identity)
+        assert entry is not None and entry.allowed is not None
         kind = next((k for k, names in entry.denied.items() if names and name not in names),
                     "key")
         raise errors.model_denied(kind, name, sorted(entry.allowed | set(entry.patterns)))
