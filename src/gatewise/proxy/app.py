@@ -74,8 +74,8 @@ class ProxyApp:
                 scope[IDENTITY] = identity
                 route = MODEL_ROUTES.get(path)
                 if route is not None:
-                    exchange = scope[EXCHANGE] = Exchange(state, route, identity,
-                                                          state.new_call_id())
+                    exchange = scope[EXCHANGE] = Exchange(
+                        state, route, identity, state.new_call_id(), scope["headers"])
             await handler(state, scope, receive, send)
         except ProxyError as error:
             if exchange is not None:
@@ -140,11 +140,20 @@ def create_app(config: ProxyConfig) -> ProxyApp:
 
 def factory() -> ProxyApp:
     """For ``uvicorn gatewise.proxy.app:factory --factory``: the config comes from
-    ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated)."""
+    ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated).
+    With ``general_settings.metrics_port``, the app behind its two sockets."""
     path = os.environ.get(CONFIG_ENV)
     models = os.environ.get(MODELS_ENV)
     if path:
-        return create_app(load_config(path))
-    if models:
-        return create_app(config_for_models(models.split(",")))
-    raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use factory()")
+        app = create_app(load_config(path))
+    elif models:
+        app = create_app(config_for_models(models.split(",")))
+    else:
+        raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use "
+                           "factory()")
+    port = app.state.config.metrics_port
+    if port is not None:
+        from gatewise.proxy.routes.metrics import MetricsPort
+
+        return MetricsPort(app, port)  # type: ignore[return-value]
+    return app

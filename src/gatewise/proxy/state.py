@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from gatewise.db.database import Database
     from gatewise.db.ledger import LedgerWriter
     from gatewise.router import Router
+    from gatewise.telemetry.setup import Telemetry
 
 logger = logging.getLogger("gatewise.proxy")
 
@@ -149,6 +150,8 @@ class AppState:
             master_key=config.master_key, estimator=self.estimator,
             aliases={a: t["model"] for a, t in aliases.items()},
             allow_on_db_unavailable=config.allow_requests_on_db_unavailable)
+        self.telemetry: Telemetry | None = None  # metrics, traces, request log: see start()
+        self.message_logging = False  # whether records keep message content (traces)
         self.database_url = config.database()
         self.db: Database | None = None
         self.ledger: LedgerWriter | None = None  # its counters are the ledger's metrics
@@ -181,7 +184,12 @@ class AppState:
         return prices
 
     async def start(self) -> None:
-        """Open what lives outside the process (the database), in the serving loop."""
+        """Open what lives outside the process (the database), and start the telemetry,
+        in the serving loop."""
+        if self.config.telemetry.any:
+            from gatewise.telemetry.setup import install
+
+            self.telemetry = install(self)
         url = self.database_url
         if url is None:
             return
@@ -309,6 +317,8 @@ class AppState:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.telemetry is not None:
+            await self.telemetry.aclose()
         await self.sinks.aclose()
         if self._router is not None:
             await self._router.aclose()

@@ -46,6 +46,7 @@ from gatewise.router.wildcards import is_pattern, match, patterns
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise._streaming import AsyncStream, Stream
+    from gatewise.router.observe import AttemptObserver
     from gatewise.state.ticket import Ticket
     from gatewise.types import (
         EmbeddingResponse,
@@ -284,6 +285,11 @@ class Router(EndpointRoutes):
         """For relaying: each vector stays the upstream's bytes
         (``AsyncClient.embedding_json``)."""
         return self._route(self.client.embedding_json, model, input, params)
+
+    def observe(self, observer: AttemptObserver | None) -> None:
+        """Tell ``observer`` of every attempt on a deployment and every cooldown from now on
+        (:mod:`gatewise.router.observe`: tracing and metrics); None stops it."""
+        self._engine.caller.observe(observer)
 
     async def ahealth(self) -> list[DeploymentHealth]:
         """Each deployment's state: healthy, cooling down (and for how long), at its limit."""

@@ -45,11 +45,11 @@ from gatewise._http._h1._wire import (
     is_chunked,
     route_of,
 )
-from gatewise._http._models import RawResponse, Request, SslVerify, Timeout
+from gatewise._http._models import RawResponse, Request, SslVerify, Timeout, all_headers
 from gatewise._http._tls import client_context, why_untrusted
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable
+    from collections.abc import AsyncIterable, Mapping
 
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE"})
 _ROUTES = 1024  # URLs remembered (the proxy calls a few, again and again)
@@ -176,22 +176,25 @@ class LeanTransport:
         """The bytes to write (head and body), and the body still to stream, if any.
 
         A head without its length is kept by what makes it (the proxy sends the same few
-        again and again): the same method, URL and headers give the same bytes."""
+        again and again): the same method, URL and headers give the same bytes.  One with
+        ``context_headers`` (a trace's, different for each call) is made for its request
+        alone."""
         content = request.content
         streamed = content is not None and not isinstance(content, bytes)
-        key = (request.method, route.target, route.host_line, streamed,
-               tuple(request.headers.items()))
-        head = self._heads.get(key)
-        if head is None:
-            try:
-                head = encode_head(request.method, route, request.headers,
-                                   None if streamed else CACHED_LENGTH)
-            except (ValueError, UnicodeError) as exc:
-                raise _unsent(APIConnectionError(f"could not send the request: {exc}")
-                              ) from None
-            if len(self._heads) >= _HEADS:
-                self._heads.clear()
-            self._heads[key] = head
+        length = None if streamed else CACHED_LENGTH
+        if request.context_headers:
+            head = _head(request.method, route, all_headers(request), length)
+        else:
+            key = (request.method, route.target, route.host_line, streamed,
+                   tuple(request.headers.items()))
+            cached = self._heads.get(key)
+            if cached is not None:
+                head = cached
+            else:
+                head = _head(request.method, route, request.headers, length)
+                if len(self._heads) >= _HEADS:
+                    self._heads.clear()
+                self._heads[key] = head
         if content is None:
             return head + (b"\r\n" if request.method in _NO_BODY_METHODS
                            else b"Content-Length: 0\r\n\r\n"), None
@@ -215,6 +218,14 @@ class LeanTransport:
         self._routes.clear()
 
 
+
+
+def _head(method: str, route: Route, headers: Mapping[str, str], length: int | None
+          ) -> bytes:
+    try:
+        return encode_head(method, route, headers, length)
+    except (ValueError, UnicodeError) as exc:
+        raise _unsent(APIConnectionError(f"could not send the request: {exc}")) from None
 
 
 async def _acquire(pool: Pool, timeout: Timeout, fresh: bool) -> Connection:
