@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from gatewise._exceptions import BadRequestError, NotFoundError
+from gatewise._observe import Watched, tracing
 from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
 from gatewise.router._options import (
@@ -96,6 +97,10 @@ class Router(EndpointRoutes):
     ``store`` holds the live state (default :class:`MemoryStore`); ``clock`` (default
     ``time.monotonic``) and ``seed``/``rng`` make cooldowns, windows and choices
     reproducible in tests.  ``client`` is the :class:`AsyncClient` used for async calls.
+    ``callbacks`` are told of every chat and embedding call, with the deployment that
+    served it, its retries and fallbacks (:mod:`gatewise.callbacks`; the client's own
+    callbacks are not: the router calls it unwatched).  With an OpenTelemetry tracer
+    provider set, each call is a span and each attempt on a deployment a span under it.
     """
 
     def __init__(
@@ -123,8 +128,11 @@ class Router(EndpointRoutes):
         seed: int | None = None,
         rng: random.Random | None = None,
         client: AsyncClient | None = None,
+        callbacks: Iterable[Any] = (),
     ) -> None:
         self.deployments: tuple[Deployment, ...] = build_deployments(model_list)
+        self._callbacks = tuple(callbacks)  # gatewise.callbacks: told of every call
+        self._models = {d.id: d.model for d in self.deployments}
         # Prompt tokens are only estimated when some deployment has a tpm limit to keep.
         self._counts_tokens = any(d.tpm is not None for d in self.deployments)
         self._groups: dict[str, tuple[Deployment, ...]] = {}
@@ -250,13 +258,52 @@ class Router(EndpointRoutes):
         ``admission`` (every async method takes it): a ticket of limits and budget
         (``gatewise.state.ticket``) admitted with the deployment, in the same atomic store
         operation, and settled when the call ends; its refusal is raised as is."""
-        result = await self._route(self.client.completion, model, messages, params, admission)
-        return cast("ModelResponse | AsyncStream[ModelResponseChunk]", result.response)
+        send = self.client._completion
+        if self._callbacks or tracing():
+            response = await self._awatched("chat", send, model, messages, params, admission)
+        else:
+            response = (await self._route(send, model, messages, params, admission)).response
+        return cast("ModelResponse | AsyncStream[ModelResponseChunk]", response)
 
     async def aembedding(self, model: str, input: str | list[str], *,
                          admission: Ticket | None = None, **params: Any) -> EmbeddingResponse:
-        result = await self._route(self.client.embedding, model, input, params, admission)
-        return cast("EmbeddingResponse", result.response)
+        send = self.client._embedding
+        if self._callbacks or tracing():
+            response = await self._awatched("embeddings", send, model, input, params, admission)
+        else:
+            response = (await self._route(send, model, input, params, admission)).response
+        return cast("EmbeddingResponse", response)
+
+    def _watch(self, route: str, model: str, payload: Any, params: Mapping[str, Any]
+               ) -> Watched:
+        """A call watched for the callbacks and the tracer provider (its attempts traced)."""
+        if tracing() and self._engine.caller.observer is None:
+            from gatewise.telemetry.otel.sdk import attempt_tracer
+
+            self.observe(attempt_tracer())
+        return Watched(self._callbacks, route, model, params, None, payload=payload,
+                       routed=True)
+
+    async def _awatched(self, route: str, send: Send, model: str, payload: Any,
+                        params: Mapping[str, Any], admission: Ticket | None) -> Any:
+        watched = self._watch(route, model, payload, params)
+
+        async def run() -> Any:
+            result = await self._route(send, model, payload, params, admission)
+            return watched.routed(result, self._models.get(result.deployment_id))
+
+        return await watched.acall(run)
+
+    def _watched(self, route: str, send: Send, model: str, payload: Any,
+                 params: Mapping[str, Any]) -> Any:
+        watched = self._watch(route, model, payload, params)
+
+        def run() -> Any:
+            result = self._thread.run(self._route(send, model, payload, params))
+            response = watched.routed(result, self._models.get(result.deployment_id))
+            return sync_stream(self._thread, response) if params.get("stream") else response
+
+        return watched.call(run)
 
     # The three below return the routing coroutine itself (awaited by the caller): a frame
     # less for each of the call's resumptions to pass through (the proxy calls
@@ -321,7 +368,10 @@ class Router(EndpointRoutes):
     def completion(self, model: str, messages: list[JSON], **params: Any
                    ) -> ModelResponse | Stream[ModelResponseChunk]:
         """The blocking twin of :meth:`acompletion`; ``stream=True`` gives a ``Stream``."""
-        send = self._sync_client.completion
+        send = self._sync_client._completion
+        if self._callbacks or tracing():
+            return cast("ModelResponse | Stream[ModelResponseChunk]",
+                        self._watched("chat", send, model, messages, params))
         result = self._thread.run(self._route(send, model, messages, params))
         if params.get("stream"):
             return sync_stream(self._thread, result.response)
@@ -329,7 +379,10 @@ class Router(EndpointRoutes):
 
     def embedding(self, model: str, input: str | list[str], **params: Any
                   ) -> EmbeddingResponse:
-        send = self._sync_client.embedding
+        send = self._sync_client._embedding
+        if self._callbacks or tracing():
+            return cast("EmbeddingResponse", self._watched("embeddings", send, model, input,
+                                                           params))
         result = self._thread.run(self._route(send, model, input, params))
         return cast("EmbeddingResponse", result.response)
 
