@@ -6,6 +6,7 @@ raw-asyncio ceiling side by side.
     python -m bench --only chat --connections 16 --servers proxy,proxy-aiohttp,reference
     python -m bench --compare-litellm    # also LiteLLM's proxy, from a throwaway virtualenv
     python -m bench soak                 # the load-and-soak scenario (see bench/soak.py)
+    python -m bench shared               # only the shared-state scenario (bench/shared.py)
 
 Needs Linux with 2 cores (the server under test on core 0, the load generator and the
 upstream on core 1); installs nginx and wrk from the distribution's packages when missing
@@ -45,7 +46,7 @@ def _say(line: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", nargs="?", default="perf", choices=("perf", "soak"))
+    parser.add_argument("scenario", nargs="?", default="perf", choices=("perf", "soak", "shared"))
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds of everything: checks the harness, not the figures")
     parser.add_argument("--duration", type=float, default=8.0, metavar="S",
@@ -204,6 +205,28 @@ def _perf(args: argparse.Namespace, found: tools.Tools, workdir: Path) -> int:
     return 1 if failed and args.strict and not args.smoke else 0
 
 
+def _shared(args: argparse.Namespace, found: tools.Tools, workdir: Path) -> int:
+    """The shared-state scenario alone (it is part of the full run too)."""
+    plan = Plan.smoke() if args.smoke else Plan.full(args.duration)
+    if args.repeats:
+        plan.repeats = args.repeats
+    out: Path = args.out or RESULTS / "shared.json"
+    results: dict[str, Any] = {"meta": meta(found, args.smoke, plan)}
+    bench = Bench(plan, found, workdir, _say)
+    bench.start_upstream()
+    try:
+        results["shared_state"] = bench.shared_state()
+    finally:
+        assert bench.upstream is not None
+        bench.upstream.stop()
+    results["meta"]["loadavg_end"] = _loadavg()
+    results["meta"]["runs_repeated_busy_machine"] = bench.disturbed
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    _say(f"wrote {out}")
+    return 0
+
+
 def _exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so every server the run started is stopped."""
     def stop(signum: int, frame: object) -> None:
@@ -232,6 +255,8 @@ def main() -> int:
             from bench import soak
 
             code = soak.main(args, found, workdir, _say)
+        elif args.scenario == "shared":
+            code = _shared(args, found, workdir)
         else:
             code = _perf(args, found, workdir)
         ok = True

@@ -14,7 +14,9 @@ the repeats is kept, all of them are in the JSON):
 4. memory: a fresh process of each, driven with a mix to the checkpoints (50k, 200k)
 5. cold start: ``gatewise --config`` (and the reference) until the readiness URL answers
 6. ``--workers 2`` on both cores against 1 worker, at 64 connections
-7. SDK: ``bench/sdk.py`` pinned to the server core against nginx
+7. shared state: the proxy with Redis against without, chat with a limited key at 16
+   connections, and the round trips to Redis a request costs (``bench/shared.py``)
+8. SDK: ``bench/sdk.py`` pinned to the server core against nginx
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ SERVERS = ("proxy", "reference", "ceiling")
 """Measured side by side by default: the proxy (lean transport), the reference forwarder
 and the raw-asyncio ceiling; ``proxy-aiohttp`` (the proxy on aiohttp) on request."""
 ALL_SERVERS = (*SERVERS, "proxy-aiohttp")
-SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers", "sdk")
+SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers",
+             "shared_state", "sdk")
 QUIET_LIMIT = 10.0  # % of a core used by others during a run before it is repeated
 EVENTS = nginx.EVENTS
 
@@ -87,6 +90,7 @@ class Bench:
                  say: Callable[[str], None] = print) -> None:
         self.plan, self.tools, self.workdir, self.say = plan, tools, workdir, say
         self.upstream: Service | None = None
+        self.helpers: list[Any] = []  # more of the benchmark's own processes (Redis)
         self.disturbed = 0  # runs repeated because the machine was busy
 
     # ------------------------------------------------------------------ helpers
@@ -129,7 +133,8 @@ class Bench:
         upstream = self.upstream
 
         def own() -> float:
-            return service.cpu_seconds() + upstream.cpu_seconds()
+            return (service.cpu_seconds() + upstream.cpu_seconds()
+                    + sum(h.cpu_seconds() for h in self.helpers))
 
         result: LoadResult | None = None
         for attempt in range(2):
@@ -284,6 +289,12 @@ class Bench:
             out[name]["ratio"] = out[name]["2"]["rps"] / max(1e-9, out[name]["1"]["rps"])
         return out
 
+    def shared_state(self) -> dict[str, Any]:
+        """The proxy with its live state in Redis against in process (``bench/shared.py``)."""
+        from bench import shared
+
+        return shared.measure(self)
+
     def _pin_workers(self, service: Service) -> None:
         deadline = time.monotonic() + 10
         workers: list[int] = []
@@ -344,6 +355,8 @@ class Bench:
                 results["startup"] = self.cold_start()
             if self.plan.workers and "workers" in wanted:
                 results["workers"] = self.workers()
+            if "shared_state" in wanted:
+                results["shared_state"] = self.shared_state()
             if "sdk" in wanted:
                 results["sdk"] = self.sdk()
         finally:

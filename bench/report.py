@@ -73,6 +73,10 @@ def targets(r: dict[str, Any]) -> list[Target]:
                g(r, "workers", "proxy", "ratio"), 1.6, True, "x"),
         Target("errors", "unexpected errors in all proxy runs", float(_errors(r, "proxy")),
                0.0, False),
+        Target("shared_state", "proxy with its state in Redis (x in process), chat with a "
+               "limited key, 16 connections", g(r, "shared_state", "ratio"), 0.8, True, "x"),
+        Target("round_trips", "round trips to Redis per chat request",
+               g(r, "shared_state", "round_trips_per_request"), 2.1, False),
     ]
 
 
@@ -225,8 +229,30 @@ def table(r: dict[str, Any]) -> str:
             f"{v['1']['rps']:,.0f} / {v['2']['rps']:,.0f}", "")
     row("unexpected errors (all runs)", lambda n: _errors(src(n), n), _n, "", "0", "errors")
     rows.append("")
+    rows.append(shared_table(r.get("shared_state") or {}, checks))
+    rows.append("")
     rows.append(sdk_table(r.get("sdk") or {}, checks))
     return "\n".join(rows)
+
+
+def shared_table(s: dict[str, Any], checks: dict[str, Target]) -> str:
+    """The proxy with its live state in Redis against in process (``bench/shared.py``)."""
+    if not s or "ratio" not in s:
+        return f"(shared state: {s.get('skipped', 'not measured')})" if s else ""
+    local, shared = s["in_process"]["16"], s["redis"]["16"]
+    return "\n".join([
+        "| shared state, chat with a limited key, 16 conn | in process | Redis | ratio | "
+        "target | |",
+        "|---|---:|---:|---:|---|---|",
+        f"| requests/s | {_n(local['rps'])} | {_n(shared['rps'])} | {_n(s['ratio'], 2)} | "
+        f"≥ 0.8 | {_mark(checks.get('shared_state'))} |",
+        f"| p50 / p99 ms | {local['p50_ms']:.2f} / {local['p99_ms']:.2f} | "
+        f"{shared['p50_ms']:.2f} / {shared['p99_ms']:.2f} | | | |",
+        f"| server CPU µs/request | {_n(local['cpu_us_per_request'])} | "
+        f"{_n(shared['cpu_us_per_request'])} | {_n(s.get('cpu_ratio'), 2)} (per CPU-s) | | |",
+        f"| round trips to Redis per request | | {_n(s['round_trips_per_request'], 2)} | | "
+        f"≤ 2 (+ the requests still in flight when counting stops) | "
+        f"{_mark(checks.get('round_trips'))} |"])
 
 
 def _checkpoint(memory: dict[str, Any], index: int) -> float | None:

@@ -41,3 +41,42 @@ def free_port() -> int:
 
 
 refused_port = free_port  # the same, named for what a connection to it gets
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and reads whatever comes, but never answers (a
+    server that hangs): what a client sees of a Redis stuck in a long command, or a
+    firewall that keeps connections half open."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.1)
+    port: int = server.getsockname()[1]
+    accepted: list[socket.socket] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:  # the timeout: look at `done` again
+                continue
+            connection.setblocking(False)
+            accepted.append(connection)
+            for other in accepted:  # read (and drop) what came, so nothing fills up
+                with contextlib.suppress(OSError):
+                    other.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        done.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        server.close()

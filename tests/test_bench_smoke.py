@@ -45,6 +45,10 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert ceiling["stream"]["16"]["events_per_stream"] > 0
     assert ceiling["embeddings"]["16"]["requests"] > 0
     assert "import_gatewise_ms" in results["sdk"]
+    shared = results["shared_state"]
+    if "skipped" not in shared:  # needs redis-server
+        assert shared["redis"]["16"]["requests"] > 0 and shared["redis"]["16"]["errors"] == 0
+        assert 2 <= shared["round_trips_per_request"] < 3
     assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_p50_c1",
                                                      "stream_events", "cold_start"}
     assert out.with_suffix(".md").exists()

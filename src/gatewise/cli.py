@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(args.config) if args.config else config_for_models(args.model)
-        app = create_app(config)
+        app = create_app(config, workers=args.workers)
     except ConfigError as exc:
         sock.close()
         _say("gatewise: the config cannot be used:\n  " + "\n  ".join(exc.problems))

@@ -130,3 +130,23 @@ def test_an_up_to_date_database_opens_without_alembic(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_old_changes_are_pruned(database_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from gatewise.db.changes import changes_after, prune
+    from gatewise.db.schema import changes
+
+    database = await Database.open(parse_database_url(database_url))
+    try:
+        old = datetime.now(UTC) - timedelta(hours=2)
+        async with database.engine.begin() as connection:
+            await connection.execute(changes.insert(), [
+                {"kind": "key", "ref": "old", "at": old},
+                {"kind": "key", "ref": "new", "at": datetime.now(UTC)}])
+        assert await prune(database) == 1
+        _, left = await changes_after(database, 0)
+        assert left == [("key", "new")]
+    finally:
+        await database.close()

@@ -341,3 +341,18 @@ def test_secret_never_shows() -> None:
     assert secret.reveal() == "sk-very-secret"
     assert secret.matches(b"sk-very-secret")
     assert not secret.matches(b"sk-very-secreT")
+
+
+def test_the_ledger_batches_as_configured() -> None:
+    config = parse_config({"model_list": [entry()], "general_settings": {
+        "proxy_batch_write_at": 0.5, "ledger_batch_size": 100, "ledger_max_queue": 5000}},
+        "c.yaml", environ={})
+    assert (config.ledger.flush_interval, config.ledger.batch_size,
+            config.ledger.max_queue) == (0.5, 100, 5000)
+    assert parse_config({"model_list": [entry()]}, "c.yaml", environ={}).ledger.batch_size == 500
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"model_list": [entry()], "general_settings": {
+            "ledger_batch_size": 0, "proxy_batch_write_at": "soon"}}, "c.yaml", environ={})
+    assert len(refused.value.problems) == 2
+    assert {p.split(":")[1].strip() for p in refused.value.problems} == {
+        "general_settings.ledger_batch_size", "general_settings.proxy_batch_write_at"}

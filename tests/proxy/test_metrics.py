@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gatewise.proxy.app import ProxyApp
+from tests._services import Redis
 from tests.access._keys import add_key, add_team
 from tests.fake_mistral import FakeMistral, Status
 from tests.proxy._metrics import Samples, label_values, parse, value
@@ -170,3 +171,38 @@ async def test_budgets_limits_and_cooldowns(fake_mistral: FakeMistral, tmp_path:
         assert value(samples, "gatewise_key_remaining_budget_usd", key_alias="free") == 0
     finally:
         await app.state.aclose()
+
+
+async def test_shared_store_figures(redis: Redis) -> None:
+    """With the live state in Redis: reachable, its heartbeat's round trip, its errors."""
+    from redis import Redis as Client
+
+    with Client(port=redis.port) as client:
+        client.flushall()
+    app = make_app({**demo_config(), "router_settings": {"redis_url": redis.url}})
+    await app.state.start()
+    try:
+        assert (await call(app, "POST", "/chat/completions",
+                           {"model": "demo", "messages": HELLO})).status == 200
+        samples = await metrics(app)
+        assert value(samples, "gatewise_shared_state_up") == 1
+        assert value(samples, "gatewise_shared_state_latency_seconds") > 0
+        assert value(samples, "gatewise_shared_state_errors_total") == 0
+        assert value(samples, "gatewise_deployment_state", deployment="demo#0",
+                     state="healthy") == 1
+        assert app.state.shared is not None
+        link = app.state.shared.store.link
+        assert link.pipe is not None
+        link.lost(link.pipe, ConnectionResetError("cut for the test"))
+        samples = await metrics(app)
+        assert value(samples, "gatewise_shared_state_up") == 0
+        assert value(samples, "gatewise_shared_state_errors_total") == 1
+    finally:
+        await app.state.aclose()
+    # Without a shared store, none of its series.
+    plain = make_app(demo_config())
+    await plain.state.start()
+    try:
+        assert "gatewise_shared_state_up" not in await metrics(plain)
+    finally:
+        await plain.state.aclose()

@@ -48,10 +48,9 @@ def test_router_settings_are_read_litellm_style() -> None:
         "model_group_alias": {"s": {"model": "small", "hidden": False},
                               "hidden-s": {"model": "small", "hidden": True}}}
     assert config.warnings == (
-        "c.yaml: router_settings.redis_host: a LiteLLM setting gatewise does not implement: "
-        "ignored",
         "c.yaml: router_settings.retry_policy: a LiteLLM setting gatewise does not implement: "
-        "ignored")
+        "ignored",)
+    assert config.redis is not None and config.redis.address == "redis://localhost:6379/0"
 
 
 def test_router_settings_problems_name_their_path() -> None:

@@ -1,4 +1,5 @@
-"""MemoryStore: each operation atomic, windows and cooldowns driven by the caller's clock."""
+"""The state stores (memory and Redis, see tests/_stores.py): each operation atomic, windows
+and cooldowns driven by the caller's clock."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import asyncio
 import threading
 
 from gatewise.router.store import RECENT, MemoryStore, StateStore
+from tests._stores import store
+
+__all__ = ["store"]
 
 
-def test_memory_store_is_a_state_store() -> None:
-    assert isinstance(MemoryStore(), StateStore)
+def test_every_store_is_a_state_store(store: StateStore) -> None:
+    assert isinstance(store, StateStore)
 
 
-async def test_in_flight_counts_never_go_negative() -> None:
-    store = MemoryStore()
+async def test_in_flight_counts_never_go_negative(store: StateStore) -> None:
     assert await store.acquire("a", 0.0, rpm=None, tpm=None, tokens=0)
     assert await store.acquire("a", 0.0, rpm=None, tpm=None, tokens=0)
     assert (await store.stats(["a"], 0.0))["a"].in_flight == 2
@@ -23,8 +26,7 @@ async def test_in_flight_counts_never_go_negative() -> None:
     assert (await store.stats(["a", "b"], 0.0))["b"].in_flight == 0
 
 
-async def test_acquire_respects_rpm_within_the_minute_window() -> None:
-    store = MemoryStore()
+async def test_acquire_respects_rpm_within_the_minute_window(store: StateStore) -> None:
     assert await store.acquire("a", 10.0, rpm=2, tpm=None, tokens=5)
     assert await store.acquire("a", 20.0, rpm=2, tpm=None, tokens=5)
     assert not await store.acquire("a", 59.9, rpm=2, tpm=None, tokens=5)
@@ -34,8 +36,7 @@ async def test_acquire_respects_rpm_within_the_minute_window() -> None:
     assert (await store.stats(["a"], 61.0))["a"].requests == 1
 
 
-async def test_acquire_respects_tpm_and_lets_one_big_request_through() -> None:
-    store = MemoryStore()
+async def test_acquire_respects_tpm_and_lets_one_big_request_through(store: StateStore) -> None:
     assert await store.acquire("a", 0.0, rpm=None, tpm=100, tokens=500)  # fresh window
     assert not await store.acquire("a", 1.0, rpm=None, tpm=100, tokens=1)
     await store.release("a", 1.0, tokens=-480)  # the real usage was 20 tokens
@@ -43,7 +44,9 @@ async def test_acquire_respects_tpm_and_lets_one_big_request_through() -> None:
     assert not await store.acquire("a", 2.0, rpm=None, tpm=100, tokens=1)
 
 
-def test_acquire_is_atomic_across_threads() -> None:
+def test_memory_store_acquire_is_atomic_across_threads() -> None:
+    """(The Redis store belongs to one event loop; two of its processes are tested in
+    tests/state/test_redis_store.py.)"""
     store = MemoryStore()
     wins: list[bool] = []
 
@@ -59,8 +62,7 @@ def test_acquire_is_atomic_across_threads() -> None:
     assert wins.count(True) == 100
 
 
-async def test_failures_are_counted_in_a_sliding_minute() -> None:
-    store = MemoryStore()
+async def test_failures_are_counted_in_a_sliding_minute(store: StateStore) -> None:
     assert await store.record_failure("a", 0.0) == 1
     assert await store.record_failure("a", 30.0) == 2
     assert await store.record_failure("a", 59.0) == 3
@@ -68,8 +70,7 @@ async def test_failures_are_counted_in_a_sliding_minute() -> None:
     assert (await store.stats(["a"], 119.5))["a"].failures == 1
 
 
-async def test_cooldown_expires_keeps_the_later_end_and_clears_failures() -> None:
-    store = MemoryStore()
+async def test_cooldown_expires_keeps_the_later_end_and_clears_failures(store: StateStore) -> None:
     await store.record_failure("a", 0.0)
     await store.set_cooldown("a", 30.0)
     await store.set_cooldown("a", 20.0)  # an earlier end does not shorten it
@@ -78,8 +79,7 @@ async def test_cooldown_expires_keeps_the_later_end_and_clears_failures() -> Non
     assert (await store.stats(["a"], 30.0))["a"].cooldown_until is None
 
 
-async def test_latencies_keep_the_recent_ones_apart_from_ttft() -> None:
-    store = MemoryStore()
+async def test_latencies_keep_the_recent_ones_apart_from_ttft(store: StateStore) -> None:
     for i in range(RECENT + 5):
         await store.record_latency("a", float(i))
     await store.record_latency("a", 0.25, first_token=True)
@@ -88,8 +88,8 @@ async def test_latencies_keep_the_recent_ones_apart_from_ttft() -> None:
     assert stats.ttfts == (0.25,)
 
 
-async def test_acquire_reserves_and_counts_in_flight_unless_benched_or_full() -> None:
-    store = MemoryStore()
+async def test_acquire_reserves_and_counts_in_flight_unless_benched_or_full(
+        store: StateStore) -> None:
     assert await store.acquire("a", 1.0, rpm=2, tpm=None, tokens=3)
     stats = (await store.stats(["a"], 1.0))["a"]
     assert (stats.in_flight, stats.requests, stats.tokens) == (1, 1, 3)
@@ -101,8 +101,7 @@ async def test_acquire_reserves_and_counts_in_flight_unless_benched_or_full() ->
     assert (stats.in_flight, stats.requests) == (2, 2)
 
 
-async def test_release_books_latency_and_tokens_in_one_call() -> None:
-    store = MemoryStore()
+async def test_release_books_latency_and_tokens_in_one_call(store: StateStore) -> None:
     await store.acquire("a", 1.0, rpm=None, tpm=100, tokens=10)
     before = (await store.stats(["a"], 1.0))["a"]
     await store.release("a", 2.0, latency=0.5, tokens=15)  # 25 used in all

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
+from tests._stores import store
 
-from gatewise.router.store import MemoryStore, StateStore
-
-
-@pytest.fixture(params=["memory"])
-def store(request: pytest.FixtureRequest) -> StateStore:
-    """Another engineer adds ``"redis"`` here: the same suite against a real Redis."""
-    return MemoryStore()
+__all__ = ["store"]

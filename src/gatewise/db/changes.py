@@ -20,11 +20,15 @@ from gatewise.db.database import Database
 from gatewise.db.schema import changes
 from gatewise.db.transactions import Change, now, reading
 
-__all__ = ["KINDS", "changes_after", "record"]
+__all__ = ["KEEP_SECONDS", "KINDS", "changes_after", "prune", "record"]
 
 KINDS = ("key", "team", "user", "customer")
 _LOCK_ID = 0x67770001  # the change list's advisory lock
 _BATCH = 1000
+KEEP_SECONDS = 3600.0
+"""How long a change stays listed: every process polls the list every second, so a change
+an hour old has been seen by every process that is running (one that starts later has
+nothing cached that it could make stale)."""
 
 
 async def record(connection: AsyncConnection, items: Iterable[Change]) -> tuple[Change, ...]:
@@ -54,3 +58,13 @@ async def changes_after(database: Database, last_id: int) -> tuple[int, list[Cha
     if not rows:
         return last_id, []
     return int(rows[-1].id), [(row.kind, row.ref) for row in rows]
+
+
+async def prune(database: Database, keep: float = KEEP_SECONDS) -> int:
+    """Forget the changes older than ``keep`` seconds; how many were removed."""
+    from datetime import timedelta
+
+    async with database.engine.begin() as connection:
+        done = await connection.execute(
+            changes.delete().where(changes.c.at < now() - timedelta(seconds=keep)))
+    return int(done.rowcount or 0)

@@ -4,8 +4,18 @@ one, so the config can check them at load time)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LedgerSettings"]
+if TYPE_CHECKING:
+    from gatewise.proxy._readers import Reader
+
+__all__ = ["LEDGER_KEYS", "LedgerSettings", "ledger_settings"]
+
+# general_settings key -> field (LiteLLM's name for the flush interval; ours for the rest).
+_KEYS = {"proxy_batch_write_at": "flush_interval", "ledger_batch_size": "batch_size",
+         "ledger_max_queue": "max_queue", "ledger_flush_timeout": "flush_timeout",
+         "ledger_reset_interval": "reset_interval"}
+LEDGER_KEYS = frozenset(_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +46,17 @@ class LedgerSettings:
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds, "
                                  f"got {value!r}")
+
+
+def ledger_settings(r: Reader, general: dict[str, Any]) -> LedgerSettings | None:
+    """The ledger's settings from ``general_settings`` (None when it sets none)."""
+    given: dict[str, Any] = {}
+    for key, name in _KEYS.items():
+        if key not in general:
+            continue
+        path = f"general_settings.{key}"
+        value = (r.count(general[key], path, low=1) if name in ("batch_size", "max_queue")
+                 else r.seconds(general[key], path))
+        if value is not None:
+            given[name] = value
+    return LedgerSettings(**given) if given else None

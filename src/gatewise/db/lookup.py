@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gatewise.db.changes import changes_after
+from gatewise.db.changes import changes_after, prune
 from gatewise.db.database import Database
 from gatewise.db.rows import customer_of, key_of, team_of, user_of
 from gatewise.db.schema import customers, keys, teams, users
@@ -46,3 +46,7 @@ class Lookup:
     async def changes_after(self, last_id: int) -> tuple[int, list[tuple[str, str]]]:
         """See :func:`gatewise.db.changes.changes_after`."""
         return await changes_after(self.database, last_id)
+
+    async def prune_changes(self) -> int:
+        """See :func:`gatewise.db.changes.prune`."""
+        return await prune(self.database)

@@ -44,7 +44,7 @@ GENERAL_SETTINGS = frozenset({
     "service_account_settings", "image_generation_model", "store_model_in_db",
     "supported_db_objects", "user_mcp_management_mode", "store_prompts_in_spend_logs",
     "max_response_size_mb", "proxy_budget_rescheduler_min_time",
-    "proxy_budget_rescheduler_max_time", "proxy_batch_write_at",
+    "proxy_budget_rescheduler_max_time",
     "proxy_batch_polling_interval", "alerting_args", "custom_key_generate", "allowed_ips",
     "embedding_model", "default_team_disabled", "alert_to_webhook_url",
     "key_management_settings", "allow_user_auth", "user_api_key_cache_ttl",
@@ -58,7 +58,7 @@ GENERAL_SETTINGS = frozenset({
 })
 
 ROUTER_SETTINGS = frozenset({
-    "redis_host", "redis_password", "redis_port", "redis_db", "redis_url",
+    "redis_db",
     "enable_pre_call_check", "enable_pre_call_checks", "enable_tag_filtering",
     "tag_filtering_match_any", "disable_cooldowns", "retry_policy", "allowed_fails_policy",
     "default_max_parallel_requests", "default_priority", "polling_interval",

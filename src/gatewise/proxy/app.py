@@ -32,7 +32,11 @@ logger = logging.getLogger("gatewise.proxy")
 def _not_found(scope: Scope) -> ProxyError:
     shown = scope["path"][:200]
     return ProxyError(404, f"Unknown request URL: {scope['method']} {shown}. The proxy serves "
-                           "/v1/chat/completions, /v1/embeddings, /v1/models and /health",
+                           "OpenAI's /v1/chat/completions, /v1/completions, /v1/embeddings, "
+                           "/v1/moderations, /v1/audio/transcriptions and /v1/models, "
+                           "Mistral's /v1/ocr, /v1/fim/completions, /v1/classifications and "
+                           "/mistral/* (anything else), the management API (/key/*, /team/*, "
+                           "/user/*, /customer/*, /spend/*) and /health",
                       code="unknown_url")
 
 
@@ -133,21 +137,26 @@ def _prefix_route(path: str) -> dict[str, Handler] | None:
     return None
 
 
-def create_app(config: ProxyConfig) -> ProxyApp:
-    """Build the app; raises ``ConfigError`` when a deployment's params cannot work."""
-    return ProxyApp(AppState(config))
+def create_app(config: ProxyConfig, *, workers: int = 1) -> ProxyApp:
+    """Build the app; raises ``ConfigError`` when a deployment's params cannot work.
+    ``workers``: how many processes serve it (each keeps its share of every limit when
+    there is no Redis to share them)."""
+    return ProxyApp(AppState(config, workers=workers))
 
 
 def factory() -> ProxyApp:
     """For ``uvicorn gatewise.proxy.app:factory --factory``: the config comes from
     ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated).
     With ``general_settings.metrics_port``, the app behind its two sockets."""
+    from gatewise.proxy.shared import workers_from_env
+
     path = os.environ.get(CONFIG_ENV)
     models = os.environ.get(MODELS_ENV)
+    workers = workers_from_env()
     if path:
-        app = create_app(load_config(path))
+        app = create_app(load_config(path), workers=workers)
     elif models:
-        app = create_app(config_for_models(models.split(",")))
+        app = create_app(config_for_models(models.split(",")), workers=workers)
     else:
         raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use "
                            "factory()")

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from gatewise.catalogue.modes import MODES
+from gatewise.db.ledger_settings import LEDGER_KEYS, LedgerSettings, ledger_settings
 from gatewise.db.url import DatabaseURL, parse_database_url
 from gatewise.proxy._env import env_name, load_dotenv_file
 from gatewise.proxy._param_typos import param_typos
 from gatewise.proxy._passthrough_settings import PassThroughConfig, pass_through_endpoints
 from gatewise.proxy._readers import Reader, found
+from gatewise.proxy._redis_settings import redis_settings, split_redis
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
 from gatewise.proxy._telemetry_settings import (
@@ -34,6 +36,7 @@ from gatewise.proxy._telemetry_settings import (
     TelemetrySettings,
     telemetry_settings,
 )
+from gatewise.state.redis.settings import RedisSettings
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -82,7 +85,8 @@ _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_
                            "request_body_timeout", "graceful_shutdown_timeout",
                            "database_url", "allow_requests_on_db_unavailable",
                            "disable_spend_logs", "max_audio_upload_bytes",
-                           "pass_through_endpoints", "upstream_transport", "metrics_port"})
+                           "pass_through_endpoints", "upstream_transport", "metrics_port",
+                           *LEDGER_KEYS})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
 
@@ -148,6 +152,9 @@ class ProxyConfig:
     default when there is a master key (see ``database()``), else no database."""
     allow_requests_on_db_unavailable: bool = False
     disable_spend_logs: bool = False
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    """How the spend ledger batches (``general_settings.proxy_batch_write_at``,
+    ``ledger_batch_size``...: ``gatewise.db.ledger_settings``)."""
     base_dir: Path | None = None
     """The config file's folder (relative SQLite paths and the embedded default live
     there); None: the working directory."""
@@ -169,6 +176,9 @@ class ProxyConfig:
     """Metrics, traces, the request log (see ``_telemetry_settings``)."""
     metrics_port: int | None = None
     """``general_settings.metrics_port``: ``/metrics`` there, and only there."""
+    redis: RedisSettings | None = None
+    """``router_settings.redis_*`` (or ``REDIS_URL`` / ``REDIS_HOST``...): the shared state
+    of every worker and instance; None: each process keeps its own."""
 
 
 def load_config(path: str | Path, environ: MutableMapping[str, str] = os.environ) -> ProxyConfig:
@@ -213,7 +223,9 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     settings = _settings(r, top)
     general = _general(r, top.get("general_settings"), environ, base_dir)
     deployments = _model_list(r, top.get("model_list"), found(typos, "model_list"))
-    router = router_settings(r, top.get("router_settings"), {d.model_name for d in deployments})
+    routing, shared = split_redis(top.get("router_settings"))
+    router = router_settings(r, routing, {d.model_name for d in deployments})
+    redis = redis_settings(r, shared, environ)
     if general.get("metrics_port") is not None and not settings["telemetry"].prometheus:
         r.warn("general_settings.metrics_port", 'no metrics to serve: add "prometheus" to '
                                                 "litellm_settings.callbacks")
@@ -221,7 +233,8 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
         raise ConfigError(r.problems)
     return ProxyConfig(
         source=source, deployments=tuple(deployments), router_settings=dict(router),
-        warnings=tuple(r.warnings), base_dir=base_dir, **settings, **general,
+        warnings=tuple(r.warnings), base_dir=base_dir, redis=redis, **settings,
+        **general,
     )
 
 
@@ -288,6 +301,9 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
     for name in ("allow_requests_on_db_unavailable", "disable_spend_logs"):
         if name in values:
             out[name] = r.boolean(values[name], f"general_settings.{name}")
+    ledger = ledger_settings(r, values)
+    if ledger is not None:
+        out["ledger"] = ledger
     url = values.get("database_url") or environ.get(DATABASE_URL_ENV)
     if url is not None:
         where = ("general_settings.database_url" if values.get("database_url")

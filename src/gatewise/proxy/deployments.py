@@ -11,7 +11,7 @@ its path, not a 400 on every request.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -205,6 +205,55 @@ def _key_source(config: DeploymentConfig, environ: Mapping[str, str]
     return config.api_key_env or env, missing, Secret(value) if value else None
 
 
+def _check_chat(settings: Settings, catalogue: Catalogue, model: str,
+                params: dict[str, Any]) -> None:
+    prepare_chat(settings, catalogue, model, _PROBE_MESSAGES, params, Targets())
+
+
+def _check_embedding(settings: Settings, catalogue: Catalogue, model: str,
+                     params: dict[str, Any]) -> None:
+    prepare_embedding(settings, catalogue, model, "ping", params, Targets())
+
+
+def _check_ocr(settings: Settings, catalogue: Catalogue, model: str,
+               params: dict[str, Any]) -> None:
+    from gatewise._ocr import prepare_ocr
+
+    prepare_ocr(settings, catalogue, model, _PROBE_DOCUMENT, params, Targets())
+
+
+def _check_transcription(settings: Settings, catalogue: Catalogue, model: str,
+                         params: dict[str, Any]) -> None:
+    from gatewise._transcription import prepare_transcription
+
+    prepare_transcription(settings, catalogue, model, b"ping", params, Targets(),
+                          blocking=True)
+
+
+def _check_moderation(settings: Settings, catalogue: Catalogue, model: str,
+                      params: dict[str, Any]) -> None:
+    from gatewise._endpoints import prepare_moderation
+
+    prepare_moderation(settings, catalogue, model, "ping", params, Targets())
+
+
+def _check_fim(settings: Settings, catalogue: Catalogue, model: str,
+               params: dict[str, Any]) -> None:
+    from gatewise._endpoints import prepare_fim
+
+    prepare_fim(settings, catalogue, model, "ping", params, Targets())
+
+
+# How an entry's params are checked, by its mode: the adapter builds the request the
+# entry's main route would (so an OCR entry's own options are an OCR request's).
+_CHECKERS: dict[str, Callable[[Settings, Catalogue, str, dict[str, Any]], None]] = {
+    "chat": _check_chat, "embedding": _check_embedding, "ocr": _check_ocr,
+    "audio_transcription": _check_transcription, "moderation": _check_moderation,
+    "completion": _check_fim,
+}
+_PROBE_DOCUMENT = {"type": "document_url", "document_url": "https://example.com/ping.pdf"}
+
+
 def _check_params(config: DeploymentConfig, mode: str, catalogue: Catalogue,
                   proxy: ProxyConfig) -> str | None:
     """Let the adapter build a (mocked) request from the entry's params; its complaint, if
@@ -213,11 +262,11 @@ def _check_params(config: DeploymentConfig, mode: str, catalogue: Catalogue,
     params = {**config.params, "mock_response": "ping"}
     if config.drop_params is not None:
         params["drop_params"] = config.drop_params
+    checker = _CHECKERS.get(mode)
+    if checker is None:  # a mode no route serves with the entry's params (speech...)
+        return None
     try:
-        if mode == "embedding":
-            prepare_embedding(settings, catalogue, config.model, "ping", params, Targets())
-        else:
-            prepare_chat(settings, catalogue, config.model, _PROBE_MESSAGES, params, Targets())
+        checker(settings, catalogue, config.model, params)
     except APIError as exc:
         return proxy_wording(exc.message, CONFIG_DROP_PARAMS)
     return None

@@ -63,6 +63,9 @@ def startup_report(state: AppState) -> list[str]:
         where = ("general_settings.database_url" if state.config.database_url is not None
                  else "the embedded default; set general_settings.database_url for another")
         lines.append(f"database: {url.shown} ({where})")
+    from gatewise.proxy.shared import startup_lines
+
+    lines += startup_lines(state.shared, state.workers, state.share)
     if state.master_key is None:
         bar = "!" * 78
         lines += [
@@ -150,10 +153,13 @@ def serve(app: ProxyApp, options: ServeOptions, sock: socket.socket,
         return server.started
     from uvicorn.supervisors import Multiprocess
 
+    from gatewise.proxy.shared import WORKERS_ENV
+
     if options.config_path:
         os.environ[CONFIG_ENV] = os.path.abspath(options.config_path)
     else:
         os.environ[MODELS_ENV] = ",".join(options.models)
+    os.environ[WORKERS_ENV] = str(options.workers)  # each worker's share of the limits
     config = _uvicorn_config("gatewise.proxy.app:factory", options)
     if isinstance(sock, PerWorkerListener):
         config.backlog = PerWorkerListener.backlog

@@ -16,7 +16,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -34,6 +34,7 @@ from gatewise.proxy.deployments import Deployment, build_deployments, mock_only_
 from gatewise.proxy.errors import ProxyError, bad_request
 from gatewise.proxy.modes import group_modes, mode_mismatch
 from gatewise.proxy.record import Sinks
+from gatewise.proxy.shared import divided, make_shared
 from gatewise.proxy.wildcards import wildcard_names
 from gatewise.router._deadline import PerLoop
 from gatewise.router.store import MemoryStore, StateStore
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from gatewise.db.database import Database
     from gatewise.db.ledger import LedgerWriter
     from gatewise.router import Router
+    from gatewise.state.redis import SharedState
     from gatewise.telemetry.setup import Telemetry
 
 logger = logging.getLogger("gatewise.proxy")
@@ -80,7 +82,8 @@ class CallIds:
 
 
 class AppState:
-    def __init__(self, config: ProxyConfig, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, config: ProxyConfig, catalogue: Catalogue | None = None, *,
+                 workers: int = 1) -> None:
         self.config = config
         self.version = __version__
         self.catalogue = catalogue or default_catalogue()
@@ -142,14 +145,25 @@ class AppState:
         self._openapi: bytes | None = None
         # The production layer: live state (shared with the router), who may call what,
         # the sinks every request's record goes to, and the database once opened.
-        self.clock = time.monotonic
-        self.live: StateStore = MemoryStore()
+        # -- shared state (gatewise.proxy.shared): Redis, or each worker its share --------
+        self.workers = workers
+        self.shared: SharedState | None
+        self.shared, self.share = make_shared(config, workers)
+        """``share``: without Redis, each of the N workers enforces 1/N of every limit (the
+        router's deployment rpm/tpm, the access layer's scopes)."""
+        self.clock: Callable[[], float] = (time.monotonic if self.shared is None
+                                           else self.shared.clock)
+        self.live: StateStore = MemoryStore() if self.shared is None else self.shared.store
+        # -----------------------------------------------------------------------------------
         self.estimator = Estimator(self._group_prices())
         self.sinks = Sinks([self.estimator])
         self.access = AccessControl(
             master_key=config.master_key, estimator=self.estimator,
-            aliases={a: t["model"] for a, t in aliases.items()},
+            aliases={a: t["model"] for a, t in aliases.items()}, share=self.share,
             allow_on_db_unavailable=config.allow_requests_on_db_unavailable)
+        if self.shared is not None:  # identity changes, to and from the other processes
+            self.access.listeners.append(self.shared.channel.publish)
+            self.shared.channel.on_change(self.access.dropped)
         self.telemetry: Telemetry | None = None  # metrics, traces, request log: see start()
         self.message_logging = False  # whether records keep message content (traces)
         self.database_url = config.database()
@@ -184,12 +198,15 @@ class AppState:
         return prices
 
     async def start(self) -> None:
-        """Open what lives outside the process (the database), and start the telemetry,
-        in the serving loop."""
+        """Open what lives outside the process (Redis, the database), and start the
+        telemetry, in the serving loop.  Neither Redis nor the database stops the proxy from
+        starting: without Redis it runs on local state."""
         if self.config.telemetry.any:
             from gatewise.telemetry.setup import install
 
             self.telemetry = install(self)
+        if self.shared is not None:
+            await self.shared.start()
         url = self.database_url
         if url is None:
             return
@@ -210,7 +227,7 @@ class AppState:
             from gatewise.db.ledger_sink import LedgerSink
 
             # Flushed by the sinks' close on shutdown, before the database closes.
-            self.ledger = LedgerWriter(self.db)
+            self.ledger = LedgerWriter(self.db, self.config.ledger)
             self.ledger.start()
             self.sinks.add(LedgerSink(self.ledger))
 
@@ -279,7 +296,8 @@ class AppState:
         for key in CHAINS:
             if key in settings:
                 settings[key] = self._usable_chains(settings[key], key, served | {WILDCARD})
-        entries = [d.router_entry() for d in self.deployments if d.problem is None]
+        entries = divided([d.router_entry() for d in self.deployments if d.problem is None],
+                          self.share)  # each worker its share, without Redis
         try:
             # A request may lower its retries and timeouts, never raise what the config allows.
             return Router(entries, model_group_alias=aliases, client=self.client,
@@ -325,6 +343,8 @@ class AppState:
         await self.client.aclose()
         if self.db is not None:
             await self.db.close()
+        if self.shared is not None:
+            await self.shared.aclose()
 
     def check_served(self, name: Any, mode: str | None = None) -> None:
         """Raise the error to answer with when the proxy cannot route ``name``, or (for a

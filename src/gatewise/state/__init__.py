@@ -10,4 +10,6 @@ admission -- its limits, its budget reservation and its deployment -- is one ato
 
     ticket.py     Scope, Ticket: what a request is admitted against, and the refusals
     counters.py   the scope bookkeeping of the in-process store (MemoryStore uses it)
+    redis/        RedisStore: the same store on Redis, shared by processes and instances;
+                  the clock they agree on; identity changes between them (pub/sub)
 """

@@ -66,7 +66,7 @@ def install(state: AppState) -> Telemetry:
         from gatewise.telemetry.prometheus.sink import PrometheusSink
         from gatewise.telemetry.prometheus.state import REFRESH_SECONDS, StateGauges
 
-        metrics = telemetry.metrics = Metrics()
+        metrics = telemetry.metrics = Metrics(shared=state.shared is not None)
         sink = PrometheusSink(metrics, state.served)
         state.sinks.add(sink)
         observers.append(sink)

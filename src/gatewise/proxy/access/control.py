@@ -41,6 +41,7 @@ __all__ = ["AccessControl"]
 
 logger = logging.getLogger("gatewise.proxy")
 POLL_SECONDS = 1.0
+PRUNE_EVERY = 600  # polls: the changes table is pruned every ten minutes
 ALL_MODELS = frozenset({"all-proxy-models", "*"})
 
 Listener = Callable[[str, str], Awaitable[None]]
@@ -234,6 +235,7 @@ class AccessControl:
     async def watch(self) -> None:
         """Poll the database's changes table (runs until cancelled)."""
         failing = False
+        polls = 0
         while True:
             source = self.source
             if source is not None:
@@ -241,6 +243,9 @@ class AccessControl:
                     self._last_change, seen = await source.changes_after(self._last_change)
                     for kind, ref in seen:
                         self.cache.drop(kind, ref)
+                    polls += 1
+                    if polls % PRUNE_EVERY == 0:  # every process prunes: it is idempotent
+                        await source.prune_changes()
                     failing = False
                 except Exception as exc:
                     if not failing:

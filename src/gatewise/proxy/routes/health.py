@@ -9,6 +9,9 @@ latency and time to first token) without calling anyone; ``/health?probe=true`` 
 tiny real call to each (it costs money).  That view tells internal addresses and traffic, so
 when the proxy has a master key only a caller presenting it gets it
 (``auth.may_see_details``); anyone else gets the readiness answer.
+A caller who may see it also sees the shared state (``shared_state``: Redis connected, its
+latency, whether requests run on local state meanwhile, the failure mode; or each
+worker's share of the limits without Redis).
 """
 
 from __future__ import annotations
@@ -52,21 +55,60 @@ def _describe(deployment: Deployment) -> dict[str, Any]:
     return entry
 
 
+# The smallest real inputs: a 1x1 PNG to read, a tenth of a second of silence to transcribe.
+_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADElEQVR4nGNg"
+          "YGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC")
+
+
+def _silence() -> bytes:
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(8000)
+        sound.writeframes(b"\x00\x00" * 800)
+    return out.getvalue()
+
+
+def _probe_model(state: AppState, deployment: Deployment) -> str:
+    """The model a probe calls: the entry's, or for a wildcard entry (``mistral/*``) one of
+    the concrete models it serves."""
+    if deployment.wildcard:
+        for wild in state.wildcards.values():
+            if wild.group == deployment.model_name:
+                return wild.info.key
+    return deployment.model
+
+
 async def _probe(state: AppState, deployment: Deployment) -> str | None:
-    """One tiny real call straight to ``deployment`` (not routed, no retries)."""
+    """One tiny real call straight to ``deployment`` (not routed, no retries), of the kind
+    its mode serves."""
     params = {**deployment.call_params(), "num_retries": 0}
     timeout = deployment.config.timeout or state.router.timeout
     if timeout is not None:
         params["timeout"] = timeout
-    model = params.pop("model")
+    params.pop("model")
+    model = _probe_model(state, deployment)
+    client = state.client
     try:
-        if deployment.mode == "embedding":
-            await state.client.embedding_dict(model, "ping", **params)
-        elif deployment.mode == "moderation":
-            await state.client.moderation_dict(model, "ping", **params)
-        else:
-            await state.client.completion_dict(model, [{"role": "user", "content": "ping"}],
-                                               **{**params, "max_tokens": 1})
+        match deployment.mode:
+            case "embedding":
+                await client.embedding_dict(model, "ping", **params)
+            case "moderation":
+                await client.moderation_dict(model, "ping", **params)
+            case "ocr":
+                await client.ocr_dict(model, {"type": "image_url", "image_url": _PIXEL},
+                                      **params)
+            case "audio_transcription":
+                await client.transcription_dict(model, ("ping.wav", _silence()), **params)
+            case "completion":
+                await client.text_completion_dict(model, "ping", **{**params, "max_tokens": 1})
+            case _:
+                await client.completion_dict(model, [{"role": "user", "content": "ping"}],
+                                             **{**params, "max_tokens": 1})
     except APIError as exc:
         return from_api_error(exc, env_hint=deployment.key_env).message
     return None
@@ -105,7 +147,16 @@ async def health(state: AppState, scope: Scope, receive: Receive, send: Send) ->
             entry["status"] = "unavailable" if deployment.problem else "unhealthy"
             entry["error"] = error
         (unhealthy if entry["status"] in _UNHEALTHY else healthy).append(entry)
-    await respond_json(send, {"probed": probe, "routing_strategy": state.router.routing_strategy
-                              if usable else None,
-                              "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
-                              "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy})
+    report: dict[str, Any] = {
+        "probed": probe,
+        "routing_strategy": state.router.routing_strategy if usable else None,
+        "healthy_count": len(healthy), "unhealthy_count": len(unhealthy),
+        "healthy_endpoints": healthy, "unhealthy_endpoints": unhealthy}
+    report["shared_state"] = await _shared_state(state)  # (only callers who may see it)
+    await respond_json(send, report)
+
+
+async def _shared_state(state: AppState) -> dict[str, Any]:
+    if state.shared is not None:
+        return await state.shared.health()
+    return {"backend": "memory", "workers": state.workers, "share": state.share}

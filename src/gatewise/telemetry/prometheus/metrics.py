@@ -10,10 +10,13 @@ itself (an end user, a model name no deployment serves).
 With several workers (prometheus_client's multiprocess mode, see ``exposition``) every
 counter and histogram is summed over the workers, and so are the gauges (``livesum``):
 requests in flight, the remaining rpm/tpm and budget of each worker's share, and for a
-deployment's state, the number of workers that see it so.
+deployment's state, the number of workers that see it so -- unless the live state is
+shared (Redis): then every worker reads the same, and the state gauges show it once.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -32,8 +35,14 @@ DEPLOYMENT = ("model_group", "deployment")
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    """``shared``: the live state is one store every process shares (Redis): with several
+    workers, the state each reads is the same, so the state gauges show it once (the
+    largest worker's value) rather than summed."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, shared: bool = False
+                 ) -> None:
         self.registry = r = registry if registry is not None else CollectorRegistry()
+        state: Any = "livemax" if shared else "livesum"  # each worker's share, or all
         # -- per request (the sink) ---------------------------------------------------------
         self.requests = Counter(
             "gatewise_requests", "Model requests answered, failed or abandoned, by status "
@@ -85,29 +94,29 @@ class Metrics:
         # -- read at scrape time (state.py) -------------------------------------------------
         self.deployment_state = Gauge(
             "gatewise_deployment_state", "1 for a deployment's state (healthy, cooling_down, "
-            "at_limit, unavailable); with several workers, how many see it so",
-            (*DEPLOYMENT, "state"), registry=r, multiprocess_mode="livesum")
+            "at_limit, unavailable); with several workers on local state, how many see it so",
+            (*DEPLOYMENT, "state"), registry=r, multiprocess_mode=state)
         self.cooldown_remaining = Gauge(
             "gatewise_deployment_cooldown_remaining_seconds", "Seconds until a benched "
             "deployment is back in rotation", DEPLOYMENT, registry=r,
             multiprocess_mode="livemax")
         self.deployment_in_flight = Gauge(
             "gatewise_deployment_in_flight", "Calls in flight on a deployment", DEPLOYMENT,
-            registry=r, multiprocess_mode="livesum")
+            registry=r, multiprocess_mode=state)
         self.remaining_requests = Gauge(
             "gatewise_deployment_remaining_requests", "Requests a deployment with an rpm "
             "limit may still take this minute", DEPLOYMENT, registry=r,
-            multiprocess_mode="livesum")
+            multiprocess_mode=state)
         self.remaining_tokens = Gauge(
             "gatewise_deployment_remaining_tokens", "Tokens a deployment with a tpm limit "
-            "may still take this minute", DEPLOYMENT, registry=r, multiprocess_mode="livesum")
+            "may still take this minute", DEPLOYMENT, registry=r, multiprocess_mode=state)
         self.key_budget = Gauge(
             "gatewise_key_remaining_budget_usd", "What a virtual key with a budget may still "
             "spend this period (keys used since the proxy started)", ("key", "key_alias"),
-            registry=r, multiprocess_mode="livesum")
+            registry=r, multiprocess_mode=state)
         self.team_budget = Gauge(
             "gatewise_team_remaining_budget_usd", "What a team with a budget may still spend "
-            "this period", ("team", "team_alias"), registry=r, multiprocess_mode="livesum")
+            "this period", ("team", "team_alias"), registry=r, multiprocess_mode=state)
         self.ledger_queue = Gauge(
             "gatewise_ledger_queue_depth", "Spend rows waiting to be written", registry=r,
             multiprocess_mode="livesum")
