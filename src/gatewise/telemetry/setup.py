@@ -96,8 +96,9 @@ def _tracing(state: AppState) -> Any:
         logger.warning("traces: OTEL_SDK_DISABLED is true; the otel callback is off")
         return None
     pipeline = Pipeline()
-    logger.info("traces: exporting spans to %s", pipeline.exporter.where)
-    return ProxyTracing(pipeline.provider, message_logging=state.config.telemetry.message_logging,
+    logger.info("traces: exporting spans to %s", pipeline.batcher.where)
+    return ProxyTracing(pipeline.batcher, sampler=pipeline.sampler,
+                        message_logging=state.config.telemetry.message_logging,
                         close=pipeline.close)
 
 

@@ -3,9 +3,11 @@
 ::
 
     attributes.py  the GenAI semantic conventions' attributes of a call (pure functions)
-    provider.py    the proxy's tracer provider: OTLP/HTTP from the OTEL_* variables,
-                   batched on a background thread; an unreachable collector logged once
     proxy.py       ProxyTracing: a span per request (continuing the client's traceparent),
                    a child span per router attempt carrying the trace upstream
-    sdk.py         the SDK's spans, when the application has set a tracer provider
+    otlp.py        finished spans -> OTLP protobuf bytes (written directly: fast)
+    export.py      the batcher: a bounded queue, a thread, OTLP/HTTP from the OTEL_*
+                   variables; an unreachable collector logged once, drops counted
+    provider.py    the proxy's pipeline: resource, sampler, batcher (never the global one)
+    spans.py, sdk.py  the SDK's spans, in the application's tracer provider
 """

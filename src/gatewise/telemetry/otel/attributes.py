@@ -39,10 +39,10 @@ def operation_of(route: str) -> str:
 
 def provider_of(model: str | None) -> str | None:
     """``mistral/mistral-small-latest`` -> ``mistral_ai``."""
-    if not model or "/" not in model:
+    if not model:
         return None
-    name = model.partition("/")[0]
-    return _PROVIDERS.get(name, name)
+    name, slash, _ = model.partition("/")
+    return _PROVIDERS.get(name, name) if slash else None
 
 
 def request_attributes(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -50,20 +50,20 @@ def request_attributes(params: Mapping[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if not params:
         return out
-    for name, attribute in _NUMBERS.items():
-        value = params.get(name)
-        if type(value) in (int, float):
-            out[attribute] = value
-    stop = params.get("stop")
-    if isinstance(stop, str):
-        out["gen_ai.request.stop_sequences"] = [stop]
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        out["gen_ai.request.stop_sequences"] = stop
-    encoding = params.get("encoding_format")
-    if isinstance(encoding, str):
-        out["gen_ai.request.encoding_formats"] = [encoding]
-    if params.get("stream") is True:
-        out["gen_ai.request.stream"] = True
+    for name, value in params.items():
+        attribute = _NUMBERS.get(name)
+        if attribute is not None:
+            if type(value) in (int, float):
+                out[attribute] = value
+        elif name == "stop":
+            if isinstance(value, str):
+                out["gen_ai.request.stop_sequences"] = [value]
+            elif isinstance(value, list) and all(isinstance(s, str) for s in value):
+                out["gen_ai.request.stop_sequences"] = value
+        elif name == "encoding_format" and isinstance(value, str):
+            out["gen_ai.request.encoding_formats"] = [value]
+        elif name == "stream" and value is True:
+            out["gen_ai.request.stream"] = True
     return out
 
 

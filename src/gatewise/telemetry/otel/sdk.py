@@ -30,7 +30,7 @@ from gatewise.telemetry.otel.attributes import (
     record_attributes,
     request_attributes,
 )
-from gatewise.telemetry.otel.proxy import OPERATION_KEY, AttemptTracer, context_headers, failed
+from gatewise.telemetry.otel.spans import OPERATION_KEY, AttemptTracer, context_headers, failed
 
 __all__ = ["CAPTURE_ENV", "CallSpan", "attempt_tracer", "capture_content"]
 
