@@ -74,7 +74,7 @@ class LeanTransport:
         self._pools: dict[tuple[Origin, SslVerify], Pool] = {}
         self._routes: dict[tuple[str, SslVerify], tuple[Pool, Route]] = {}
         self._contexts: dict[SslVerify, ssl.SSLContext] = {}
-        self._heads: dict[tuple[object, ...], bytes] = {}
+        self._heads: dict[tuple[object, ...], tuple[bytes, frozenset[str]]] = {}
 
     # -- where a request goes -------------------------------------------------------------
 
@@ -176,25 +176,29 @@ class LeanTransport:
         """The bytes to write (head and body), and the body still to stream, if any.
 
         A head without its length is kept by what makes it (the proxy sends the same few
-        again and again): the same method, URL and headers give the same bytes.  One with
-        ``context_headers`` (a trace's, different for each call) is made for its request
-        alone."""
+        again and again): the same method, URL and headers give the same bytes.  A
+        request's ``context_headers`` (a trace's, different for each call) follow the kept
+        head; one with a streamed body, whose head is whole, is made for it alone."""
         content = request.content
         streamed = content is not None and not isinstance(content, bytes)
-        length = None if streamed else CACHED_LENGTH
-        if request.context_headers:
-            head = _head(request.method, route, all_headers(request), length)
-        else:
-            key = (request.method, route.target, route.host_line, streamed,
-                   tuple(request.headers.items()))
-            cached = self._heads.get(key)
-            if cached is not None:
-                head = cached
+        extra = request.context_headers
+        key = (request.method, route.target, route.host_line, streamed,
+               tuple(request.headers.items()))
+        kept = self._heads.get(key)
+        if kept is None:
+            head = _head(request.method, route, request.headers,
+                         None if streamed else CACHED_LENGTH)
+            kept = (head, frozenset(name.lower() for name in request.headers))
+            if len(self._heads) >= _HEADS:
+                self._heads.clear()
+            self._heads[key] = kept
+        head = kept[0]
+        if extra:
+            if streamed or any(name.lower() in kept[1] for name, _ in extra):
+                head = _head(request.method, route, all_headers(request),  # replaces one
+                             None if streamed else CACHED_LENGTH)
             else:
-                head = _head(request.method, route, request.headers, length)
-                if len(self._heads) >= _HEADS:
-                    self._heads.clear()
-                self._heads[key] = head
+                head += _lines(extra)
         if content is None:
             return head + (b"\r\n" if request.method in _NO_BODY_METHODS
                            else b"Content-Length: 0\r\n\r\n"), None
@@ -218,6 +222,15 @@ class LeanTransport:
         self._routes.clear()
 
 
+
+
+def _lines(headers: tuple[tuple[str, str], ...]) -> bytes:
+    """Header lines to add to a kept head (refused when one would break it)."""
+    text = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    if text.count("\n") != len(headers) or text.count("\r") != len(headers):
+        raise _unsent(APIConnectionError("could not send the request: a request header "
+                                         "holds a line break"))
+    return text.encode("latin-1")
 
 
 def _head(method: str, route: Route, headers: Mapping[str, str], length: int | None
