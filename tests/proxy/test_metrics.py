@@ -15,7 +15,7 @@ import pytest
 from gatewise.proxy.app import ProxyApp
 from tests._services import Redis
 from tests.access._keys import add_key, add_team
-from tests.fake_mistral import FakeMistral, Status
+from tests.fake_mistral import CutStream, FakeMistral, Status
 from tests.proxy._metrics import Samples, label_values, parse, value
 from tests.proxy.conftest import HELLO, call, make_app
 
@@ -206,3 +206,22 @@ async def test_shared_store_figures(redis: Redis) -> None:
         assert "gatewise_shared_state_up" not in await metrics(plain)
     finally:
         await plain.state.aclose()
+
+
+async def test_a_stream_that_breaks_counts_as_a_failure(fake_mistral: FakeMistral) -> None:
+    app = make_app({"model_list": [{"model_name": "small", "params": {
+        "model": "mistral/mistral-small-latest", "api_key": "test-key",
+        "api_base": fake_mistral.base_url}}],
+        "litellm_settings": {"callbacks": ["prometheus"]}})
+    await app.state.start()
+    try:
+        fake_mistral.script(CutStream(after_events=3))
+        answer = await call(app, "POST", "/chat/completions",
+                            {"model": "small", "messages": HELLO, "stream": True})
+        assert answer.status == 200 and b'"error"' in answer.chunks[-1]
+        samples = await metrics(app)
+    finally:
+        await app.state.aclose()
+    assert value(samples, "gatewise_request_failures_total", model_group="small",
+                 status_class="5xx", error_type="api_connection_error") == 1
+    assert value(samples, "gatewise_requests_total", status_class="2xx") == 0
