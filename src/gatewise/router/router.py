@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from gatewise._exceptions import BadRequestError, NotFoundError
-from gatewise._observe import Watched, tracing
+from gatewise._observe import tracing
 from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
 from gatewise.router._options import (
@@ -31,6 +31,7 @@ from gatewise.router._options import (
     with_options,
 )
 from gatewise.router._sync import LoopThread, sync_stream
+from gatewise.router._watched import awatched, watched
 from gatewise.router.deployments import Deployment, build_deployments
 from gatewise.router.endpoints import EndpointRoutes
 from gatewise.router.fallbacks import FallbackConfig, parse_chains
@@ -260,7 +261,7 @@ class Router(EndpointRoutes):
         operation, and settled when the call ends; its refusal is raised as is."""
         send = self.client._completion
         if self._callbacks or tracing():
-            response = await self._awatched("chat", send, model, messages, params, admission)
+            response = await awatched(self, "chat", send, model, messages, params, admission)
         else:
             response = (await self._route(send, model, messages, params, admission)).response
         return cast("ModelResponse | AsyncStream[ModelResponseChunk]", response)
@@ -269,41 +270,11 @@ class Router(EndpointRoutes):
                          admission: Ticket | None = None, **params: Any) -> EmbeddingResponse:
         send = self.client._embedding
         if self._callbacks or tracing():
-            response = await self._awatched("embeddings", send, model, input, params, admission)
+            response = await awatched(self, "embeddings", send, model, input, params,
+                                      admission)
         else:
             response = (await self._route(send, model, input, params, admission)).response
         return cast("EmbeddingResponse", response)
-
-    def _watch(self, route: str, model: str, payload: Any, params: Mapping[str, Any]
-               ) -> Watched:
-        """A call watched for the callbacks and the tracer provider (its attempts traced)."""
-        if tracing() and self._engine.caller.observer is None:
-            from gatewise.telemetry.otel.sdk import attempt_tracer
-
-            self.observe(attempt_tracer())
-        return Watched(self._callbacks, route, model, params, None, payload=payload,
-                       routed=True)
-
-    async def _awatched(self, route: str, send: Send, model: str, payload: Any,
-                        params: Mapping[str, Any], admission: Ticket | None) -> Any:
-        watched = self._watch(route, model, payload, params)
-
-        async def run() -> Any:
-            result = await self._route(send, model, payload, params, admission)
-            return watched.routed(result, self._models.get(result.deployment_id))
-
-        return await watched.acall(run)
-
-    def _watched(self, route: str, send: Send, model: str, payload: Any,
-                 params: Mapping[str, Any]) -> Any:
-        watched = self._watch(route, model, payload, params)
-
-        def run() -> Any:
-            result = self._thread.run(self._route(send, model, payload, params))
-            response = watched.routed(result, self._models.get(result.deployment_id))
-            return sync_stream(self._thread, response) if params.get("stream") else response
-
-        return watched.call(run)
 
     # The three below return the routing coroutine itself (awaited by the caller): a frame
     # less for each of the call's resumptions to pass through (the proxy calls
@@ -371,7 +342,7 @@ class Router(EndpointRoutes):
         send = self._sync_client._completion
         if self._callbacks or tracing():
             return cast("ModelResponse | Stream[ModelResponseChunk]",
-                        self._watched("chat", send, model, messages, params))
+                        watched(self, "chat", send, model, messages, params))
         result = self._thread.run(self._route(send, model, messages, params))
         if params.get("stream"):
             return sync_stream(self._thread, result.response)
@@ -381,8 +352,8 @@ class Router(EndpointRoutes):
                   ) -> EmbeddingResponse:
         send = self._sync_client._embedding
         if self._callbacks or tracing():
-            return cast("EmbeddingResponse", self._watched("embeddings", send, model, input,
-                                                           params))
+            return cast("EmbeddingResponse", watched(self, "embeddings", send, model, input,
+                                                     params))
         result = self._thread.run(self._route(send, model, input, params))
         return cast("EmbeddingResponse", result.response)
 
