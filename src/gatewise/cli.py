@@ -105,11 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gatewise.proxy.app import create_app
     from gatewise.proxy.config import ConfigError, config_for_models, load_config
     from gatewise.proxy.server import ServeOptions, serve, startup_report, telemetry_lines
-    from gatewise.telemetry.prometheus.exposition import (
-        multiprocess,
-        prepare_directory,
-        remove_directory,
-    )
 
     try:
         config = load_config(args.config) if args.config else config_for_models(args.model)
@@ -132,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Several workers' metrics are summed through files in one directory, named to them
     # before they start (prometheus_client reads it when first imported).
     metrics_dir = None
-    if config.telemetry.prometheus and (args.workers > 1 or multiprocess()):
-        metrics_dir = prepare_directory()
+    if config.telemetry.prometheus:
+        from gatewise.telemetry.prometheus.exposition import multiprocess, prepare_directory
+
+        if args.workers > 1 or multiprocess():
+            metrics_dir = prepare_directory()
     options = ServeOptions(host=args.host, port=args.port, workers=args.workers,
                            log_level=args.log_level, access_log=args.access_log,
                            config_path=args.config, models=tuple(args.model or ()),
@@ -153,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if serve(app, options, sock, announce, metrics_sock) else EXIT_SERVER_FAILED
     finally:
         if metrics_dir is not None:
+            from gatewise.telemetry.prometheus.exposition import remove_directory
+
             remove_directory(metrics_dir)
 
 
