@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._net import free_port
 from tests.fake_mistral import FakeMistral, Status
 from tests.proxy._metrics import Samples, scrape, usage_sum, value, wait_for
 from tests.proxy._server import Proxy, run_proxy_with
@@ -217,3 +218,18 @@ def test_two_workers_sum_into_one_scrape(fake_mistral: FakeMistral, tmp_path: Pa
                                             deployment="small-a", state="healthy") == 2)
     (folder,) = folders
     assert Path(folder).exists() == own_dir  # the CLI's own directory is removed at exit
+
+
+def test_metrics_on_a_port_of_their_own(fake_mistral: FakeMistral, tmp_path: Path) -> None:
+    port = free_port()
+    settings = config(fake_mistral)
+    settings["general_settings"]["metrics_port"] = port
+    with run_proxy_with(settings, tmp_path) as proxy:
+        assert chat(proxy).status_code == 200
+        metrics_url = f"http://127.0.0.1:{port}"
+        m = scrape(metrics_url)
+        assert value(m, "gatewise_requests_total", model_group="small") == 1
+        assert httpx.get(proxy.url + "/metrics").status_code == 404  # not on the API's port
+        for path in ("/v1/models", "/health", "/v1/chat/completions"):  # nor the API on it
+            assert httpx.get(metrics_url + path, headers=AUTH).status_code == 404
+        assert f"metrics: http://localhost:{port}/metrics" in proxy.output()
