@@ -7,6 +7,7 @@ raw-asyncio ceiling side by side.
     python -m bench --compare-litellm    # also LiteLLM's proxy, from a throwaway virtualenv
     python -m bench soak                 # the load-and-soak scenario (see bench/soak.py)
     python -m bench shared               # only the shared-state scenario (bench/shared.py)
+    python -m bench observability        # only metrics and traces (bench/observability.py)
 
 Needs Linux with 2 cores (the server under test on core 0, the load generator and the
 upstream on core 1); installs nginx and wrk from the distribution's packages when missing
@@ -46,7 +47,8 @@ def _say(line: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", nargs="?", default="perf", choices=("perf", "soak", "shared"))
+    parser.add_argument("scenario", nargs="?", default="perf", choices=("perf", "soak", "shared",
+                                                                      "observability"))
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds of everything: checks the harness, not the figures")
     parser.add_argument("--duration", type=float, default=8.0, metavar="S",
@@ -205,17 +207,24 @@ def _perf(args: argparse.Namespace, found: tools.Tools, workdir: Path) -> int:
     return 1 if failed and args.strict and not args.smoke else 0
 
 
-def _shared(args: argparse.Namespace, found: tools.Tools, workdir: Path) -> int:
-    """The shared-state scenario alone (it is part of the full run too)."""
+ALONE = {"shared": ("shared_state", "shared.json"),
+         "observability": ("observability", "observability.json")}
+"""The scenarios that also run alone: their key in the results, their file."""
+
+
+def _alone(args: argparse.Namespace, found: tools.Tools, workdir: Path) -> int:
+    """One scenario alone (the shared-state one, observability; they are part of the full
+    run too)."""
+    name, default = ALONE[args.scenario]
     plan = Plan.smoke() if args.smoke else Plan.full(args.duration)
     if args.repeats:
         plan.repeats = args.repeats
-    out: Path = args.out or RESULTS / "shared.json"
+    out: Path = args.out or RESULTS / default
     results: dict[str, Any] = {"meta": meta(found, args.smoke, plan)}
     bench = Bench(plan, found, workdir, _say)
     bench.start_upstream()
     try:
-        results["shared_state"] = bench.shared_state()
+        results[name] = getattr(bench, name)()
     finally:
         assert bench.upstream is not None
         bench.upstream.stop()
@@ -255,8 +264,8 @@ def main() -> int:
             from bench import soak
 
             code = soak.main(args, found, workdir, _say)
-        elif args.scenario == "shared":
-            code = _shared(args, found, workdir)
+        elif args.scenario in ALONE:
+            code = _alone(args, found, workdir)
         else:
             code = _perf(args, found, workdir)
         ok = True

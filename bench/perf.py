@@ -16,7 +16,9 @@ the repeats is kept, all of them are in the JSON):
 6. ``--workers 2`` on both cores against 1 worker, at 64 connections
 7. shared state: the proxy with Redis against without, chat with a limited key at 16
    connections, and the round trips to Redis a request costs (``bench/shared.py``)
-8. SDK: ``bench/sdk.py`` pinned to the server core against nginx
+8. observability: server CPU a chat request with Prometheus, with OTel exporting, without
+   (``bench/observability.py``)
+9. SDK: ``bench/sdk.py`` pinned to the server core against nginx
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ SERVERS = ("proxy", "reference", "ceiling")
 and the raw-asyncio ceiling; ``proxy-aiohttp`` (the proxy on aiohttp) on request."""
 ALL_SERVERS = (*SERVERS, "proxy-aiohttp")
 SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers",
-             "shared_state", "sdk")
+             "shared_state", "observability", "sdk")
 QUIET_LIMIT = 10.0  # % of a core used by others during a run before it is repeated
 EVENTS = nginx.EVENTS
 
@@ -295,6 +297,12 @@ class Bench:
 
         return shared.measure(self)
 
+    def observability(self) -> dict[str, Any]:
+        """The proxy with Prometheus, with OTel, without (``bench/observability.py``)."""
+        from bench import observability
+
+        return observability.measure(self)
+
     def _pin_workers(self, service: Service) -> None:
         deadline = time.monotonic() + 10
         workers: list[int] = []
@@ -357,6 +365,8 @@ class Bench:
                 results["workers"] = self.workers()
             if "shared_state" in wanted:
                 results["shared_state"] = self.shared_state()
+            if "observability" in wanted:
+                results["observability"] = self.observability()
             if "sdk" in wanted:
                 results["sdk"] = self.sdk()
         finally:

@@ -77,6 +77,10 @@ def targets(r: dict[str, Any]) -> list[Target]:
                "limited key, 16 connections", g(r, "shared_state", "ratio"), 0.8, True, "x"),
         Target("round_trips", "round trips to Redis per chat request",
                g(r, "shared_state", "round_trips_per_request"), 2.1, False),
+        Target("prometheus_cpu", "server CPU per chat request with Prometheus (x without)",
+               g(r, "observability", "prometheus_cpu_ratio"), 1.10, False, "x"),
+        Target("otel_cpu", "server CPU per chat request with OTel exporting (x without)",
+               g(r, "observability", "otel_cpu_ratio"), 1.30, False, "x"),
     ]
 
 
@@ -231,6 +235,8 @@ def table(r: dict[str, Any]) -> str:
     rows.append("")
     rows.append(shared_table(r.get("shared_state") or {}, checks))
     rows.append("")
+    rows.append(observability_table(r.get("observability") or {}, checks))
+    rows.append("")
     rows.append(sdk_table(r.get("sdk") or {}, checks))
     return "\n".join(rows)
 
@@ -253,6 +259,30 @@ def shared_table(s: dict[str, Any], checks: dict[str, Target]) -> str:
         f"| round trips to Redis per request | | {_n(s['round_trips_per_request'], 2)} | | "
         f"≤ 2 (+ the requests still in flight when counting stops) | "
         f"{_mark(checks.get('round_trips'))} |"])
+
+
+def observability_table(o: dict[str, Any], checks: dict[str, Target]) -> str:
+    """Metrics and traces against neither (``bench/observability.py``)."""
+    if not o or "otel_cpu_ratio" not in o:
+        return ""
+    cells = {name: o[name]["16"] for name in ("off", "prometheus", "otel")}
+
+    def pct(ratio: float | None) -> str:
+        return "-" if ratio is None else f"{(ratio - 1) * 100:+.1f} %"
+
+    return "\n".join([
+        "| observability, chat, 16 conn | off | Prometheus | OTel (exporting) | target | |",
+        "|---|---:|---:|---:|---|---|",
+        f"| requests/s | {_n(cells['off']['rps'])} | {_n(cells['prometheus']['rps'])} | "
+        f"{_n(cells['otel']['rps'])} | | |",
+        f"| server CPU µs/request | {_n(cells['off']['cpu_us_per_request'])} | "
+        f"{_n(cells['prometheus']['cpu_us_per_request'])} | "
+        f"{_n(cells['otel']['cpu_us_per_request'])} | | |",
+        f"| … more than off | | {pct(o['prometheus_cpu_ratio'])} | "
+        f"{pct(o['otel_cpu_ratio'])} | ≤ +10 % / ≤ +30 % | "
+        f"{_mark(checks.get('prometheus_cpu'))} / {_mark(checks.get('otel_cpu'))} |",
+        f"| spans received / `/metrics` scrapes (slowest) | | {o['scrapes']} "
+        f"({o['scrape_ms_max']} ms) | {o['spans_received']:,} | | |"])
 
 
 def _checkpoint(memory: dict[str, Any], index: int) -> float | None:

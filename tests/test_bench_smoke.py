@@ -49,6 +49,10 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     if "skipped" not in shared:  # needs redis-server
         assert shared["redis"]["16"]["requests"] > 0 and shared["redis"]["16"]["errors"] == 0
         assert 2 <= shared["round_trips_per_request"] < 3
+    observed = results["observability"]
+    for setup in ("off", "prometheus", "otel"):
+        assert observed[setup]["16"]["requests"] > 0 and observed[setup]["16"]["errors"] == 0
+    assert observed["spans_received"] > 0 and observed["prometheus_cpu_ratio"] > 0
     assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_p50_c1",
                                                      "stream_events", "cold_start"}
     assert out.with_suffix(".md").exists()

@@ -64,6 +64,8 @@ _WHERE: dict[str, str] = {
     "Client": "gatewise._client",
     "AsyncClient": "gatewise._async_client",
     "Router": "gatewise.router",
+    "Callback": "gatewise.callbacks",
+    "RequestRecord": "gatewise.record",
     "Stream": "gatewise._streaming",
     "AsyncStream": "gatewise._streaming",
     "stream_chunk_builder": "gatewise._streaming",
@@ -86,6 +88,7 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "Callback",
     "Catalogue",
     "Choice",
     "Client",
@@ -107,6 +110,7 @@ __all__ = [
     "OCRResponse",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestRecord",
     "Router",
     "ServiceUnavailableError",
     "Stream",
@@ -236,7 +240,9 @@ if TYPE_CHECKING:
     )
     from gatewise._http import Timeout
     from gatewise._streaming import AsyncStream, Stream, stream_chunk_builder
+    from gatewise.callbacks import Callback
     from gatewise.catalogue import Catalogue, ModelInfo, completion_cost, token_counter
+    from gatewise.record import RequestRecord
     from gatewise.router import Router
     from gatewise.types import (
         Choice,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gatewise._endpoints import (
     EndpointCall,
@@ -24,6 +24,7 @@ from gatewise._endpoints import (
 from gatewise._http import EventDecoder, Request, Timeout, _async
 from gatewise._http._sse import Decoder
 from gatewise._mock import mock_chat_chunks, mock_chat_response, mock_embedding_response
+from gatewise._observe import Watched, tracing
 from gatewise._ocr import mock_ocr_response, ocr_answer, prepare_ocr, typed_ocr
 from gatewise._prepare import Call, Targets, prepare_chat, prepare_embedding
 from gatewise._relay import SseRelay, encode_event, encode_events
@@ -69,19 +70,21 @@ class AsyncClient:
 
     ``redact``: values no error may show (besides each call's key and the values of its
     extra headers, always kept out): matched in any case, masked as ``***``.
+    ``callbacks``: told of every chat and embedding call (:mod:`gatewise.callbacks`).
     """
 
     def __init__(self, *, api_key: str | None = None, api_base: str | None = None,
                  timeout: float | Timeout | None = None, num_retries: int = 2,
                  drop_params: bool = False, extra_headers: Mapping[str, str] | None = None,
                  redact: Iterable[str] = (), catalogue: Catalogue | None = None,
-                 transport: _async.AsyncTransport | None = None, ssl_verify: bool | str = True
-                 ) -> None:
+                 transport: _async.AsyncTransport | None = None, ssl_verify: bool | str = True,
+                 callbacks: Iterable[Any] = ()) -> None:
         self._settings = settings(api_key, api_base, timeout, num_retries, drop_params,
                                    extra_headers, redact, ssl_verify)
         self._catalogue = catalogue
         self._targets = Targets()
         self._transport = transport
+        self._callbacks = tuple(callbacks)  # gatewise.callbacks: told of every call
 
     @property
     def catalogue(self) -> Catalogue:
@@ -98,6 +101,15 @@ class AsyncClient:
     async def completion(self, model: str, messages: list[JSON], **params: Any
                          ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
         """A chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks."""
+        if self._callbacks or tracing():
+            watched = Watched(self._callbacks, "chat", model, params, self.catalogue,
+                              payload=messages)
+            return cast("ModelResponse | AsyncStream[ModelResponseChunk]", await watched.acall(
+                lambda: self._completion(model, messages, **params)))
+        return await self._completion(model, messages, **params)
+
+    async def _completion(self, model: str, messages: list[JSON], **params: Any
+                          ) -> ModelResponse | AsyncStream[ModelResponseChunk]:
         call = prepare_chat(self._settings, self.catalogue, model, messages, params,
                             self._targets)
         if call.stream:
@@ -130,6 +142,15 @@ class AsyncClient:
                         ) -> EmbeddingResponse:
         """Embeddings; inputs over the provider's per-request limits are split into requests
         sent concurrently and merged in order."""
+        if self._callbacks or tracing():
+            watched = Watched(self._callbacks, "embeddings", model, params, self.catalogue,
+                              payload=input)
+            return cast("EmbeddingResponse", await watched.acall(
+                lambda: self._embedding(model, input, **params)))
+        return await self._embedding(model, input, **params)
+
+    async def _embedding(self, model: str, input: str | list[str], **params: Any
+                         ) -> EmbeddingResponse:
         call, requests = prepare_embedding(self._settings, self.catalogue, model, input,
                                            params, self._targets)
         return typed_embedding(call, await self._embed(call, requests, input))

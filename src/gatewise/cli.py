@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from gatewise.proxy.app import create_app
     from gatewise.proxy.config import ConfigError, config_for_models, load_config
-    from gatewise.proxy.server import ServeOptions, serve, startup_report
+    from gatewise.proxy.server import ServeOptions, serve, startup_report, telemetry_lines
 
     try:
         config = load_config(args.config) if args.config else config_for_models(args.model)
@@ -115,6 +115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     for line in startup_report(app.state):
         _say(line)
+    metrics_sock = None
+    if config.metrics_port is not None and config.telemetry.prometheus:
+        try:
+            metrics_sock = open_listener(args.host, config.metrics_port, args.workers)
+        except OSError as exc:
+            sock.close()
+            _say(f"gatewise: cannot listen on {_address(args.host, config.metrics_port)} "
+                 f"(general_settings.metrics_port): {_reason(exc)}")
+            return EXIT_CANNOT_LISTEN
+    # Several workers' metrics are summed through files in one directory, named to them
+    # before they start (prometheus_client reads it when first imported).
+    metrics_dir = None
+    if config.telemetry.prometheus:
+        from gatewise.telemetry.prometheus.exposition import multiprocess, prepare_directory
+
+        if args.workers > 1 or multiprocess():
+            metrics_dir = prepare_directory()
     options = ServeOptions(host=args.host, port=args.port, workers=args.workers,
                            log_level=args.log_level, access_log=args.access_log,
                            config_path=args.config, models=tuple(args.model or ()),
@@ -127,8 +144,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"gatewise {__version__} listening on http://{args.host}:{port} "
              f"(OpenAI base URL: http://{shown}:{port}/v1)")
         _say(f"serving models: {app.state.names}")
+        for line in telemetry_lines(config, port, metrics_sock):
+            _say(line)
 
-    return 0 if serve(app, options, sock, announce) else EXIT_SERVER_FAILED
+    try:
+        return 0 if serve(app, options, sock, announce, metrics_sock) else EXIT_SERVER_FAILED
+    finally:
+        if metrics_dir is not None:
+            from gatewise.telemetry.prometheus.exposition import remove_directory
+
+            remove_directory(metrics_dir)
 
 
 def _address(host: str, port: int) -> str:

@@ -115,7 +115,7 @@ def test_unknown_keys_are_warnings_naming_their_path() -> None:
     config = parse_config({
         "model_list": [{**entry(), "extra_entry_key": {}}],
         "general_settings": {"alerting": ["slack"], "zzz": 1},
-        "litellm_settings": {"drop_params": True, "success_callback": ["langfuse"]},
+        "litellm_settings": {"drop_params": True, "service_callbacks": ["datadog"]},
         "router_settings": {"enable_pre_call_checks": True},
         "include": ["other.yaml"],
         "extra": 1,
@@ -123,7 +123,7 @@ def test_unknown_keys_are_warnings_naming_their_path() -> None:
     assert config.warnings == (
         "config.yaml: include: a LiteLLM setting gatewise does not implement: ignored",
         "config.yaml: extra: unknown key, ignored",
-        "config.yaml: litellm_settings.success_callback: a LiteLLM setting gatewise does not "
+        "config.yaml: litellm_settings.service_callbacks: a LiteLLM setting gatewise does not "
         "implement: ignored",
         "config.yaml: general_settings.alerting: a LiteLLM setting gatewise does not "
         "implement: ignored",

@@ -22,7 +22,15 @@ from gatewise._exceptions import APIConnectionError, APIError
 from gatewise._http._common import ErrorFor, error_from, with_context
 from gatewise._http._decode import decode_answer
 from gatewise._http._errors import mapped as _mapped
-from gatewise._http._models import RawResponse, Request, SslVerify, Timeout, replayable
+from gatewise._http._models import (
+    RawResponse,
+    Request,
+    SslVerify,
+    Timeout,
+    all_headers,
+    replayable,
+)
+from gatewise._http._propagate import CONTEXT_HEADERS
 from gatewise._http._retry import RetryPolicy
 from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
@@ -195,7 +203,8 @@ class AiohttpTransport:
         session = self._client_session()
         try:
             async with session.request(
-                request.method, request.url, data=request.content, headers=request.headers,
+                request.method, request.url, data=request.content,
+                headers=all_headers(request),
                 timeout=self._timeout(timeout), allow_redirects=False,
                 ssl=self._ssl(request.ssl_verify),
             ) as response:
@@ -208,7 +217,8 @@ class AiohttpTransport:
         session = self._client_session()
         try:
             response = await session.request(
-                request.method, request.url, data=request.content, headers=request.headers,
+                request.method, request.url, data=request.content,
+                headers=all_headers(request),
                 timeout=self._timeout(timeout), allow_redirects=False,
                 ssl=self._ssl(request.ssl_verify),
             )
@@ -235,6 +245,9 @@ async def send(
 ) -> dict[str, Any]:
     """POST and decode the JSON answer (``decode``: a success's body -> the answer),
     retrying what the policy says may be retried."""
+    context = CONTEXT_HEADERS.get()
+    if context:
+        request = request._replace(context_headers=context)
     attempt = 0
     while True:
         try:
@@ -257,6 +270,9 @@ async def open_stream(
     error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
 ) -> AsyncRawStream:
     """Open a streaming response whose status is a success, retrying like :func:`send`."""
+    context = CONTEXT_HEADERS.get()
+    if context:
+        request = request._replace(context_headers=context)
     attempt = 0
     while True:
         try:

@@ -27,6 +27,8 @@ class Request(NamedTuple):
     ``ssl_verify`` is how an ``https`` upstream's certificate is checked: True against the
     system's CA store, False not at all, or a path to a CA bundle (a file, or a directory
     of hashed certificates); the hostname is checked whenever the certificate is.
+    ``context_headers`` are sent after ``headers``, for this request alone (a trace's
+    ``traceparent``: see ``_propagate``): a transport never caches them.
     """
 
     method: str
@@ -34,9 +36,16 @@ class Request(NamedTuple):
     headers: Mapping[str, str]
     content: Body = None
     ssl_verify: SslVerify = True
+    context_headers: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:  # headers hold the API key: never show them
         return f"Request(method={self.method!r}, url={self.url!r})"
+
+
+def all_headers(request: Request) -> Mapping[str, str]:
+    """The headers to send: ``headers``, plus ``context_headers`` when there are any."""
+    extra = request.context_headers
+    return {**request.headers, **dict(extra)} if extra else request.headers
 
 
 def replayable(request: Request) -> bool:

@@ -11,7 +11,15 @@ import httpx
 from gatewise._exceptions import APIConnectionError, APIError, APITimeoutError
 from gatewise._http._common import ErrorFor, error_from, with_context
 from gatewise._http._decode import decode_answer
-from gatewise._http._models import RawResponse, Request, SslVerify, Timeout, replayable
+from gatewise._http._models import (
+    RawResponse,
+    Request,
+    SslVerify,
+    Timeout,
+    all_headers,
+    replayable,
+)
+from gatewise._http._propagate import CONTEXT_HEADERS
 from gatewise._http._retry import RetryPolicy
 from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
@@ -124,7 +132,7 @@ class HttpxTransport:
         try:
             response = self._client_for(request).request(
                 request.method, request.url, content=_blocking(request),
-                headers=request.headers, timeout=self._timeout(timeout),
+                headers=all_headers(request), timeout=self._timeout(timeout),
             )
         except httpx.HTTPError as exc:
             raise _mapped(exc) from exc
@@ -134,7 +142,7 @@ class HttpxTransport:
         client = self._client_for(request)
         built = client.build_request(
             request.method, request.url, content=_blocking(request),
-            headers=request.headers, timeout=self._timeout(timeout),
+            headers=all_headers(request), timeout=self._timeout(timeout),
         )
         try:
             return _HttpxStream(client.send(built, stream=True))
@@ -162,6 +170,9 @@ def send(
 ) -> dict[str, Any]:
     """POST and decode the JSON answer (``decode``: a success's body -> the answer),
     retrying what the policy says may be retried."""
+    context = CONTEXT_HEADERS.get()
+    if context:
+        request = request._replace(context_headers=context)
     attempt = 0
     while True:
         try:
@@ -184,6 +195,9 @@ def open_stream(
     error_for: ErrorFor, provider: str, model: str, secrets: Secrets = NO_SECRETS,
 ) -> SyncRawStream:
     """Open a streaming response whose status is a success, retrying like :func:`send`."""
+    context = CONTEXT_HEADERS.get()
+    if context:
+        request = request._replace(context_headers=context)
     attempt = 0
     while True:
         try:

@@ -9,15 +9,14 @@ with a suggestion: ``proxy._readers``); any other unknown key is a warning.
 from __future__ import annotations
 
 TOP_LEVEL = frozenset({
-    "include", "callback_settings", "files_settings", "assistant_settings", "guardrails",
+    "include", "files_settings", "assistant_settings", "guardrails",
     "credential_list", "mcp_servers", "search_tools", "vector_store_registry",
     "finetune_settings", "prompts", "pass_through_endpoints",
 })
 
 LITELLM_SETTINGS = frozenset({
-    "success_callback", "failure_callback", "callbacks", "service_callbacks",
-    "turn_off_message_logging", "redact_user_api_key_info", "langfuse_default_tags",
-    "modify_params", "enable_preview_features", "set_verbose", "json_logs",
+    "service_callbacks", "redact_user_api_key_info", "langfuse_default_tags",
+    "modify_params", "enable_preview_features", "set_verbose",
     "default_fallbacks", "fallbacks", "content_policy_fallbacks", "context_window_fallbacks",
     "force_ipv4", "cache", "cache_params", "disable_end_user_cost_tracking",
     "disable_end_user_cost_tracking_prometheus_only", "key_generation_settings",

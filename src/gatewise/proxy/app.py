@@ -78,8 +78,8 @@ class ProxyApp:
                 scope[IDENTITY] = identity
                 route = MODEL_ROUTES.get(path)
                 if route is not None:
-                    exchange = scope[EXCHANGE] = Exchange(state, route, identity,
-                                                          state.new_call_id())
+                    exchange = scope[EXCHANGE] = Exchange(
+                        state, route, identity, state.new_call_id(), scope["headers"])
             await handler(state, scope, receive, send)
         except ProxyError as error:
             if exchange is not None:
@@ -146,14 +146,23 @@ def create_app(config: ProxyConfig, *, workers: int = 1) -> ProxyApp:
 
 def factory() -> ProxyApp:
     """For ``uvicorn gatewise.proxy.app:factory --factory``: the config comes from
-    ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated)."""
+    ``GATEWISE_PROXY_CONFIG`` (a path) or ``GATEWISE_PROXY_MODELS`` (comma-separated).
+    With ``general_settings.metrics_port``, the app behind its two sockets."""
     from gatewise.proxy.shared import workers_from_env
 
     path = os.environ.get(CONFIG_ENV)
     models = os.environ.get(MODELS_ENV)
     workers = workers_from_env()
     if path:
-        return create_app(load_config(path), workers=workers)
-    if models:
-        return create_app(config_for_models(models.split(",")), workers=workers)
-    raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use factory()")
+        app = create_app(load_config(path), workers=workers)
+    elif models:
+        app = create_app(config_for_models(models.split(",")), workers=workers)
+    else:
+        raise RuntimeError(f"set {CONFIG_ENV} to a config file (or {MODELS_ENV}) to use "
+                           "factory()")
+    port = app.state.config.metrics_port
+    if port is not None:
+        from gatewise.proxy.routes.metrics import MetricsPort
+
+        return MetricsPort(app, port)  # type: ignore[return-value]
+    return app

@@ -29,6 +29,13 @@ from gatewise.proxy._readers import Reader, found
 from gatewise.proxy._redis_settings import redis_settings, split_redis
 from gatewise.proxy._router_settings import router_settings
 from gatewise.proxy._secret import Secret
+from gatewise.proxy._telemetry_settings import (
+    SETTINGS_KEYS as TELEMETRY_KEYS,
+)
+from gatewise.proxy._telemetry_settings import (
+    TelemetrySettings,
+    telemetry_settings,
+)
 from gatewise.state.redis.settings import RedisSettings
 
 __all__ = [
@@ -60,7 +67,7 @@ UPSTREAM_TRANSPORTS = ("lean", "aiohttp")
 the default; see ``gatewise._http._h1``)."""
 
 _TOP_KEYS = frozenset({"model_list", "environment_variables", "settings", "litellm_settings",
-                       "general_settings", "router_settings"})
+                       "general_settings", "router_settings", "callback_settings"})
 _ENTRY_KEYS = frozenset({"model_name", "params", "litellm_params", "model_info"})
 _ROUTER_PARAMS = ("rpm", "tpm", "weight", "order")
 _UNSUPPORTED_PARAMS = ("max_parallel_requests",)
@@ -71,13 +78,14 @@ _PARAM_KEYS = frozenset({
     "request_timeout", "stream_timeout", "max_retries", "num_retries", "drop_params",
     "extra_headers", "mock_response", "ssl_verify", *_ROUTER_PARAMS, *_UNSUPPORTED_PARAMS,
     *_COST_PARAMS})
-_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout", "ssl_verify"})
+_SETTINGS_KEYS = frozenset({"drop_params", "num_retries", "request_timeout", "ssl_verify",
+                            *TELEMETRY_KEYS})
 _GENERAL_KEYS = frozenset({"master_key", "max_request_body_bytes", "max_request_size_mb",
                            "max_request_header_bytes", "client_timeout",
                            "request_body_timeout", "graceful_shutdown_timeout",
                            "database_url", "allow_requests_on_db_unavailable",
                            "disable_spend_logs", "max_audio_upload_bytes",
-                           "pass_through_endpoints", "upstream_transport",
+                           "pass_through_endpoints", "upstream_transport", "metrics_port",
                            *LEDGER_KEYS})
 _MODEL_EXAMPLE = '(e.g. "mistral/mistral-small-latest")'
 
@@ -164,6 +172,10 @@ class ProxyConfig:
     max_audio_upload_bytes: int = DEFAULT_MAX_AUDIO_UPLOAD_BYTES
     pass_through: tuple[PassThroughConfig, ...] = ()
     """``general_settings.pass_through_endpoints`` (see ``_passthrough_settings``)."""
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    """Metrics, traces, the request log (see ``_telemetry_settings``)."""
+    metrics_port: int | None = None
+    """``general_settings.metrics_port``: ``/metrics`` there, and only there."""
     redis: RedisSettings | None = None
     """``router_settings.redis_*`` (or ``REDIS_URL`` / ``REDIS_HOST``...): the shared state
     of every worker and instance; None: each process keeps its own."""
@@ -214,6 +226,9 @@ def parse_config(data: Any, source: str, environ: MutableMapping[str, str] = os.
     routing, shared = split_redis(top.get("router_settings"))
     router = router_settings(r, routing, {d.model_name for d in deployments})
     redis = redis_settings(r, shared, environ)
+    if general.get("metrics_port") is not None and not settings["telemetry"].prometheus:
+        r.warn("general_settings.metrics_port", 'no metrics to serve: add "prometheus" to '
+                                                "litellm_settings.callbacks")
     if r.problems:
         raise ConfigError(r.problems)
     return ProxyConfig(
@@ -254,6 +269,7 @@ def _settings(r: Reader, top: dict[str, Any]) -> dict[str, Any]:
         out["request_timeout"] = r.seconds(section["request_timeout"], f"{name}.request_timeout")
     if "ssl_verify" in section:
         out["ssl_verify"] = r.ssl_verify(section["ssl_verify"], f"{name}.ssl_verify")
+    out["telemetry"] = telemetry_settings(r, name, section, top)
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -304,6 +320,12 @@ def _general(r: Reader, section: Any, environ: MutableMapping[str, str],
     if values.get("pass_through_endpoints") is not None:
         out["pass_through"] = pass_through_endpoints(r, values["pass_through_endpoints"],
                                                      environ)
+    if values.get("metrics_port") is not None:
+        port = r.count(values["metrics_port"], "general_settings.metrics_port", low=1)
+        if port is not None and port > 65535:
+            r.error("general_settings.metrics_port", f"must be a port, 1-65535, got {port}")
+        else:
+            out["metrics_port"] = port
     transport = values.get("upstream_transport", UPSTREAM_TRANSPORTS[0])
     if transport not in UPSTREAM_TRANSPORTS:
         r.error("general_settings.upstream_transport",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gatewise.proxy.access.identity import Identity
@@ -34,8 +34,8 @@ logger = logging.getLogger("gatewise.proxy")
 class Exchange:
     __slots__ = ("call_id", "deployment", "record", "started", "state", "ticket", "upstream")
 
-    def __init__(self, state: AppState, route: str, identity: Identity, call_id: bytes
-                 ) -> None:
+    def __init__(self, state: AppState, route: str, identity: Identity, call_id: bytes,
+                 headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
         self.state = state
         self.call_id = call_id
         self.started = time.perf_counter()
@@ -47,6 +47,9 @@ class Exchange:
         if key is not None:
             record.key_id, record.key_alias = key.token, key.key_alias
             record.team_id, record.user_id = key.team_id, key.user_id
+        sinks = state.sinks
+        if sinks.openers:  # told of the start (in flight, the request's span: ``headers``)
+            sinks.start(record, headers)
 
     # -- what the handler says --------------------------------------------------------------
 
@@ -60,6 +63,8 @@ class Exchange:
         record.retries, record.fallbacks = result.retries, result.fallbacks
         record.upstream_latency = upstream
         record.mock = deployment.is_mock
+        if self.state.sinks.details:  # a sink wants what the answer says (traces)
+            describe_answer(record, result.response)
 
     def used(self, usage: Any, *, estimated: bool = False, cost: float | None = None
              ) -> None:
@@ -129,6 +134,24 @@ class Exchange:
         if record.upstream_latency is not None:
             record.overhead = max(0.0, record.latency - self.upstream)
         self.state.sinks.emit(record)
+
+
+def describe_answer(record: RequestRecord, response: Any) -> None:
+    """The answer's own model and finish reasons (and its messages, when the record keeps
+    content): for a JSON answer; a relayed stream's bytes are not decoded for them."""
+    if type(response) is not dict:
+        return
+    model = response.get("model")
+    if type(model) is str:
+        record.response_model = model
+    choices = response.get("choices")
+    if type(choices) is list:
+        record.finish_reasons = tuple(
+            c["finish_reason"] for c in choices
+            if type(c) is dict and type(c.get("finish_reason")) is str)
+        if record.prompt is not None:  # message logging is on
+            record.completion = [c.get("message", c.get("text")) for c in choices
+                                 if type(c) is dict]
 
 
 def exchange_of(scope: MutableMapping[str, Any]) -> Exchange:

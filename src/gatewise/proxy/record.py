@@ -1,61 +1,25 @@
 """The one record of a request, built in one place and handed to every sink.
 
-When a model request ends -- answered, failed, refused or abandoned by its client -- the
-app finishes its :class:`RequestRecord` and gives it to each configured sink: the spend
-ledger, metrics, traces, the request log.  A sink's ``emit`` must be quick and must never
-block (a bounded queue and a background writer for anything that does I/O); one that
-raises is logged and counted, and never breaks the request or the other sinks.
+When a model request starts, the sinks that want to know (:class:`Opener`: requests in
+flight, the request's span) are told, with its headers.  When it ends -- answered, failed,
+refused or abandoned by its client -- the app finishes its :class:`RequestRecord` and
+gives it to each configured sink: the spend ledger, metrics, traces, the request log.  A
+sink's ``emit`` must be quick and must never block (a bounded queue and a background
+writer for anything that does I/O); one that raises is logged and counted, and never
+breaks the request or the other sinks.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, cast
 
-__all__ = ["RequestRecord", "Sink", "Sinks"]
+from gatewise.record import RequestRecord
+
+__all__ = ["Opener", "RequestRecord", "Sink", "Sinks"]
 
 logger = logging.getLogger("gatewise.proxy")
-
-
-@dataclass(slots=True, eq=False)
-class RequestRecord:
-    """What one request was and what became of it.  Times: ``start`` is the wall clock
-    (epoch seconds) at arrival; durations are seconds."""
-
-    call_id: str
-    route: str  # chat / embeddings / completions / ...
-    start: float
-    key_id: str | None = None  # the virtual key's token (digest); None for master/open
-    key_alias: str | None = None
-    team_id: str | None = None
-    user_id: str | None = None
-    end_user: str | None = None
-    model_group: str | None = None  # only a name the proxy serves (bounded: metric labels)
-    deployment_id: str | None = None
-    model: str | None = None  # the upstream model
-    stream: bool = False
-    status: int = 0
-    error_type: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost: float = 0.0
-    usage_estimated: bool = False  # an abandoned or broken stream: counted so far, or guessed
-    latency: float = 0.0
-    upstream_latency: float | None = None  # waiting for the router's answer (a stream: its
-    # first chunk)
-    overhead: float | None = None  # the proxy's own time: latency minus upstream time
-    ttft: float | None = None
-    retries: int = 0
-    fallbacks: int = 0
-    mock: bool = False
-    cached: bool = False
-    abandoned: bool = False  # the client left before the end
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 class Sink(Protocol):
@@ -66,17 +30,43 @@ class Sink(Protocol):
         """Flush what is pending (graceful shutdown)."""
 
 
-class Sinks:
-    """The configured sinks, fanned out to."""
+class Opener(Sink, Protocol):
+    """A sink told of each request as it starts, with its headers (e.g. a trace's
+    ``traceparent``); quick, and never raises for the request's sake."""
 
-    __slots__ = ("errors", "sinks")
+    def start(self, record: RequestRecord, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        """The request has begun (``record`` holds its call id, route, start, caller)."""
+
+
+class Sinks:
+    """The configured sinks, fanned out to.  ``openers``: those told of each start too;
+    ``details``: whether one wants what the answer says (its model, finish reasons), which
+    the exchange then reads from it."""
+
+    __slots__ = ("details", "errors", "openers", "sinks")
 
     def __init__(self, sinks: list[Sink] | None = None) -> None:
-        self.sinks: list[Sink] = list(sinks or ())
+        self.sinks: list[Sink] = []
+        self.openers: list[Opener] = []
+        self.details = False
         self.errors = 0
+        for sink in sinks or ():
+            self.add(sink)
 
     def add(self, sink: Sink) -> None:
         self.sinks.append(sink)
+        if callable(getattr(sink, "start", None)):
+            self.openers.append(cast(Opener, sink))
+        self.details = self.details or bool(getattr(sink, "wants_details", False))
+
+    def start(self, record: RequestRecord, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        for opener in self.openers:
+            try:
+                opener.start(record, headers)
+            except Exception:
+                self.errors += 1
+                logger.exception("call %s: the %s sink failed on its start", record.call_id,
+                                 type(opener).__name__)
 
     def emit(self, record: RequestRecord) -> None:
         for sink in self.sinks:

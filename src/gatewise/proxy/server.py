@@ -21,6 +21,7 @@ from gatewise.proxy.config import (
     DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_GRACEFUL_SHUTDOWN,
     DEFAULT_MAX_HEADER_BYTES,
+    ProxyConfig,
 )
 from gatewise.proxy.listener import PerWorkerListener
 from gatewise.proxy.state import AppState
@@ -76,6 +77,25 @@ def startup_report(state: AppState) -> list[str]:
     return lines
 
 
+def telemetry_lines(config: ProxyConfig, port: int, metrics_sock: socket.socket | None
+                    ) -> list[str]:
+    """Where the metrics, traces and request log go (said once the server listens)."""
+    telemetry = config.telemetry
+    lines = []
+    if telemetry.prometheus:
+        where = metrics_sock.getsockname()[1] if metrics_sock is not None else port
+        auth = " (master key required)" if telemetry.require_auth_for_metrics else ""
+        lines.append(f"metrics: http://localhost:{where}/metrics{auth}")
+    if telemetry.otel:
+        endpoint = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                    or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318")
+        content = ", prompts and completions included" if telemetry.message_logging else ""
+        lines.append(f"traces: OTLP/HTTP to {endpoint}{content}")
+    if telemetry.json_logs:
+        lines.append("request log: one JSON line per request on stdout")
+    return lines
+
+
 def _uvicorn_config(app: ProxyApp | str, options: ServeOptions) -> uvicorn.Config:
     # loop="auto" is uvloop where it is installed (the proxy extra; not on Windows).
     # uvicorn's own info lines repeat ours: keep it one level quieter at "info".
@@ -102,9 +122,8 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             port = self.config.port
-            for server in self.servers:
-                for sock in server.sockets:
-                    port = sock.getsockname()[1]
+            if self.servers and self.servers[0].sockets:  # the API's (the first given)
+                port = self.servers[0].sockets[0].getsockname()[1]
             self._on_ready(port)
 
 
@@ -115,14 +134,22 @@ def _keep_exit_code_zero() -> None:
 
 
 def serve(app: ProxyApp, options: ServeOptions, sock: socket.socket,
-          announce: Callable[[int], None]) -> bool:
+          announce: Callable[[int], None], metrics_sock: socket.socket | None = None
+          ) -> bool:
     """Serve on ``sock`` (``listener.open_listener``'s) until SIGINT/SIGTERM;
     ``announce(port)`` once it listens.  False if the server could not start (uvicorn has
-    logged why)."""
+    logged why).  ``metrics_sock``: ``general_settings.metrics_port``'s, serving
+    ``/metrics`` alone."""
+    sockets = [sock] if metrics_sock is None else [sock, metrics_sock]
     if options.workers <= 1:
         _keep_exit_code_zero()
-        server = _Server(_uvicorn_config(app, options), announce)
-        server.run(sockets=[sock])
+        served: object = app
+        if metrics_sock is not None:
+            from gatewise.proxy.routes.metrics import MetricsPort
+
+            served = MetricsPort(app, metrics_sock.getsockname()[1])
+        server = _Server(_uvicorn_config(served, options), announce)  # type: ignore[arg-type]
+        server.run(sockets=sockets)
         return server.started
     from uvicorn.supervisors import Multiprocess
 
@@ -138,5 +165,5 @@ def serve(app: ProxyApp, options: ServeOptions, sock: socket.socket,
         config.backlog = PerWorkerListener.backlog
     announce(sock.getsockname()[1])
     sys.stderr.flush()
-    Multiprocess(config, sockets=[sock]).run()
+    Multiprocess(config, sockets=sockets).run()
     return True

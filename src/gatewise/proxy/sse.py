@@ -48,14 +48,15 @@ class _Watch:
     listener before the wait ends.
     """
 
-    __slots__ = ("_listener", "_loop", "_seen", "_task", "_timeout", "_timer", "bytes",
-                 "clean", "reason", "sending", "sent")
+    __slots__ = ("_listener", "_loop", "_seen", "_task", "_timeout", "_timer", "broken",
+                 "bytes", "clean", "reason", "sending", "sent")
 
     def __init__(self, receive: Receive, client_timeout: float) -> None:
         self.reason: str | None = None  # "gone" / "stalled" once it has cancelled the relay
         self.sent = 0
         self.bytes = 0  # relayed: what an estimate of an unfinished stream's usage goes by
         self.clean = False
+        self.broken: ProxyError | None = None  # what ended the stream, when it failed
         self.sending = False
         self._seen = -1
         self._timeout = client_timeout
@@ -105,10 +106,12 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
             watch.sent += 1
             watch.bytes += len(block)
     except APIError as exc:
-        last = error_event(upstream_error(exc, call_id, {}, deployment))
+        watch.broken = upstream_error(exc, call_id, {}, deployment)
+        last = error_event(watch.broken)
     except Exception:
         logger.exception("call %s: the stream relay failed", call_id.decode())
-        last = error_event(internal_error(call_id.decode()))
+        watch.broken = internal_error(call_id.decode())
+        last = error_event(watch.broken)
     else:
         last = DONE
         watch.clean = True
@@ -181,3 +184,5 @@ async def _close(stream: AsyncStream[bytes], exchange: Exchange, watch: _Watch |
             exchange.used(estimate, estimated=estimate is not None)
         if watch is not None and watch.reason is not None:
             exchange.abandoned()
+        elif watch is not None and watch.broken is not None:  # its last event says why
+            exchange.failed(watch.broken.status, watch.broken.type)

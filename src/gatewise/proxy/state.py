@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from gatewise.db.ledger import LedgerWriter
     from gatewise.router import Router
     from gatewise.state.redis import SharedState
+    from gatewise.telemetry.setup import Telemetry
 
 logger = logging.getLogger("gatewise.proxy")
 
@@ -163,6 +164,8 @@ class AppState:
         if self.shared is not None:  # identity changes, to and from the other processes
             self.access.listeners.append(self.shared.channel.publish)
             self.shared.channel.on_change(self.access.dropped)
+        self.telemetry: Telemetry | None = None  # metrics, traces, request log: see start()
+        self.message_logging = False  # whether records keep message content (traces)
         self.database_url = config.database()
         self.db: Database | None = None
         self.ledger: LedgerWriter | None = None  # its counters are the ledger's metrics
@@ -195,8 +198,13 @@ class AppState:
         return prices
 
     async def start(self) -> None:
-        """Open what lives outside the process (Redis, the database), in the serving loop.
-        Neither stops the proxy from starting: without Redis it runs on local state."""
+        """Open what lives outside the process (Redis, the database), and start the
+        telemetry, in the serving loop.  Neither Redis nor the database stops the proxy from
+        starting: without Redis it runs on local state."""
+        if self.config.telemetry.any:
+            from gatewise.telemetry.setup import install
+
+            self.telemetry = install(self)
         if self.shared is not None:
             await self.shared.start()
         url = self.database_url
@@ -327,6 +335,8 @@ class AppState:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.telemetry is not None:
+            await self.telemetry.aclose()
         await self.sinks.aclose()
         if self._router is not None:
             await self._router.aclose()

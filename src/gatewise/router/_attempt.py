@@ -13,11 +13,13 @@ ends the stream with an ``APITimeoutError``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from gatewise._exceptions import APIError, APITimeoutError
+from gatewise._http._propagate import CONTEXT_HEADERS
 from gatewise._streaming import AsyncStream, same
 from gatewise.router._deadline import PerLoop
 from gatewise.router.deployments import Deployment
@@ -25,10 +27,12 @@ from gatewise.router.store import StateStore
 from gatewise.router.wildcards import concrete_model
 
 if TYPE_CHECKING:
+    from gatewise.router.observe import AttemptObserver, Watch
     from gatewise.state.ticket import Ticket
 
 Send = Callable[..., Awaitable[Any]]
 OnFailure = Callable[[Deployment, APIError], Awaitable[None]]
+logger = logging.getLogger("gatewise.router")
 
 
 class CallSpec(NamedTuple):
@@ -124,6 +128,14 @@ class Caller:
         # By kind of call (stream or not), then deployment id: see _base.
         self._bases: tuple[dict[str, tuple[dict[str, Any], float | None]], ...] = ({}, {})
         self._deadlines = PerLoop()
+        self.observer: AttemptObserver | None = None
+        # The attempt the engine makes: the plain one, or the watched one (observe()).
+        self.call: Callable[[Deployment, Send, CallSpec], Awaitable[Any]] = self._call
+
+    def observe(self, observer: AttemptObserver | None) -> None:
+        """Tell ``observer`` of every attempt from now on (None: stop)."""
+        self.observer = observer
+        self.call = self._call if observer is None else self._watched
 
     def _base(self, deployment: Deployment, spec: CallSpec) -> tuple[dict[str, Any],
                                                                      float | None]:
@@ -159,7 +171,32 @@ class Caller:
         """The time a call on ``deployment`` may take (a stream: its first chunk's wait)."""
         return self._base(deployment, spec)[1]
 
-    async def call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
+    async def _watched(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
+        """:meth:`_call`, told to the observer (a stream's end is told by its relay)."""
+        observer = self.observer
+        try:
+            assert observer is not None
+            watch = observer.attempt_started(deployment, model_of(deployment, spec),
+                                             spec.stream)
+        except Exception:
+            logger.exception("the attempt observer failed; the attempt goes on unwatched")
+            return await self._call(deployment, send, spec)
+        token = CONTEXT_HEADERS.set(watch.headers) if watch.headers else None
+        try:
+            answer = await self._call(deployment, send, spec)
+        except BaseException as exc:
+            _ended(watch, exc, None)
+            raise
+        finally:
+            if token is not None:
+                CONTEXT_HEADERS.reset(token)
+        if isinstance(answer, _Relay):
+            answer.watch = watch
+        else:
+            _ended(watch, None, usage_of(answer))
+        return answer
+
+    async def _call(self, deployment: Deployment, send: Send, spec: CallSpec) -> Any:
         """Call ``deployment``, which the router has acquired (it is counted in flight)."""
         handed_over = False
         latency: float | None = None
@@ -232,6 +269,13 @@ class Caller:
                                   tokens=tokens, ticket=ticket)
 
 
+def _ended(watch: Watch, error: BaseException | None, usage: Any) -> None:
+    try:
+        watch.ended(error, usage)
+    except Exception:
+        logger.exception("the attempt observer failed at the end of an attempt")
+
+
 def settle_ticket(ticket: Ticket, deployment: Deployment, answer: Any) -> None:
     """Fill in what the settlement books: who served, the usage, its cost and tokens."""
     usage: Any = usage_of(answer) if answer is not None else None
@@ -269,6 +313,8 @@ class _Relay(AsyncStream[Any]):
         self._ttft = ttft
         self._used: int | None = None
         self._usage: Any = None
+        self.watch: Watch | None = None  # the attempt's observer (Caller._watched)
+        self._error: BaseException | None = None  # what broke the stream, if anything
         # Chunk objects carry usage; a relayed stream's bytes do not (it says at the end).
         self._chunks_say_usage = not isinstance(first, bytes)
 
@@ -288,10 +334,13 @@ class _Relay(AsyncStream[Any]):
                 await self.aclose()
                 raise
             except APIError as exc:
+                self._error = exc
                 await self._caller.on_failure(self._deployment, exc)
                 await self.aclose()
                 raise
-            except BaseException:
+            except BaseException as exc:
+                if isinstance(exc, Exception):
+                    self._error = exc
                 await self.aclose()
                 raise
         if self._chunks_say_usage:
@@ -314,6 +363,9 @@ class _Relay(AsyncStream[Any]):
                 self._used = total_tokens(self._upstream)
             await self._caller.stream_ended(self._deployment, self._spec, self._used,
                                             self._usage, self._ttft)
+            watch, self.watch = self.watch, None
+            if watch is not None:
+                _ended(watch, self._error, self._usage)
 
     def release_soon(self) -> None:
         """For a stream dropped without ``aclose()``: release it on the running loop."""

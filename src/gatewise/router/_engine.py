@@ -273,6 +273,9 @@ class Engine:
         seconds = self.cooldown_time if asked is None else min(asked, self.max_cooldown)
         if seconds > 0:
             await self.store.set_cooldown(deployment.id, now + seconds)
+            observer = self.caller.observer
+            if observer is not None:
+                observer.cooled_down(deployment, seconds)
 
     async def health(self, deployments: Sequence[Deployment]) -> list[DeploymentHealth]:
         now = self.clock()

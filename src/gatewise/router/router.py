@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from gatewise._exceptions import BadRequestError, NotFoundError
+from gatewise._observe import tracing
 from gatewise.router._attempt import CallSpec, Send, estimate_tokens
 from gatewise.router._engine import Engine
 from gatewise.router._options import (
@@ -30,6 +31,7 @@ from gatewise.router._options import (
     with_options,
 )
 from gatewise.router._sync import LoopThread, sync_stream
+from gatewise.router._watched import awatched, watched
 from gatewise.router.deployments import Deployment, build_deployments
 from gatewise.router.endpoints import EndpointRoutes
 from gatewise.router.fallbacks import FallbackConfig, parse_chains
@@ -46,6 +48,7 @@ from gatewise.router.wildcards import is_pattern, match, patterns
 if TYPE_CHECKING:
     from gatewise._async_client import AsyncClient
     from gatewise._streaming import AsyncStream, Stream
+    from gatewise.router.observe import AttemptObserver
     from gatewise.state.ticket import Ticket
     from gatewise.types import (
         EmbeddingResponse,
@@ -95,6 +98,10 @@ class Router(EndpointRoutes):
     ``store`` holds the live state (default :class:`MemoryStore`); ``clock`` (default
     ``time.monotonic``) and ``seed``/``rng`` make cooldowns, windows and choices
     reproducible in tests.  ``client`` is the :class:`AsyncClient` used for async calls.
+    ``callbacks`` are told of every chat and embedding call, with the deployment that
+    served it, its retries and fallbacks (:mod:`gatewise.callbacks`; the client's own
+    callbacks are not: the router calls it unwatched).  With an OpenTelemetry tracer
+    provider set, each call is a span and each attempt on a deployment a span under it.
     """
 
     def __init__(
@@ -122,8 +129,11 @@ class Router(EndpointRoutes):
         seed: int | None = None,
         rng: random.Random | None = None,
         client: AsyncClient | None = None,
+        callbacks: Iterable[Any] = (),
     ) -> None:
         self.deployments: tuple[Deployment, ...] = build_deployments(model_list)
+        self._callbacks = tuple(callbacks)  # gatewise.callbacks: told of every call
+        self._models = {d.id: d.model for d in self.deployments}
         # Prompt tokens are only estimated when some deployment has a tpm limit to keep.
         self._counts_tokens = any(d.tpm is not None for d in self.deployments)
         self._groups: dict[str, tuple[Deployment, ...]] = {}
@@ -249,13 +259,22 @@ class Router(EndpointRoutes):
         ``admission`` (every async method takes it): a ticket of limits and budget
         (``gatewise.state.ticket``) admitted with the deployment, in the same atomic store
         operation, and settled when the call ends; its refusal is raised as is."""
-        result = await self._route(self.client.completion, model, messages, params, admission)
-        return cast("ModelResponse | AsyncStream[ModelResponseChunk]", result.response)
+        send = self.client._completion
+        if self._callbacks or tracing():
+            response = await awatched(self, "chat", send, model, messages, params, admission)
+        else:
+            response = (await self._route(send, model, messages, params, admission)).response
+        return cast("ModelResponse | AsyncStream[ModelResponseChunk]", response)
 
     async def aembedding(self, model: str, input: str | list[str], *,
                          admission: Ticket | None = None, **params: Any) -> EmbeddingResponse:
-        result = await self._route(self.client.embedding, model, input, params, admission)
-        return cast("EmbeddingResponse", result.response)
+        send = self.client._embedding
+        if self._callbacks or tracing():
+            response = await awatched(self, "embeddings", send, model, input, params,
+                                      admission)
+        else:
+            response = (await self._route(send, model, input, params, admission)).response
+        return cast("EmbeddingResponse", response)
 
     # The three below return the routing coroutine itself (awaited by the caller): a frame
     # less for each of the call's resumptions to pass through (the proxy calls
@@ -284,6 +303,11 @@ class Router(EndpointRoutes):
         """For relaying: each vector stays the upstream's bytes
         (``AsyncClient.embedding_json``)."""
         return self._route(self.client.embedding_json, model, input, params)
+
+    def observe(self, observer: AttemptObserver | None) -> None:
+        """Tell ``observer`` of every attempt on a deployment and every cooldown from now on
+        (:mod:`gatewise.router.observe`: tracing and metrics); None stops it."""
+        self._engine.caller.observe(observer)
 
     async def ahealth(self) -> list[DeploymentHealth]:
         """Each deployment's state: healthy, cooling down (and for how long), at its limit."""
@@ -315,7 +339,10 @@ class Router(EndpointRoutes):
     def completion(self, model: str, messages: list[JSON], **params: Any
                    ) -> ModelResponse | Stream[ModelResponseChunk]:
         """The blocking twin of :meth:`acompletion`; ``stream=True`` gives a ``Stream``."""
-        send = self._sync_client.completion
+        send = self._sync_client._completion
+        if self._callbacks or tracing():
+            return cast("ModelResponse | Stream[ModelResponseChunk]",
+                        watched(self, "chat", send, model, messages, params))
         result = self._thread.run(self._route(send, model, messages, params))
         if params.get("stream"):
             return sync_stream(self._thread, result.response)
@@ -323,7 +350,10 @@ class Router(EndpointRoutes):
 
     def embedding(self, model: str, input: str | list[str], **params: Any
                   ) -> EmbeddingResponse:
-        send = self._sync_client.embedding
+        send = self._sync_client._embedding
+        if self._callbacks or tracing():
+            return cast("EmbeddingResponse", watched(self, "embeddings", send, model, input,
+                                                     params))
         result = self._thread.run(self._route(send, model, input, params))
         return cast("EmbeddingResponse", result.response)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from gatewise.state.counters import ScopeCounters
 
 if TYPE_CHECKING:
-    from gatewise.state.ticket import Ticket
+    from gatewise.state.ticket import Scope, Ticket
 
 WINDOW = 60.0
 """Seconds in a usage window (rpm / tpm) and in the failure-counting window."""
@@ -209,6 +209,12 @@ class MemoryStore:
             used = ticket.used_tokens
             self._scopes.settle(ticket, ticket.cost or 0.0,
                                 ticket.tokens if used is None else used, now)
+
+    async def scope_spend(self, scopes: Sequence[Scope], now: float) -> dict[str, float]:
+        """What each scope has spent this budget period (for metrics; not a protocol
+        method: a store without it has no budgets to show)."""
+        with self._lock:
+            return {scope.name: self._scopes.spend(scope, now) for scope in scopes}
 
     async def record_failure(self, deployment_id: str, now: float) -> int:
         with self._lock:

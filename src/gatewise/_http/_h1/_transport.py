@@ -45,11 +45,11 @@ from gatewise._http._h1._wire import (
     is_chunked,
     route_of,
 )
-from gatewise._http._models import RawResponse, Request, SslVerify, Timeout
+from gatewise._http._models import RawResponse, Request, SslVerify, Timeout, all_headers
 from gatewise._http._tls import client_context, why_untrusted
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable
+    from collections.abc import AsyncIterable, Mapping
 
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "DELETE"})
 _ROUTES = 1024  # URLs remembered (the proxy calls a few, again and again)
@@ -74,7 +74,7 @@ class LeanTransport:
         self._pools: dict[tuple[Origin, SslVerify], Pool] = {}
         self._routes: dict[tuple[str, SslVerify], tuple[Pool, Route]] = {}
         self._contexts: dict[SslVerify, ssl.SSLContext] = {}
-        self._heads: dict[tuple[object, ...], bytes] = {}
+        self._heads: dict[tuple[object, ...], tuple[bytes, frozenset[str]]] = {}
 
     # -- where a request goes -------------------------------------------------------------
 
@@ -176,22 +176,29 @@ class LeanTransport:
         """The bytes to write (head and body), and the body still to stream, if any.
 
         A head without its length is kept by what makes it (the proxy sends the same few
-        again and again): the same method, URL and headers give the same bytes."""
+        again and again): the same method, URL and headers give the same bytes.  A
+        request's ``context_headers`` (a trace's, different for each call) follow the kept
+        head; one with a streamed body, whose head is whole, is made for it alone."""
         content = request.content
         streamed = content is not None and not isinstance(content, bytes)
+        extra = request.context_headers
         key = (request.method, route.target, route.host_line, streamed,
                tuple(request.headers.items()))
-        head = self._heads.get(key)
-        if head is None:
-            try:
-                head = encode_head(request.method, route, request.headers,
-                                   None if streamed else CACHED_LENGTH)
-            except (ValueError, UnicodeError) as exc:
-                raise _unsent(APIConnectionError(f"could not send the request: {exc}")
-                              ) from None
+        kept = self._heads.get(key)
+        if kept is None:
+            head = _head(request.method, route, request.headers,
+                         None if streamed else CACHED_LENGTH)
+            kept = (head, frozenset(name.lower() for name in request.headers))
             if len(self._heads) >= _HEADS:
                 self._heads.clear()
-            self._heads[key] = head
+            self._heads[key] = kept
+        head = kept[0]
+        if extra:
+            if streamed or any(name.lower() in kept[1] for name, _ in extra):
+                head = _head(request.method, route, all_headers(request),  # replaces one
+                             None if streamed else CACHED_LENGTH)
+            else:
+                head += _lines(extra)
         if content is None:
             return head + (b"\r\n" if request.method in _NO_BODY_METHODS
                            else b"Content-Length: 0\r\n\r\n"), None
@@ -215,6 +222,23 @@ class LeanTransport:
         self._routes.clear()
 
 
+
+
+def _lines(headers: tuple[tuple[str, str], ...]) -> bytes:
+    """Header lines to add to a kept head (refused when one would break it)."""
+    text = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    if text.count("\n") != len(headers) or text.count("\r") != len(headers):
+        raise _unsent(APIConnectionError("could not send the request: a request header "
+                                         "holds a line break"))
+    return text.encode("latin-1")
+
+
+def _head(method: str, route: Route, headers: Mapping[str, str], length: int | None
+          ) -> bytes:
+    try:
+        return encode_head(method, route, headers, length)
+    except (ValueError, UnicodeError) as exc:
+        raise _unsent(APIConnectionError(f"could not send the request: {exc}")) from None
 
 
 async def _acquire(pool: Pool, timeout: Timeout, fresh: bool) -> Connection:

@@ -15,6 +15,7 @@ from gatewise.proxy.routes.completions import completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
 from gatewise.proxy.routes.management import MANAGEMENT_ROUTES
+from gatewise.proxy.routes.metrics import metrics
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
 from gatewise.proxy.routes.moderations import moderations
@@ -42,6 +43,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/health/liveliness": {"GET": liveliness},
     "/health/liveness": {"GET": liveliness},
     "/health/readiness": {"GET": readiness},
+    "/metrics": {"GET": metrics},
     "/openapi.json": {"GET": openapi_json},
     "/ocr": {"POST": ocr},
     "/audio/transcriptions": {"POST": transcriptions},
@@ -63,8 +65,10 @@ MODEL_ROUTES: dict[str, str] = {
     "/chat/moderations": "chat_moderations", "/classifications": "classifications",
     "/chat/classifications": "chat_classifications", "/ocr": "ocr",
     "/audio/transcriptions": "transcription"}
-# Open even when a master key is set (/health?probe=true checks the key itself).
-PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness"})
+# Open even when a master key is set (/health?probe=true and /metrics check the key
+# themselves when they need it).
+PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness",
+                    "/metrics"})
 PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     (MODELS_PREFIX, {"GET": retrieve_model}),
     (PASS_THROUGH_PREFIX, dict.fromkeys(PASS_THROUGH_METHODS, passthrough)),

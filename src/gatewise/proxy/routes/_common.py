@@ -117,10 +117,15 @@ async def admit(state: AppState, scope: Scope, exchange: Exchange, name: str, pa
     identity = identity_of(scope)
     access = state.access
     access.check_model(identity, name)
-    exchange.record.model_group = name
+    record = exchange.record
+    record.model_group = name
+    if state.sinks.details:  # for the request's span: its parameters (and messages)
+        record.request_params = body
+        if state.message_logging and type(payload) in (list, str):
+            record.prompt = payload
     user = body.get("user")
     if type(user) is str:
-        exchange.record.end_user = user[:256]
+        record.end_user = user[:256]
     if identity.key is None and type(user) is not str:
         return None  # the master key (or an open proxy): nothing to count
     ticket = await access.ticket(identity, name, exchange.record.call_id, payload, body)

@@ -63,6 +63,9 @@ class Link:
         """Processes sharing the store at the last heartbeat (before any: the workers this
         one was started with): each one's share of a limit while Redis is away."""
         self.latency: float | None = None
+        """The last heartbeat's round trip, seconds."""
+        self.errors = 0
+        """Round trips and connection attempts that failed (for metrics)."""
         self.error: str | None = None
         self.down_since: float | None = None
         self.refused = False
@@ -101,6 +104,7 @@ class Link:
         in the background."""
         if pipe is not self.pipe:
             return
+        self.errors += 1
         self.pipe = None
         self.down_since = time.time()
         self.error = describe(exc, self.settings)
@@ -145,6 +149,7 @@ class Link:
         return True
 
     def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
         reason = describe(exc, self.settings)
         self.refused = isinstance(exc, AuthError)
         if self.down_since is None:

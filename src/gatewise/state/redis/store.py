@@ -78,6 +78,12 @@ class RedisStore(Records):
     def fallback_active(self) -> bool:
         return self.link.pipe is None
 
+    def telemetry(self) -> dict[str, Any]:
+        """For the metrics: the last heartbeat's round trip (seconds), the failed round
+        trips and connection attempts so far, whether Redis is reachable now."""
+        link = self.link
+        return {"latency": link.latency, "errors": link.errors, "up": link.connected}
+
     async def _resumed(self, pipe: Pipe) -> None:
         """Redis answers again, under a new incarnation: pay the spend booked meanwhile."""
         self._held = {}

@@ -1,0 +1,167 @@
+"""The attributes of a call's span, after OpenTelemetry's GenAI semantic conventions
+(``gen_ai.*``), plus gatewise's own (``gatewise.*``).
+
+Never a secret (no key, not even its digest) and no message content unless message logging
+is on (then ``gen_ai.input.messages`` / ``gen_ai.output.messages``, JSON text, as the
+conventions' opt-in attributes).  Pure functions: a record and its parameters in, a dict
+out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gatewise.record import RequestRecord
+
+__all__ = ["OPERATIONS", "attempt_attributes", "operation_of", "provider_of",
+           "record_attributes", "request_attributes"]
+
+OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "completions": "text_completion",
+              "fim": "text_completion"}
+"""Route -> ``gen_ai.operation.name`` (another route keeps its own name)."""
+_PROVIDERS = {"mistral": "mistral_ai"}
+"""gatewise's provider names -> the conventions' ``gen_ai.provider.name``."""
+_NUMBERS = {"temperature": "gen_ai.request.temperature", "top_p": "gen_ai.request.top_p",
+            "frequency_penalty": "gen_ai.request.frequency_penalty",
+            "presence_penalty": "gen_ai.request.presence_penalty",
+            "seed": "gen_ai.request.seed", "n": "gen_ai.request.choice.count",
+            "max_tokens": "gen_ai.request.max_tokens",
+            "max_completion_tokens": "gen_ai.request.max_tokens",
+            "dimensions": "gen_ai.embeddings.dimension.count"}
+
+
+def operation_of(route: str) -> str:
+    return OPERATIONS.get(route, route)
+
+
+def provider_of(model: str | None) -> str | None:
+    """``mistral/mistral-small-latest`` -> ``mistral_ai``."""
+    if not model:
+        return None
+    name, slash, _ = model.partition("/")
+    return _PROVIDERS.get(name, name) if slash else None
+
+
+def request_attributes(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request parameters the conventions name (``gen_ai.request.*``)."""
+    out: dict[str, Any] = {}
+    if not params:
+        return out
+    for name, value in params.items():
+        attribute = _NUMBERS.get(name)
+        if attribute is not None:
+            if type(value) in (int, float):
+                out[attribute] = value
+        elif name == "stop":
+            if isinstance(value, str):
+                out["gen_ai.request.stop_sequences"] = [value]
+            elif isinstance(value, list) and all(isinstance(s, str) for s in value):
+                out["gen_ai.request.stop_sequences"] = value
+        elif name == "encoding_format" and isinstance(value, str):
+            out["gen_ai.request.encoding_formats"] = [value]
+        elif name == "stream" and value is True:
+            out["gen_ai.request.stream"] = True
+    return out
+
+
+def record_attributes(record: RequestRecord) -> dict[str, Any]:
+    """A finished call's attributes: what it asked for, who served, what it used."""
+    out: dict[str, Any] = {"gen_ai.operation.name": operation_of(record.route),
+                           "gatewise.call_id": record.call_id, "gatewise.route": record.route}
+    if record.model_group is not None:
+        out["gen_ai.request.model"] = record.model_group
+    provider = provider_of(record.model)
+    if provider is not None:
+        out["gen_ai.provider.name"] = provider
+    response_model = record.response_model or (
+        record.model.partition("/")[2] if record.model else None)
+    if response_model:
+        out["gen_ai.response.model"] = response_model
+    if record.status:
+        out["http.response.status_code"] = record.status
+    if record.deployment_id is not None:
+        out["gatewise.deployment"] = record.deployment_id
+    if record.prompt_tokens or record.completion_tokens:
+        out["gen_ai.usage.input_tokens"] = record.prompt_tokens
+        out["gen_ai.usage.output_tokens"] = record.completion_tokens
+        if record.reasoning_tokens:
+            out["gatewise.usage.reasoning_tokens"] = record.reasoning_tokens
+        if record.usage_estimated:
+            out["gatewise.usage.estimated"] = True
+    if record.finish_reasons:
+        out["gen_ai.response.finish_reasons"] = list(record.finish_reasons)
+    if record.cost:
+        out["gatewise.cost_usd"] = record.cost
+    if record.retries:
+        out["gatewise.retries"] = record.retries
+    if record.fallbacks:
+        out["gatewise.fallbacks"] = record.fallbacks
+    if record.ttft is not None:
+        out["gatewise.time_to_first_token_s"] = record.ttft
+    if record.overhead is not None:
+        out["gatewise.overhead_s"] = record.overhead
+    if record.stream:
+        out["gen_ai.request.stream"] = True
+    if record.abandoned:
+        out["gatewise.abandoned"] = True
+    if record.mock:
+        out["gatewise.mock"] = True
+    if record.key_alias:
+        out["gatewise.key_alias"] = record.key_alias
+    if record.team_id:
+        out["gatewise.team_id"] = record.team_id
+    if record.error_type is not None:
+        out["error.type"] = record.error_type
+    out.update(request_attributes(record.request_params))
+    if record.prompt is not None:
+        out["gen_ai.input.messages"] = _json(record.prompt)
+    if record.completion is not None:
+        out["gen_ai.output.messages"] = _json(record.completion)
+    return out
+
+
+def attempt_attributes(operation: str, model: str, deployment_id: str | None,
+                       api_base: str | None) -> dict[str, Any]:
+    """An upstream call's attributes at its start (``model``: ``provider/id``)."""
+    out: dict[str, Any] = {"gen_ai.operation.name": operation,
+                           "gen_ai.request.model": model.partition("/")[2] or model}
+    provider = provider_of(model)
+    if provider is not None:
+        out["gen_ai.provider.name"] = provider
+    if deployment_id is not None:
+        out["gatewise.deployment"] = deployment_id
+    if api_base:
+        host = api_base.partition("://")[2].partition("/")[0]
+        address, _, port = host.rpartition(":")
+        if port.isdigit() and address:
+            out["server.address"], out["server.port"] = address, int(port)
+        elif host:
+            out["server.address"] = host
+    return out
+
+
+def usage_attributes(usage: Any) -> dict[str, Any]:
+    """``gen_ai.usage.*`` from a usage (OpenAI's shape, a dict or a model)."""
+    if usage is None:
+        return {}
+    if isinstance(usage, dict):
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    else:
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+    out: dict[str, Any] = {}
+    if type(prompt) is int:
+        out["gen_ai.usage.input_tokens"] = prompt
+    if type(completion) is int:
+        out["gen_ai.usage.output_tokens"] = completion
+    return out
+
+
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return str(value)
