@@ -44,7 +44,10 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert ceiling["chat"]["16"]["requests"] > 0 and ceiling["chat"]["16"]["errors"] == 0
     assert ceiling["stream"]["16"]["events_per_stream"] > 0
     assert ceiling["embeddings"]["16"]["requests"] > 0
+    keyed = results["chat"]["proxy-keys"]["16"]  # a virtual key made at start, the ledger on
+    assert keyed["requests"] > 0 and keyed["errors"] == 0
     assert "import_gatewise_ms" in results["sdk"]
-    assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_p50_c1",
-                                                     "stream_events", "cold_start"}
+    assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_rps_c16_keys",
+                                                     "chat_p50_c1", "paced_events",
+                                                     "cold_start"}
     assert out.with_suffix(".md").exists()
