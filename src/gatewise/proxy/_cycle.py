@@ -106,6 +106,21 @@ class Cycle:
             (b"connection", b"close")]})
         await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
 
+    def ready_body(self) -> bytes | None:
+        """The whole request body if it has all arrived and ``receive()`` has handed none
+        of it out, else None (``_asgi.READY_BODY``)."""
+        if self.more_body or self.delivered or self.disconnected or self.complete:
+            return None
+        parts = self.body
+        self.body = []
+        self.buffered = 0
+        self.delivered = True
+        self.continue_ = False  # the client sent its body without waiting for a go
+        if len(parts) > 1:
+            self.conn.resume_reading()
+            return b"".join(parts)
+        return parts[0] if parts else b""
+
     # -- ASGI -------------------------------------------------------------------------------
 
     async def receive(self) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
+from gatewise.proxy._asgi import READY_BODY
 from gatewise.proxy._cycle import Cycle
 from gatewise.proxy.errors import ProxyError
 
@@ -280,7 +281,7 @@ class HttpProtocol(asyncio.Protocol):
         if "%" in path:
             path = urllib.parse.unquote(path)
         root = self.root_path
-        scope = {"type": "http", "asgi": _ASGI, "http_version": version,
+        scope: dict[str, Any] = {"type": "http", "asgi": _ASGI, "http_version": version,
                  "server": self.local, "client": self.client, "scheme": self.scheme,
                  "method": parser.get_method().decode("ascii"), "root_path": root,
                  "path": root + path if root else path,
@@ -290,6 +291,7 @@ class HttpProtocol(asyncio.Protocol):
             scope["state"] = self.app_state.copy()
         cycle = Cycle(self, scope, version != "1.0" and parser.should_keep_alive(),
                       self._expect_continue)
+        scope[READY_BODY] = cycle.ready_body
         current = self.cycle
         self.cycle = cycle
         if current is None or current.complete:

@@ -15,7 +15,17 @@ import orjson
 from gatewise._exceptions import APIError, AuthenticationError
 from gatewise._rawjson import encode_chunks
 from gatewise.catalogue import ModelInfo
-from gatewise.proxy._asgi import JSON_TYPE, Headers, Receive, Scope, Send, read_body, respond
+from gatewise.proxy._asgi import (
+    JSON_TYPE,
+    READY_BODY,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    too_large,
+)
 from gatewise.proxy._memory import BigAnswers
 from gatewise.proxy.access.identity import identity_of
 from gatewise.proxy.deployments import Deployment
@@ -38,6 +48,22 @@ logger = logging.getLogger("gatewise.proxy")
 async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> dict[str, Any]:
     raw = await read_body(scope, receive, state.max_body, state.deadlines,
                           state.client_timeout, state.config.request_body_timeout)
+    return _json_object(raw)
+
+
+def arrived_json_object(state: AppState, scope: Scope) -> dict[str, Any] | None:
+    """:func:`read_json_object` without a wait, for a body the server has all in already
+    (``_asgi.READY_BODY``: the usual small one); None when it is still to be read."""
+    ready = scope.get(READY_BODY)
+    raw: bytes | None = ready() if ready is not None else None
+    if raw is None:
+        return None
+    if len(raw) > state.max_body:
+        raise too_large(state.max_body)
+    return _json_object(raw)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
