@@ -40,6 +40,7 @@ _VALUE_BAD = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DISCONNECT = {"type": "http.disconnect"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 
 class Cycle:
@@ -212,15 +213,15 @@ class Cycle:
             lower = names.get(name)
             if lower is None:
                 lower = server.checked_name(name)
-            if lower == b"content-length":
-                if self.left is None and not self.chunked:
-                    self.left = int(value.decode())
-            elif lower == b"transfer-encoding":
-                if value.lower() == b"chunked":
-                    self.left, self.chunked = None, True
-            elif lower == b"connection" and b"close" in [
-                    token.lower().strip() for token in value.split(b",")]:
-                self.keep_alive, close = False, True
+            if lower in _FRAMING:  # (one lookup for most headers, which are none of these)
+                if lower == b"content-length":
+                    if self.left is None and not self.chunked:
+                        self.left = int(value.decode())
+                elif lower == b"transfer-encoding":
+                    if value.lower() == b"chunked":
+                        self.left, self.chunked = None, True
+                elif b"close" in [token.lower().strip() for token in value.split(b",")]:
+                    self.keep_alive, close = False, True
             parts += (lower, b": ", value, b"\r\n")
             lines += 1
         if not self.keep_alive and not close:
