@@ -7,16 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-COLOURS = {"proxy": "#1f77b4", "proxy-aiohttp": "#aec7e8", "reference": "#7f7f7f",
-           "ceiling": "#2ca02c", "litellm": "#d62728"}
-LABELS = {"proxy": "gatewise proxy", "proxy-aiohttp": "gatewise proxy on aiohttp",
+COLOURS = {"proxy": "#1f77b4", "proxy-keys": "#9467bd", "proxy-keys-pg": "#c5b0d5",
+           "proxy-aiohttp": "#aec7e8", "reference": "#7f7f7f", "ceiling": "#2ca02c",
+           "litellm": "#d62728"}
+LABELS = {"proxy": "gatewise proxy (master key)",
+          "proxy-keys": "gatewise proxy (virtual key + ledger)",
+          "proxy-keys-pg": "gatewise proxy (virtual key + ledger, PostgreSQL)",
+          "proxy-aiohttp": "gatewise proxy on aiohttp",
           "reference": "reference forwarder", "ceiling": "raw-asyncio ceiling",
           "litellm": "LiteLLM proxy"}
 
 
 def _series(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     series = {name: results["chat"][name]
-              for name in ("proxy", "proxy-aiohttp", "reference", "ceiling")
+              for name in ("proxy", "proxy-keys", "proxy-keys-pg", "proxy-aiohttp",
+                           "reference", "ceiling")
               if name in results.get("chat", {})}
     litellm = results.get("litellm", {}).get("chat", {}).get("litellm")
     if litellm:

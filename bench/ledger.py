@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,14 @@ TARGET = 5000
 
 
 @contextlib.contextmanager
-def durable_postgres() -> Iterator[str]:
-    """A throwaway cluster with PostgreSQL's default durability; yields its URL."""
+def durable_postgres(cpu: int | None = None, started: Callable[[int], None] | None = None
+                     ) -> Iterator[str]:
+    """A throwaway cluster with PostgreSQL's default durability; yields its URL.  ``cpu``:
+    the core its processes are pinned to; ``started`` is told the server's pid."""
     from tests._net import free_port
     from tests._services import _as_postgres_user, _postgres_bin, _wait_for_port
+
+    from bench.procs import pinned
 
     bindir, prefix = _postgres_bin(), _as_postgres_user()
     folder = Path(tempfile.mkdtemp(prefix="gatewise-bench-pg-"))
@@ -59,12 +63,14 @@ def durable_postgres() -> Iterator[str]:
                    capture_output=True, timeout=120)
     port = free_port()
     log = open(folder / "server.log", "ab")  # noqa: SIM115 - the server owns it
-    process = subprocess.Popen(
-        [*prefix, str(bindir / "postgres"), "-D", str(folder / "data"), "-p", str(port),
-         "-k", str(folder), "-c", "listen_addresses=127.0.0.1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    command = [*prefix, str(bindir / "postgres"), "-D", str(folder / "data"), "-p", str(port),
+               "-k", str(folder), "-c", "listen_addresses=127.0.0.1"]
+    process = subprocess.Popen(command if cpu is None else pinned(command, cpu),
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_port(port, process, "postgres")
+        if started is not None:
+            started(process.pid)
         psql = [*prefix, str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U",
                 "postgres", "-c", "CREATE DATABASE bench"]
         deadline = time.monotonic() + 30

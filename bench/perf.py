@@ -23,13 +23,14 @@ the repeats is kept, all of them are in the JSON):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ from bench.procs import (
     SERVER_CPU,
     Foreign,
     Service,
+    cpu_seconds,
     cpus,
+    descendants,
     free_port,
     pin_pid,
     pinned,
@@ -50,10 +53,12 @@ from bench.procs import (
 from bench.tools import Tools
 
 CONCURRENCY = (1, 16, 64)
-SERVERS = ("proxy", "reference", "ceiling")
-"""Measured side by side by default: the proxy (lean transport), the reference forwarder
-and the raw-asyncio ceiling; ``proxy-aiohttp`` (the proxy on aiohttp) on request."""
-ALL_SERVERS = (*SERVERS, "proxy-aiohttp")
+SERVERS = ("proxy", "proxy-keys", "reference", "ceiling")
+"""Measured side by side by default: the proxy with the master key only and with a virtual
+key and the spend ledger (``servers.PROXIES``), the reference forwarder and the
+raw-asyncio ceiling; on request the same on PostgreSQL (``proxy-keys-pg``: a throwaway
+cluster on the load core) and the proxy on aiohttp (``proxy-aiohttp``)."""
+ALL_SERVERS = (*SERVERS, "proxy-keys-pg", "proxy-aiohttp")
 SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers",
              "shared_state", "observability", "sdk")
 QUIET_LIMIT = 10.0  # % of a core used by others during a run before it is repeated
@@ -94,6 +99,8 @@ class Bench:
         self.upstream: Service | None = None
         self.helpers: list[Any] = []  # more of the benchmark's own processes (Redis)
         self.disturbed = 0  # runs repeated because the machine was busy
+        self.postgres_url: str | None = None  # for proxy-keys-pg
+        self.helper_pids: list[int] = []  # other processes of the run (PostgreSQL): not foreign
 
     # ------------------------------------------------------------------ helpers
 
@@ -110,11 +117,9 @@ class Bench:
             self.upstream = servers.python_upstream(self.workdir, port, LOAD_CPU).start()
 
     def server(self, name: str, **kwargs: Any) -> Service:
-        if name == "proxy":
-            return servers.proxy(self.workdir, self.upstream_url, **kwargs)
-        if name == "proxy-aiohttp":
-            return servers.proxy(self.workdir, self.upstream_url, transport="aiohttp",
-                                 **kwargs)
+        if name in servers.PROXIES:
+            return servers.proxy(self.workdir, self.upstream_url, name=name,
+                                 database_url=self.postgres_url, **kwargs)
         if name == "ceiling":
             return servers.ceiling(self.workdir, self.upstream_url, **kwargs)
         return servers.reference(self.workdir, self.upstream_url, **kwargs)
@@ -133,10 +138,13 @@ class Bench:
         the figures.  The run keeps its ``foreign_cpu_pct``."""
         assert self.upstream is not None
         upstream = self.upstream
+        work = self.as_sent_to(service, work)
 
         def own() -> float:
             return (service.cpu_seconds() + upstream.cpu_seconds()
-                    + sum(h.cpu_seconds() for h in self.helpers))
+                    + sum(h.cpu_seconds() for h in self.helpers)
+                    + sum(cpu_seconds(p) + sum(map(cpu_seconds, descendants(p)))
+                          for p in self.helper_pids))
 
         result: LoadResult | None = None
         for attempt in range(2):
@@ -155,6 +163,11 @@ class Bench:
             time.sleep(1.0)
         assert result is not None
         return result
+
+    @staticmethod
+    def as_sent_to(service: Service, work: Workload) -> Workload:
+        """``work`` with the key ``service`` wants (a keyed proxy's virtual key)."""
+        return work if service.key is None else replace(work, key=service.key)
 
     def cells(self, running: dict[str, Service], work: Workload,
               connections: tuple[int, ...], *, paced: bool = False
@@ -228,7 +241,8 @@ class Bench:
         """Streams at 16 connections, then one at a time (time to the first event)."""
         results = self.cells(running, servers.STREAM, (16,))
         for name, service in running.items():
-            timing = stream_timing(service.port, servers.STREAM, self.plan.ttfb_seconds)
+            timing = stream_timing(service.port, self.as_sent_to(service, servers.STREAM),
+                                   self.plan.ttfb_seconds)
             cell = results[name]["16"]
             cell.update(events_per_stream=timing.events_per_stream,
                         events_per_s=cell["rps"] * timing.events_per_stream,
@@ -243,10 +257,11 @@ class Bench:
 
     def memory(self) -> dict[str, Any]:
         self.say(f"memory (fresh processes, mixed load to {self.plan.checkpoints} requests):")
-        workloads = {w.name: w for w in (servers.CHAT, servers.STREAM, servers.EMBED)}
         out: dict[str, Any] = {}
         for name, service in self.servers(("proxy", "reference")).items():
             with service:
+                workloads = {w.name: self.as_sent_to(service, w)
+                             for w in (servers.CHAT, servers.STREAM, servers.EMBED)}
                 segment = 3.0 if self.plan.seconds >= 3 else 1.0
                 out[name] = memory.drive(service, workloads, self.plan.checkpoints,
                                          self.tools.wrk, segment, say=self.say).as_dict()
@@ -353,6 +368,17 @@ class Bench:
         return results
 
     def run(self) -> dict[str, Any]:
+        with contextlib.ExitStack() as stack:
+            if any(servers.PROXIES[n].postgres for n in self.plan.servers
+                   if n in servers.PROXIES):
+                from bench.ledger import durable_postgres
+
+                self.say("postgresql: a throwaway cluster on the load core")
+                self.postgres_url = stack.enter_context(
+                    durable_postgres(LOAD_CPU, self.helper_pids.append))
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         self.start_upstream()
         wanted = self.plan.scenarios
         try:

@@ -71,6 +71,28 @@ def http_get(port: int, path: str, timeout: float = 1.0) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
+def http_post_json(port: int, path: str, body: dict[str, object], key: str,
+                   timeout: float = 10.0) -> dict[str, object]:
+    """POST ``body`` as JSON with ``key`` as the bearer token; the JSON answer (raises
+    unless it is a 200)."""
+    import http.client
+    import json
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("POST", path, json.dumps(body),
+                           {"Authorization": f"Bearer {key}",
+                            "Content-Type": "application/json"})
+        answer = connection.getresponse()
+        text = answer.read()
+    finally:
+        connection.close()
+    if answer.status != 200:
+        raise RuntimeError(f"POST {path}: {answer.status} {text[:300]!r}")
+    found: dict[str, object] = json.loads(text)
+    return found
+
+
 # ----------------------------------------------------------------------------- /proc readers
 
 def _status_kb(pid: int, key: str) -> int:
@@ -238,6 +260,10 @@ class Service:
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     started_ms: float = 0.0  # spawn until the first 200 on ready_path
     start_timeout: float = 30.0
+    prepare: Callable[[Service], None] | None = field(default=None, repr=False)
+    """Run once it is ready (not timed): e.g. make the virtual key its requests carry."""
+    key: str | None = field(default=None, repr=False)
+    """The key its requests carry instead of the workload's (a virtual key)."""
 
     def start(self, timeout: float | None = None) -> Service:
         timeout = timeout or self.start_timeout
@@ -256,6 +282,8 @@ class Service:
                                    f"was ready{self._log_tail()}")
             if http_get(self.port, self.ready_path, timeout=0.5) == 200:
                 self.started_ms = (time.perf_counter() - begin) * 1000
+                if self.prepare is not None:
+                    self.prepare(self)
                 return self
             time.sleep(0.002)
         self.stop()

@@ -2,19 +2,23 @@
 drives one workload, and the collapsed stacks are summed into the functions that cost the
 most (own time and with callees).  Also writes a flame graph (SVG).
 
-Run: ``python -m bench.profile [chat|stream|embeddings] [--seconds 10] [--connections 16]``
-(needs ``pip install py-spy``; writes ``bench/results/profile-<workload>.{svg,txt}``).
+Run: ``python -m bench.profile [chat|stream|paced|embeddings] [--seconds 10]
+[--connections 16] [--server proxy-keys]`` (the proxy configurations of
+``bench/servers.py``'s ``PROXIES``; needs ``pip install py-spy``; writes
+``bench/results/profile-<workload>[-<server>].{svg,txt}``).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from bench import nginx, servers
@@ -22,7 +26,8 @@ from bench.load import LoadResult, run_load
 from bench.procs import LOAD_CPU, free_port, pin_self, pinned
 
 RESULTS = Path(__file__).parent / "results"
-WORKLOADS = {"chat": servers.CHAT, "stream": servers.STREAM, "embeddings": servers.EMBED}
+WORKLOADS = {"chat": servers.CHAT, "stream": servers.STREAM, "paced": servers.PACED_STREAM,
+             "embeddings": servers.EMBED}
 
 
 def _short(frame: str) -> str:
@@ -68,25 +73,36 @@ def summarize(collapsed: str, top: int = 30) -> str:
     return "\n".join(lines)
 
 
-def profile(workload: str, seconds: float, connections: int, out_dir: Path) -> Path:
+def profile(workload: str, seconds: float, connections: int, out_dir: Path,
+            server: str = "proxy") -> Path:
     spy = shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy is missing: pip install py-spy")
     pin_self(LOAD_CPU)
-    work = WORKLOADS[workload]
-    with tempfile.TemporaryDirectory(prefix="gatewise-profile-") as tmp:
+    stem = f"profile-{workload}" + ("" if server == "proxy" else f"-{server}")
+    with tempfile.TemporaryDirectory(prefix="gatewise-profile-") as tmp, \
+            contextlib.ExitStack() as stack:
         workdir = Path(tmp)
+        database_url = None
+        if servers.PROXIES[server].postgres:
+            from bench.ledger import durable_postgres
+
+            database_url = stack.enter_context(durable_postgres(LOAD_CPU))
         upstream = nginx.service(workdir / "nginx", free_port()).start()
-        proxy = servers.proxy(workdir, f"http://127.0.0.1:{upstream.port}")
+        proxy = servers.proxy(workdir, f"http://127.0.0.1:{upstream.port}", name=server,
+                              database_url=database_url)
         try:
             proxy.start()
+            work = WORKLOADS[workload]
+            if proxy.key is not None:
+                work = replace(work, key=proxy.key)
             run_load(proxy.port, work, connections, 2, True)  # warm-up
             result: list[LoadResult] = []
             load = threading.Thread(target=lambda: result.append(
                 run_load(proxy.port, work, connections, seconds + 2, True)))
             load.start()
             collapsed = workdir / "stacks.txt"
-            svg = out_dir / f"profile-{workload}.svg"
+            svg = out_dir / f"{stem}.svg"
             out_dir.mkdir(parents=True, exist_ok=True)
             for fmt, target in (("raw", collapsed), ("flamegraph", svg)):
                 subprocess.run(pinned([spy, "record", "--nonblocking", "--rate", "400",
@@ -96,12 +112,12 @@ def profile(workload: str, seconds: float, connections: int, out_dir: Path) -> P
                                check=True, capture_output=True)
             load.join()
             text = summarize(collapsed.read_text())
-            (out_dir / f"profile-{workload}.collapsed").write_text(collapsed.read_text())
+            (out_dir / f"{stem}.collapsed").write_text(collapsed.read_text())
         finally:
             proxy.stop()
             upstream.stop()
-    report = out_dir / f"profile-{workload}.txt"
-    header = (f"gatewise proxy, {workload}, {connections} connections; under py-spy: "
+    report = out_dir / f"{stem}.txt"
+    header = (f"gatewise {server}, {workload}, {connections} connections; under py-spy: "
               f"{result[0].rps:,.0f} req/s\n" if result else "")
     report.write_text(header + text + "\n")
     print(header + text)
@@ -116,8 +132,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--server", default="proxy", choices=sorted(servers.PROXIES))
     args = parser.parse_args()
-    profile(args.workload, args.seconds, args.connections, args.out)
+    profile(args.workload, args.seconds, args.connections, args.out, args.server)
     sys.stdout.flush()
 
 

@@ -1,19 +1,21 @@
-"""The servers under test, each started pinned to the server core: the gatewise proxy (with a
-realistic config: master key, two deployments behind one name with the router shuffling
-between them, a streaming and an embeddings deployment, keys from ``os.environ/``, cost
-headers on as by default; ``proxy-aiohttp`` is the same on the aiohttp transport), the
-reference forwarder and the raw-asyncio ceiling.  The bodies and keys the load generator
-sends live here too, so every server gets the same requests.
+"""The servers under test, each started pinned to the server core: the gatewise proxy in the
+configurations the targets name (:data:`PROXIES`), the reference forwarder and the
+raw-asyncio ceiling.  Every proxy runs a realistic config: two deployments behind one name
+with the router shuffling between them, a streaming and an embeddings deployment, keys
+from ``os.environ/``, cost headers on as by default.  The bodies and keys the load
+generator sends live here too, so every server gets the same requests (a proxy with
+virtual keys swaps in the key it made at start).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import Workload
-from bench.procs import SERVER_CPU, Service, free_port, python
+from bench.procs import SERVER_CPU, Service, free_port, http_post_json, python
 from bench.reference import PACED_MODEL
 
 MASTER_KEY = "sk-bench-master-key"
@@ -75,12 +77,52 @@ _COOLDOWN = "  allowed_fails: 3\n  cooldown_time: 5\n"
 _SOAK_COOLDOWN = "  allowed_fails: 1000\n  cooldown_time: 1\n"
 
 
-def proxy_config(upstream: str, *, faulty: bool = False, transport: str = "lean") -> str:
+@dataclass(frozen=True, slots=True)
+class ProxyKind:
+    """One configuration of the proxy the bench measures."""
+
+    spend_logs: bool = False
+    """The spend ledger on (every request's row written in batches); off, the proxy still
+    opens its embedded database (virtual keys could be made), it books nothing."""
+    virtual_key: bool = False
+    """Requests carry a virtual key made through ``POST /key/generate`` at start (with a
+    budget and rate limits, so every request is admitted and settled), not the master key."""
+    postgres: bool = False
+    """The database is a throwaway PostgreSQL (on the load core), not the embedded SQLite."""
+    metrics: bool = False
+    """Prometheus on (``litellm_settings.callbacks: ["prometheus"]``)."""
+    transport: str = "lean"
+
+
+# Prometheus is being built (issue 17): the keyed configurations get ``metrics=True`` once
+# the proxy serves /metrics.
+PROXIES: dict[str, ProxyKind] = {
+    "proxy": ProxyKind(),  # the master key only
+    "proxy-aiohttp": ProxyKind(transport="aiohttp"),
+    "proxy-keys": ProxyKind(spend_logs=True, virtual_key=True),
+    "proxy-keys-pg": ProxyKind(spend_logs=True, virtual_key=True, postgres=True),
+}
+VIRTUAL_KEY = {"key_alias": "bench", "max_budget": 1_000_000.0, "rpm_limit": 100_000_000,
+               "tpm_limit": 10_000_000_000}
+"""The virtual key's settings: limits and a budget far out of reach, all checked."""
+
+
+def proxy_config(upstream: str, *, faulty: bool = False, kind: ProxyKind | None = None,
+                 database_url: str | None = None) -> str:
     """The proxy's YAML; ``faulty`` (the soak scenario) points the chat deployments at the
     path where a few percent of answers are upstream errors and adds slow deployments;
-    ``transport`` is its ``general_settings.upstream_transport``."""
+    ``kind`` says what is on (the soak's default: the spend ledger, master key)."""
+    kind = kind or ProxyKind(spend_logs=True)
     chat_base = f"{upstream}/faulty/v1" if faulty else f"{upstream}/v1"
     stream_base = f"{upstream}/faulty/stream/v1" if faulty else f"{upstream}/stream/v1"
+    general = ["  master_key: os.environ/BENCH_MASTER_KEY"]
+    if kind.transport != "lean":
+        general.append(f"  upstream_transport: {kind.transport}")
+    if not kind.spend_logs:
+        general.append("  disable_spend_logs: true")
+    if database_url is not None:
+        general.append(f"  database_url: {database_url}")
+    metrics = '\nlitellm_settings:\n  callbacks: ["prometheus"]\n' if kind.metrics else ""
     return f"""\
 # Written by `python -m bench`: the proxy as a user would run it, against a fixed-answer
 # upstream on loopback.
@@ -126,11 +168,19 @@ router_settings:
 {_SOAK_COOLDOWN if faulty else _COOLDOWN}
 settings:
   drop_params: true
-
+{metrics}
 general_settings:
-  master_key: os.environ/BENCH_MASTER_KEY
-{f"  upstream_transport: {transport}" if transport != "lean" else ""}
+{chr(10).join(general)}
 """
+
+
+def make_virtual_key(service: Service) -> None:
+    """The key ``service``'s requests carry: one made through the management API."""
+    answer = http_post_json(service.port, "/key/generate", VIRTUAL_KEY, MASTER_KEY)
+    key = answer.get("key")
+    if not isinstance(key, str):
+        raise RuntimeError(f"/key/generate answered no key: {answer}")
+    service.key = key
 
 
 def gatewise_command(config: Path, port: int, workers: int = 1) -> list[str]:
@@ -138,16 +188,22 @@ def gatewise_command(config: Path, port: int, workers: int = 1) -> list[str]:
                   "--port", str(port), "--workers", str(workers), "--log-level", "warning")
 
 
-def proxy(workdir: Path, upstream: str, *, workers: int = 1, faulty: bool = False,
-          cpu: int | str = SERVER_CPU, command: list[str] | None = None,
-          transport: str = "lean") -> Service:
-    name = "proxy" if transport == "lean" else f"proxy-{transport}"
+def proxy(workdir: Path, upstream: str, *, name: str = "proxy", workers: int = 1,
+          faulty: bool = False, cpu: int | str = SERVER_CPU, command: list[str] | None = None,
+          database_url: str | None = None) -> Service:
+    """The proxy configured as :data:`PROXIES` says for ``name`` (``database_url``: the
+    PostgreSQL a ``postgres`` kind uses)."""
+    kind = PROXIES[name]
+    if kind.postgres and database_url is None:
+        raise ValueError(f"{name} needs a PostgreSQL database_url")
     config = workdir / (f"{name}-faulty.yaml" if faulty else f"{name}.yaml")
-    config.write_text(proxy_config(upstream, faulty=faulty, transport=transport))
+    config.write_text(proxy_config(upstream, faulty=faulty, kind=kind,
+                                   database_url=database_url if kind.postgres else None))
     port = free_port()
     return Service(name if workers == 1 else f"{name}-{workers}w",
                    command or gatewise_command(config, port, workers), port, cpu=cpu,
-                   env=ENV, cwd=workdir, log=workdir / f"{name}-{port}.log")
+                   env=ENV, cwd=workdir, log=workdir / f"{name}-{port}.log",
+                   prepare=make_virtual_key if kind.virtual_key else None)
 
 
 def reference(workdir: Path, upstream: str, *, workers: int = 1,

@@ -44,6 +44,8 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert ceiling["chat"]["16"]["requests"] > 0 and ceiling["chat"]["16"]["errors"] == 0
     assert ceiling["stream"]["16"]["events_per_stream"] > 0
     assert ceiling["embeddings"]["16"]["requests"] > 0
+    keyed = results["chat"]["proxy-keys"]["16"]  # a virtual key made at start, the ledger on
+    assert keyed["requests"] > 0 and keyed["errors"] == 0
     assert "import_gatewise_ms" in results["sdk"]
     shared = results["shared_state"]
     if "skipped" not in shared:  # needs redis-server
@@ -53,6 +55,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     for setup in ("off", "prometheus", "otel"):
         assert observed[setup]["16"]["requests"] > 0 and observed[setup]["16"]["errors"] == 0
     assert observed["spans_received"] > 0 and observed["prometheus_cpu_ratio"] > 0
-    assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_p50_c1",
-                                                     "stream_events", "cold_start"}
+    assert {t["id"] for t in results["targets"]} >= {"chat_rps_c16", "chat_rps_c16_keys",
+                                                     "chat_p50_c1", "paced_events",
+                                                     "cold_start"}
     assert out.with_suffix(".md").exists()

@@ -196,11 +196,17 @@ class Targets:
 
     def get(self, settings: Settings, catalogue: Catalogue, model: str,
             options: dict[str, Any]) -> Target:
-        values = [options.get(name) for name in _TARGET_OPTIONS]
         extra = options.get("extra_headers")
-        # With their types: 1 == 1.0 == True, but only the first is a valid num_retries.
-        memo = (model, *values, *map(type, values),
-                tuple(extra.items()) if isinstance(extra, Mapping) else extra)
+        memo: tuple[Any, ...]
+        if extra is None:
+            # The options as given (a router's are the same few, in the same order, on
+            # every call of a deployment) and their types: 1 == 1.0 == True, but only the
+            # first is a valid num_retries.
+            memo = (model, tuple(options.items()), tuple(map(type, options.values())))
+        else:
+            values = [options.get(name) for name in _TARGET_OPTIONS]
+            memo = (model, *values, *map(type, values),
+                    tuple(extra.items()) if isinstance(extra, Mapping) else extra)
         try:
             target = self._memo.get(memo)
         except TypeError:  # an unhashable option (the checks below say what is wrong)

@@ -32,20 +32,31 @@ def cost_for_usage(info: ModelInfo, usage: Mapping[str, Any]) -> float | None:
     """
     prompt = _count(usage.get("prompt_tokens"))
     completion = _count(usage.get("completion_tokens"))
-    pages = _count(usage.get("pages_processed"))
-    cached = min(_cached_tokens(usage), prompt)
-    cached_price = (info.cache_read_input_token_cost
-                    if info.cache_read_input_token_cost is not None
-                    else info.input_cost_per_token)
+    pages = usage.get("pages_processed")
+    pages = _count(pages) if pages is not None else 0
+    # (Cached tokens are looked for only where a usage may say them: most answers' do not.)
+    cached = (min(_cached_tokens(usage), prompt)
+              if "prompt_tokens_details" in usage or "num_cached_tokens" in usage else 0)
     total = 0.0
-    for count, price in ((prompt - cached, info.input_cost_per_token),
-                         (cached, cached_price),
-                         (completion, info.output_cost_per_token),
-                         (pages, info.ocr_cost_per_page)):
-        if count:
-            if price is None:
-                return None
-            total += count * price
+    if prompt - cached:
+        if info.input_cost_per_token is None:
+            return None
+        total += (prompt - cached) * info.input_cost_per_token
+    if cached:
+        price = (info.cache_read_input_token_cost
+                 if info.cache_read_input_token_cost is not None
+                 else info.input_cost_per_token)
+        if price is None:
+            return None
+        total += cached * price
+    if completion:
+        if info.output_cost_per_token is None:
+            return None
+        total += completion * info.output_cost_per_token
+    if pages:
+        if info.ocr_cost_per_page is None:
+            return None
+        total += pages * info.ocr_cost_per_page
     if not (prompt or completion or pages) and not _has_a_price(info):
         return None
     return total

@@ -59,10 +59,12 @@ class StreamTranslator(Protocol):
 
     def finish(self) -> list[JSON]: ...
 
-    def passthrough(self, data: bytes, pos: int, *, bulk: bool) -> tuple[bytes, int]:
-        """Events at ``data[pos:]`` (raw SSE) that need no decoding, as OpenAI SSE bytes, and
-        where they end (with ``bulk`` as many as it can, else one); ``(b"", pos)`` for
-        none.  A translator that never passes anything through returns that always."""
+    def passthrough(self, data: bytes, pos: int, limit: int) -> tuple[bytes, int]:
+        """Events at the start of ``data[pos:limit]`` (raw SSE, whole events) that need no
+        decoding, as OpenAI SSE bytes, and where they end; ``(b"", pos)`` for none.  It
+        looks at nothing past ``limit`` (what a call costs is bounded by its window: the
+        relay keeps the sum of its windows linear).  A translator that never passes
+        anything through returns ``(b"", pos)`` always."""
         ...
 
 

@@ -18,6 +18,11 @@ Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 JSON_TYPE = (b"content-type", b"application/json")
+READY_BODY = "gatewise.ready_body"
+"""A server may put a callable under this scope key: it returns the request's body when
+all of it has arrived (``receive()`` then hands it out no more), else None.  The proxy's
+own server does (``_cycle``): the usual body, in by the time the app runs, is taken
+without the wait and its deadline that :func:`read_body` otherwise sets up."""
 
 
 class ClientDisconnected(Exception):
@@ -71,6 +76,13 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: PerLo
     first), or when the body has not come whole ``whole`` seconds after it was first asked
     for (a client trickling a byte every few seconds would hold the connection forever):
     the server itself never gives up on a slow body."""
+    ready = scope.get(READY_BODY)
+    if ready is not None:
+        arrived: bytes | None = ready()
+        if arrived is not None:
+            if len(arrived) > limit:
+                raise too_large(limit)
+            return arrived
     length = header(scope, b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise too_large(limit)

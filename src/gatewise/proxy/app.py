@@ -109,7 +109,9 @@ class ProxyApp:
             if exchange is not None:
                 if not exchange.record.status:
                     exchange.record.status = 200
-                await exchange.finish()
+                if exchange.unsettled:  # (most are settled: no await, no coroutine made)
+                    await exchange.settle()
+                exchange.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -122,13 +122,29 @@ class Exchange:
 
     async def finish(self) -> None:
         """Settle what the router left unsettled, finish the record, hand it to the sinks."""
-        record = self.record
+        if self.unsettled:
+            await self.settle()
+        self.close()
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether an admission is left for :meth:`settle` (a call that failed, a stream
+        cut short); the router has settled every other."""
         ticket = self.ticket
-        if ticket is not None and ticket.admitted and not ticket.settled:
-            try:
-                await self.state.live.settle(ticket, self.state.clock())
-            except Exception:
-                logger.exception("call %s: could not settle its admission", record.call_id)
+        return ticket is not None and ticket.admitted and not ticket.settled
+
+    async def settle(self) -> None:
+        ticket = self.ticket
+        if ticket is None:
+            return
+        try:
+            await self.state.live.settle(ticket, self.state.clock())
+        except Exception:
+            logger.exception("call %s: could not settle its admission", self.record.call_id)
+
+    def close(self) -> None:
+        """Finish the record and hand it to the sinks (after :meth:`settle`, if due)."""
+        record = self.record
         end = time.perf_counter()
         record.latency = end - self.started
         if record.upstream_latency is not None:

@@ -15,7 +15,7 @@ from typing import cast
 
 import uvicorn
 
-from gatewise.proxy._protocol import GuardedHttpToolsProtocol
+from gatewise.proxy._protocol import HttpProtocol, ServerShared
 from gatewise.proxy.app import CONFIG_ENV, MODELS_ENV, ProxyApp
 from gatewise.proxy.config import (
     DEFAULT_CLIENT_TIMEOUT,
@@ -100,8 +100,10 @@ def _uvicorn_config(app: ProxyApp | str, options: ServeOptions) -> uvicorn.Confi
     # loop="auto" is uvloop where it is installed (the proxy extra; not on Windows).
     # uvicorn's own info lines repeat ours: keep it one level quieter at "info".
     level = "warning" if options.log_level == "info" else options.log_level
-    protocol = partial(GuardedHttpToolsProtocol, max_head=options.max_header_bytes,
-                       head_timeout=options.client_timeout)
+    # The proxy's own protocol for each connection (see _protocol: leaner than uvicorn's,
+    # with the proxy's guards on the request head); uvicorn runs everything around it.
+    protocol = partial(HttpProtocol, shared=ServerShared(
+        max_head=options.max_header_bytes, head_timeout=options.client_timeout))
     return uvicorn.Config(
         app, host=options.host, port=options.port, workers=options.workers,
         factory=isinstance(app, str), loop="auto", lifespan="on",

@@ -204,7 +204,11 @@ class Caller:
         served: Any = None
         started = time.perf_counter()
         try:
-            base, timeout = self._base(deployment, spec)
+            known = self._bases[spec.stream].get(deployment.id)
+            if known is not None and spec.timeout is None and spec.stream_timeout is None:
+                base, timeout = known  # the usual call: _base's first lines
+            else:
+                base, timeout = self._base(deployment, spec)
             params = {**base, **spec.params}  # no call option in spec.params (see _route)
             headers = base.get("extra_headers")
             if headers and spec.params.get("extra_headers"):  # the deployment's win
@@ -223,8 +227,10 @@ class Caller:
                 except TimeoutError:
                     raise _timeout_error(deployment, "no answer", timeout) from None
             latency = time.perf_counter() - started
-            used = total_tokens(response)
-            if used is not None:
+            usage = response.get("usage") if type(response) is dict else None
+            used = (usage.get("total_tokens") if type(usage) is dict
+                    else total_tokens(response))  # (a dict's, read here: the usual answer)
+            if isinstance(used, int):
                 tokens = used - spec.tokens
             served = response
             return response

@@ -72,6 +72,7 @@ class PerLoop:
 
     def __init__(self) -> None:
         self._by_loop: dict[asyncio.AbstractEventLoop, Deadlines] = {}
+        self._last: tuple[asyncio.AbstractEventLoop | None, Deadlines | None] = (None, None)
 
     def within(self, seconds: float) -> Within:
         """``with deadlines.within(seconds):`` in a coroutine -- like ``async with
@@ -83,11 +84,15 @@ class PerLoop:
         """The running loop's deadlines (``loop``, when the caller has it at hand)."""
         if loop is None:
             loop = asyncio.get_running_loop()
+        last_loop, deadlines = self._last  # (a proxy has one loop: asked on every call)
+        if last_loop is loop and deadlines is not None:
+            return deadlines
         deadlines = self._by_loop.get(loop)
         if deadlines is None:
             for old in [old for old in self._by_loop if old.is_closed()]:
                 del self._by_loop[old]
             deadlines = self._by_loop[loop] = Deadlines(loop)
+        self._last = (loop, deadlines)
         return deadlines
 
 

@@ -15,6 +15,8 @@ event loop.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,13 +74,38 @@ class Engine:
         self._blind = self.strategy is simple_shuffle
         self._first_tiers = {id(group): (tier, shuffle_weights(tier))
                              for group in self.groups.values() for tier in [best_tier(group)]}
+        # The hot path's draw (route): each group's first tier and its weights' running sums.
+        self._draws = {id(group): (tier, list(itertools.accumulate(weights)))
+                       for group in self.groups.values()
+                       for tier, weights in [self._first_tiers[id(group)]]}
 
     async def route(self, send: Send, spec: CallSpec, first: str, config: FallbackConfig,
                     budget: int) -> RouteResult[Any]:
         """Serve the call from group ``first``, then from its fallbacks in turn; raise when
         all have failed.  The first attempt, which serves almost every call, goes without
         the bookkeeping retries and fallbacks need."""
-        picked = await self._pick(self.groups[first], spec)
+        group = self.groups[first]
+        picked: Deployment | _Busy | None = None
+        if self._blind or len(group) == 1:
+            # _acquire_blind's first draw, written out (no frames of its own: this runs on
+            # every call): weighted_pick's draw, bisected in the running sums.
+            tier, sums = self._draws[id(group)]
+            total = sums[-1]
+            if len(tier) == 1:
+                choice = tier[0]
+            elif total > 0:
+                drawn = bisect.bisect_right(sums, self.rng.random() * total)
+                choice = tier[drawn if drawn < len(tier) else -1]
+            else:
+                choice = self.rng.choice(tier)
+            if await self.store.acquire(choice.id, self.clock(), rpm=choice.rpm,
+                                        tpm=choice.tpm, tokens=spec.tokens,
+                                        ticket=spec.ticket):
+                picked = choice
+            elif len(group) > 1:
+                picked = await self._acquire_blind(group, spec, without=choice)
+        if picked is None:
+            picked = await self._pick(group, spec, try_blind=False)
         if not isinstance(picked, Deployment):
             return await self._recover(send, spec, first, config, budget, picked)
         try:
@@ -193,9 +220,11 @@ class Engine:
         return picked if isinstance(picked, Deployment) else None
 
     async def _pick(self, deployments: Sequence[Deployment], spec: CallSpec, *,
-                    avoid: set[str] | frozenset[str] = frozenset()) -> Deployment | _Busy:
-        """Choose and acquire a deployment not in ``avoid``, or say why none can be had."""
-        if not avoid and (self._blind or len(deployments) == 1):
+                    avoid: set[str] | frozenset[str] = frozenset(), try_blind: bool = True
+                    ) -> Deployment | _Busy:
+        """Choose and acquire a deployment not in ``avoid``, or say why none can be had
+        (``try_blind``: first the choice without stats, where it may do: _acquire_blind)."""
+        if try_blind and not avoid and (self._blind or len(deployments) == 1):
             blind = await self._acquire_blind(deployments, spec)
             if blind is not None:
                 return blind
@@ -217,16 +246,23 @@ class Engine:
                 return choice
             lost.add(choice.id)  # another call took its last slot since the snapshot
 
-    async def _acquire_blind(self, deployments: Sequence[Deployment], spec: CallSpec
-                             ) -> Deployment | None:
+    async def _acquire_blind(self, deployments: Sequence[Deployment], spec: CallSpec,
+                             without: Deployment | None = None) -> Deployment | None:
         """The hot path when the choice needs no stats (one deployment, or simple-shuffle):
         choose among the group's first tier with the weights worked out at startup and let
         ``acquire`` say whether it can be had; if not, choose again without it (the same
         odds as choosing among those available).  None when none could be had: the caller
-        then takes a snapshot to say why, and for how long."""
+        then takes a snapshot to say why, and for how long.  ``without``: one ``route``
+        has drawn and could not have."""
         now = self.clock()
         tier, weights = self._first_tiers[id(deployments)]
         rest: Sequence[Deployment] = deployments
+        if without is not None:
+            rest = [d for d in rest if d is not without]
+            if not rest:
+                return None
+            tier = best_tier(rest)
+            weights = shuffle_weights(tier)
         while True:
             choice = tier[0] if len(tier) == 1 else weighted_pick(tier, weights, self.rng)
             if await self.store.acquire(choice.id, now, rpm=choice.rpm, tpm=choice.tpm,

@@ -36,9 +36,9 @@ class EndpointRoutes:
         @property
         def _sync_client(self) -> AsyncClient: ...
 
-        async def _route(self, send: Send, model: str, payload: Any,
-                         params: Mapping[str, Any], admission: Ticket | None = None
-                         ) -> RouteResult[Any]: ...
+        def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any],
+                   admission: Ticket | None = None) -> Coroutine[Any, Any, RouteResult[Any]]:
+            ...
 
     async def atext_completion(self, model: str, prompt: str, *,
                                admission: Ticket | None = None, **params: Any

@@ -378,8 +378,10 @@ class Router(EndpointRoutes):
 
     # -- routing ----------------------------------------------------------------------------
 
-    async def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any],
-                     admission: Ticket | None = None) -> RouteResult[Any]:
+    def _route(self, send: Send, model: str, payload: Any, params: Mapping[str, Any],
+               admission: Ticket | None = None) -> Coroutine[Any, Any, RouteResult[Any]]:
+        """The engine's coroutine for the call (a plain function: every resumption of a
+        call passes one frame less; what is wrong with the call is raised at once)."""
         first, wanted = self._resolve(model)
         if not PINNED.isdisjoint(params):
             raise pinned_error(params)
@@ -388,7 +390,7 @@ class Router(EndpointRoutes):
             spec = CallSpec(payload, params, bool(params.get("stream")), None, None,
                             estimate_tokens(payload) if self._counts_tokens else 0, wanted,
                             admission)
-            return await self._engine.route(send, spec, first, self._fallbacks, budget)
+            return self._engine.route(send, spec, first, self._fallbacks, budget)
         spec, budget = with_options(payload, params, wanted, budget=budget,
                                     capped=self.cap_call_options,
                                     counts_tokens=self._counts_tokens, ticket=admission)
@@ -403,7 +405,7 @@ class Router(EndpointRoutes):
             self._check_known(config.groups(), "fallbacks", per_call=True)
             self._check_targets(config, per_call=True)
             config = config.resolved(self._aliases)
-        return await self._engine.route(send, spec, first, config, budget)
+        return self._engine.route(send, spec, first, config, budget)
 
     # -- OCR and transcription: routed like chat (groups, retries, fallbacks, cooldowns) -----
 

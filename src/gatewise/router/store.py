@@ -166,17 +166,25 @@ class MemoryStore:
 
     async def acquire(self, deployment_id: str, now: float, *, rpm: int | None,
                       tpm: int | None, tokens: int, ticket: Ticket | None = None) -> bool:
+        # (_state, roll and over_limit written out: this runs on every call.)
         with self._lock:
             admit = ticket is not None and not ticket.admitted
             if admit:
                 assert ticket is not None
                 self._scopes.check(ticket, now)
-            state = self._state(deployment_id)
+            state = self._states.get(deployment_id)
+            if state is None:
+                state = self._states[deployment_id] = _State()
+            else:
+                state.snapshot = None
             until = state.cooldown_until
             if until is not None and until > now:
                 return False
-            state.roll(now)
-            if over_limit(state.requests, state.tokens, rpm=rpm, tpm=tpm, tokens=tokens):
+            window = int(now // WINDOW)
+            if window != state.window:
+                state.window, state.requests, state.tokens = window, 0, 0
+            if (rpm is not None and state.requests >= rpm) or (
+                    tpm is not None and state.tokens > 0 and state.tokens + tokens > tpm):
                 return False
             state.requests += 1
             state.tokens += max(0, tokens)
@@ -191,9 +199,11 @@ class MemoryStore:
                       ticket: Ticket | None = None) -> None:
         with self._lock:
             state = self._state(deployment_id)
-            state.in_flight = max(0, state.in_flight - 1)
+            if state.in_flight > 0:
+                state.in_flight -= 1
             if latency is not None:
-                (state.ttfts if first_token else state.latencies).append(max(0.0, latency))
+                (state.ttfts if first_token else state.latencies).append(
+                    latency if latency > 0.0 else 0.0)
             if tokens:
                 state.roll(now)
                 state.tokens = max(0, state.tokens + tokens)

@@ -290,5 +290,5 @@ def test_the_fast_path_keeps_what_chat_needs() -> None:
     head = passthrough.head_of(encode_event({**HEAD, "choices": [
         {"index": 0, "delta": {"content": ""}, "finish_reason": None}]}))
     plain = sse([event(" a < b")])[:-len(b"data: [DONE]\n\n")]
-    assert passthrough.plain_run(plain, 0, head, bulk=True) == (b"", 0)
-    assert passthrough.plain_run(plain, 0, head, bulk=True, tags=False)[1] == len(plain)
+    assert passthrough.plain_run(plain, 0, len(plain), head) == (b"", 0)
+    assert passthrough.plain_run(plain, 0, len(plain), head, tags=False)[1] == len(plain)

@@ -79,9 +79,10 @@ class LeanTransport:
     # -- where a request goes -------------------------------------------------------------
 
     def _route(self, request: Request) -> tuple[Pool, Route]:
-        if asyncio.get_running_loop() is not self._loop:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
             self._forget_pools()
-            self._loop = asyncio.get_running_loop()
+            self._loop = loop
         found = self._routes.get((request.url, request.ssl_verify))
         return found if found is not None else self._new_route(request)
 

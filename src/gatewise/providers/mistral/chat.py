@@ -48,15 +48,17 @@ def _chat_body(model: str, messages: list[JSON], params: JSON, drop_params: bool
                model_info: ModelInfo | None) -> JSON:
     if not isinstance(messages, list):
         raise bad("messages", "must be a list of message objects")
-    effort = requested_effort(params)
+    # (Most calls ask for no reasoning: then there is nothing to work out about it.)
+    asks = "reasoning_effort" in params or "thinking" in params
+    effort = requested_effort(params) if asks else None
     mistral_messages = translate_messages(
         messages, native_reasoning=reasoning_style(model_info) == "native")
-    if wants_instruction(effort, model_info):
+    if effort is not None and wants_instruction(effort, model_info):
         mistral_messages = prepend_instruction(mistral_messages)
 
     body: JSON = {"model": model, "messages": mistral_messages}
     body.update(translate_params(params, drop_params=drop_params))
-    level = native_effort(effort, model_info)
+    level = native_effort(effort, model_info) if effort is not None else None
     if level is not None:
         body["reasoning_effort"] = level
     if params.get("stream"):

@@ -101,8 +101,8 @@ class FimStreamTranslator:
                 return [chunk]
         return [self._chunk(choices)] if choices else []
 
-    def passthrough(self, data: bytes, pos: int, *, bulk: bool) -> tuple[bytes, int]:
-        """Plain text events at ``data[pos:]`` (Mistral SSE bytes) as ``text_completion``
+    def passthrough(self, data: bytes, pos: int, limit: int) -> tuple[bytes, int]:
+        """Plain text events at ``data[pos:limit]`` (Mistral SSE bytes) as ``text_completion``
         SSE bytes, and where they end; ``(b"", pos)`` when the next event needs
         :meth:`feed`."""
         if not self._id or 0 in self._finished:
@@ -110,7 +110,7 @@ class FimStreamTranslator:
         head = self._head
         if head is None:
             head = self._head = self._plain_head()
-        run, end = plain_run(data, pos, head, bulk=bulk, tags=False)
+        run, end = plain_run(data, pos, limit, head, tags=False)
         return (_rewritten(run), end) if run else (b"", pos)
 
     def _plain_head(self) -> Head:

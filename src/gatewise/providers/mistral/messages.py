@@ -27,6 +27,7 @@ from gatewise.providers.mistral.tools import (
 # there would still be refused after the bridge (assistant -> system is not served either),
 # so that one is left for Mistral to explain.
 BRIDGE_TEXT = "Understood."
+_PLAIN_ROLES = ("user", "system", "developer")  # (a tuple: a role may be unhashable)
 
 
 def _content(message: JSON, where: str) -> str | list[JSON]:
@@ -105,12 +106,19 @@ class _Translator:
         self.legacy_call_ids: dict[str, str] = {}  # function name -> id, for role "function"
 
     def add(self, message: Any, index: int) -> None:
-        where = f"messages[{index}]"
         if not isinstance(message, dict):
-            raise bad(where, "a message must be an object")
+            raise bad(f"messages[{index}]", "a message must be an object")
         role = message.get("role")
         # A tool message without an id can only answer a lone call made right before it.
         single_call_id, self.single_call_id = self.single_call_id, None
+        content = message.get("content")
+        if type(content) is str and role in _PLAIN_ROLES:
+            # The usual message, a role and its text: nothing else of it goes to Mistral,
+            # and nothing in it can be refused (so no path for an error is made).
+            self.out.append({"role": "system" if role == "developer" else role,
+                             "content": content})
+            return
+        where = f"messages[{index}]"
         translated: JSON | None
         if role == "user":
             translated = {"role": "user", "content": _content(message, where)}

@@ -54,14 +54,11 @@ class NativeStreamTranslator:
             self.usage = translate_usage(usage)
         return [event]
 
-    def passthrough(self, data: bytes, pos: int, *, bulk: bool) -> tuple[bytes, int]:
-        """The events at ``data[pos:]`` up to the first one to decode (with ``bulk`` as many
-        as there are, else one), as they are; ``(b"", pos)`` when that is the first."""
-        last = data.rfind(b"\n\n") if bulk else data.find(b"\n\n", pos)
-        if last < pos:
-            return b"", pos
-        end = last + 2
-        marked = [at for mark in _MARKS if (at := data.find(mark, pos, end)) >= 0]
+    def passthrough(self, data: bytes, pos: int, limit: int) -> tuple[bytes, int]:
+        """The events of ``data[pos:limit]`` up to the first one to decode, as they are;
+        ``(b"", pos)`` when that is the first."""
+        end = limit
+        marked = [at for mark in _MARKS if (at := data.find(mark, pos, limit)) >= 0]
         if marked:
             cut = data.rfind(b"\n\n", pos, min(marked))
             if cut < 0:

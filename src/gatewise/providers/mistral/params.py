@@ -12,7 +12,7 @@ from typing import Any
 
 from gatewise._exceptions import UnsupportedParamsError
 from gatewise.providers.base import JSON
-from gatewise.providers.mistral.checks import bad, check_params
+from gatewise.providers.mistral.checks import CHECKS, bad
 from gatewise.providers.mistral.tools import (
     checked_schema,
     translate_legacy_function_call,
@@ -157,17 +157,33 @@ def _tools_fields(params: JSON, fields: JSON, unsupported: list[str]) -> None:
 
 def translate_params(params: JSON, *, drop_params: bool) -> JSON:
     """The Mistral fields for ``params`` (messages, model, stream and reasoning aside)."""
-    check_params(params)
     fields: JSON = {}
     unsupported: list[str] = []
-    for key, value in params.items():
-        if value is None or key in NOISE or key in HANDLED:
+    handled = False
+    for key, value in params.items():  # checked on the way (check_params' order and rule)
+        if value is None:
             continue
+        check = CHECKS.get(key)
+        if check is not None:
+            why = check(value)
+            if why is not None:
+                raise bad(key, why)
         if key in PASSTHROUGH:
             fields[key] = value
-        elif not _harmless(key, value):
+        elif key in HANDLED:
+            handled = True
+        elif key not in NOISE and not _harmless(key, value):
             unsupported.append(key)
+    if handled:
+        _handled_fields(params, fields, unsupported)
+    if unsupported and not drop_params:
+        raise unsupported_error(unsupported)
+    return fields
 
+
+def _handled_fields(params: JSON, fields: JSON, unsupported: list[str]) -> None:
+    """The fields of the parameters :data:`HANDLED` names (most calls have none but
+    ``stream``)."""
     if params.get("max_completion_tokens") is not None:  # the newer name wins
         fields["max_tokens"] = params["max_completion_tokens"]
     if params.get("seed") is not None and "random_seed" not in fields:
@@ -185,7 +201,3 @@ def translate_params(params: JSON, *, drop_params: bool) -> JSON:
     elif tier is not None:
         raise bad("service_tier", "must be a string")
     _tools_fields(params, fields, unsupported)
-
-    if unsupported and not drop_params:
-        raise unsupported_error(unsupported)
-    return fields

@@ -14,6 +14,10 @@ they are (less the noise).  Anything else -- a role, a finish reason, usage, too
 thinking, ``<`` that might open a ``<think>`` tag, another choice, an unexpected key or
 encoding -- is left to the translator, which decodes it.  Output is the same either way
 (the text is the upstream's JSON string, escaped as the upstream escaped it).
+
+Every check here looks only at ``data[pos:limit]``, the window the relay gives: what one
+call costs is bounded by its window, and the relay keeps the windows it looks at linear
+in a read (``gatewise._relay``).
 """
 
 from __future__ import annotations
@@ -56,50 +60,77 @@ def _denoised(run: bytes) -> bytes:
     return run
 
 
-def _checked(run: bytes, head: Head, tags: bool = True) -> bytes | None:
-    """``run`` (whole events, the first starting with ``head``) without noise if every
-    event in it is a plain text event whose text holds no ``<`` (when ``tags``: text that
-    may hold ``<think>`` tags for the translator to split; FIM's code has none); else None.
+def _odd_escape(data: bytes, slash: int, limit: int, tags: bool) -> int:
+    """Where in ``data[slash:limit]`` (``slash``: its first backslash) the first escape is
+    that sends its event the decoding way (-1: none): with ``tags``, ``\\u003`` (maybe
+    ``\\u003c``, a ``<``); and a quote after an escaped backslash (``\\\\"`` ends a text
+    that ends with a backslash: not an escaped quote, see :func:`_checked`).  Each search
+    stops at the first find of the one before it."""
+    odd = -1
+    for needle in ((b"\\u003", b'\\\\"') if tags else (b'\\\\"',)):
+        found = data.find(needle, slash, limit)
+        if found >= 0:
+            odd = limit = found
+    return odd
+
+
+def _checked(run: bytes, head: Head) -> bytes | None:
+    """``run`` (whole events, the first starting with ``head``, none holding what
+    :func:`plain_run` cuts before) without noise if every event in it is a plain text
+    event; else None.
 
     Each check is one C-level pass over the bytes: every event but the first is ``head``
     right after the previous one's ``SUFFIX`` (one count of ``SUFFIX + head`` finds each
-    seam), the run ends with ``SUFFIX``; no empty text (the translator drops those); no
-    ``<``; and no quote or line break but those of the heads and suffixes and the text's
-    escaped quotes -- so nothing else between a head and its suffix: no other event or
-    line, no extra key such as ``tool_calls``.  A quote after a single backslash is an
-    escaped one; a quote after two or more (a text ending with a backslash, ``\\\\"``)
-    sends the run the decoding way: counting it as escaped could balance a stray quote
-    elsewhere in the run.  The upstream's JSON is taken as well formed: what is checked is
-    each event's kind.
+    seam), the run ends with ``SUFFIX``; no empty text (the translator drops those); and no
+    quote or line break but those of the heads and suffixes and the text's escaped quotes
+    -- so nothing else between a head and its suffix: no other event or line, no extra key
+    such as ``tool_calls``.  Every quote after a backslash is an escaped one (a quote after
+    an escaped backslash, ``\\\\"``, never gets here: counting it as escaped could
+    balance a stray quote elsewhere in the run).  The upstream's JSON is taken as well
+    formed: what is checked is each event's kind.
     """
     first = run.find(b"\n\n") + 2
     if run[first - len(SUFFIX):first] != SUFFIX:
         run = _denoised(run)
-    if not run.endswith(SUFFIX) or _EMPTY in run or (tags and b"<" in run):
-        return None  # "<": maybe a <think> tag, the translator's splitter decides
+    if not run.endswith(SUFFIX) or _EMPTY in run:
+        return None
     marks = (run.count(head.seam) + 1) * head.marks
     if b"\\" in run:
-        if (tags and b"\\u003" in run) or b'\\\\"' in run:
-            # maybe \u003c, a "<"; or a quote after an escaped backslash (`\\"` ends a
-            # text that ends with a backslash): not an escaped quote, see below
-            return None
-        marks += run.count(b'\\"')  # every quote after one backslash is an escaped one
+        marks += run.count(b'\\"')  # every quote after a backslash is an escaped one
     return run if len(run.translate(None, _NOT_MARKS)) == marks else None
 
 
-def plain_run(data: bytes, pos: int, head: Head, *, bulk: bool, tags: bool = True
+def plain_run(data: bytes, pos: int, limit: int, head: Head, *, tags: bool = True
               ) -> tuple[bytes, int]:
-    """The plain text events at ``data[pos:]`` as OpenAI SSE bytes, and where they end:
-    with ``bulk``, up to the last event that looks plain (all must be); else one event.
-    ``(b"", pos)`` when the event at ``pos`` is not one.  ``tags``: see :func:`_checked`."""
+    """The plain text events at the start of ``data[pos:limit]`` (whole events: ``limit``
+    is the end of one) as OpenAI SSE bytes, and where they end: all of them, or those
+    before the first event holding ``<`` (with ``tags``) or an escape :func:`_odd_escape`
+    finds; ``(b"", pos)`` when the event at ``pos`` is not plain, or some event in the run
+    is not and :func:`_checked` cannot tell which (the relay then looks at a shorter
+    window).  ``tags``: whether texts may hold ``<think>`` tags (chat: yes; FIM's code:
+    no).  Nothing past ``limit`` is looked at."""
     if not data.startswith(head.head, pos):
         return b"", pos
-    if bulk:
-        last = data.rfind(_TEXT_END, pos)
-        end = data.find(b"\n\n", last) + 2 if last >= 0 else 1
-    else:
-        end = data.find(b"\n\n", pos) + 2
+    # The run ends before the first event holding "<" (maybe a <think> tag: the
+    # translator's splitter decides) or an escape _odd_escape finds.  Each search stops
+    # at the first find of the one before it: a window is read a few times at most,
+    # however many such events it holds.
+    odd = data.find(b"<", pos, limit) if tags else -1
+    before = limit if odd < 0 else odd
+    slash = data.find(b"\\", pos, before)
+    if slash >= 0:
+        escape = _odd_escape(data, slash, before, tags)
+        if escape >= 0:
+            odd = escape
+    if odd >= 0:
+        limit = data.rfind(b"\n\n", pos, odd) + 2
+        if limit < pos + 2:
+            return b"", pos
+    last = data.rfind(_TEXT_END, pos, limit)
+    if last < 0:
+        return b"", pos
+    end = data.find(b"\n\n", last, limit) + 2
     if end <= pos + len(head.head):
         return b"", pos
-    run = _checked(data[pos:end], head, tags)
+    run = _checked(data[pos:end], head)
     return (b"", pos) if run is None else (run, end)

@@ -83,8 +83,8 @@ class MistralStreamTranslator:
                 return [chunk]
         return [self._chunk(choices)] if choices else []
 
-    def passthrough(self, data: bytes, pos: int, *, bulk: bool) -> tuple[bytes, int]:
-        """Plain text events at ``data[pos:]`` (SSE bytes) as OpenAI SSE bytes, without
+    def passthrough(self, data: bytes, pos: int, limit: int) -> tuple[bytes, int]:
+        """Plain text events at ``data[pos:limit]`` (SSE bytes) as OpenAI SSE bytes, without
         decoding them (see ``passthrough.py``), and where they end; ``(b"", pos)`` when
         the next event needs :meth:`feed`."""
         if self._stale:  # only an event fed changes whether the next may be plain
@@ -92,7 +92,7 @@ class MistralStreamTranslator:
         head = self._plain
         if head is None:
             return b"", pos
-        return plain_run(data, pos, head, bulk=bulk)
+        return plain_run(data, pos, limit, head)
 
     def _plain_head(self) -> Head | None:
         """The head of the plain events that may come next, or None if the next event must

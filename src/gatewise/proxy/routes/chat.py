@@ -12,6 +12,7 @@ from gatewise.proxy.errors import bad_request
 from gatewise.proxy.exchange import exchange_of
 from gatewise.proxy.routes._common import (
     admit,
+    arrived_json_object,
     meta_headers,
     overhead_header,
     read_json_object,
@@ -42,7 +43,9 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
 async def chat_completions(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     exchange = exchange_of(scope)
     start = exchange.started
-    body = await read_json_object(state, scope, receive)
+    body = arrived_json_object(state, scope)
+    if body is None:
+        body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
     state.check_served(name, mode="chat")
     messages = check_messages(body.pop("messages", None))

@@ -13,6 +13,7 @@ from gatewise.proxy.errors import bad_request, from_api_error
 from gatewise.proxy.exchange import exchange_of
 from gatewise.proxy.routes._common import (
     admit,
+    arrived_json_object,
     read_json_object,
     respond_in_pieces,
     upstream_error,
@@ -22,7 +23,9 @@ from gatewise.proxy.state import AppState
 
 async def embeddings(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     exchange = exchange_of(scope)
-    body = await read_json_object(state, scope, receive)
+    body = arrived_json_object(state, scope)
+    if body is None:
+        body = await read_json_object(state, scope, receive)
     name = body.pop("model", None)
     state.check_served(name, mode="embedding")
     if "input" not in body:
