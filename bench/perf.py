@@ -26,10 +26,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -53,11 +54,12 @@ from bench.procs import (
 from bench.tools import Tools
 
 CONCURRENCY = (1, 16, 64)
-SERVERS = ("proxy", "proxy-keys", "reference", "ceiling")
-"""Measured side by side by default: the proxy with the master key only and with a virtual
-key and the spend ledger (``servers.PROXIES``), the reference forwarder and the
-raw-asyncio ceiling; on request the same on PostgreSQL (``proxy-keys-pg``: a throwaway
-cluster on the load core) and the proxy on aiohttp (``proxy-aiohttp``)."""
+SERVERS = ("proxy", "proxy-keys", "proxy-keys-redis", "reference", "ceiling")
+"""Measured side by side by default: the proxy with the master key only, with a virtual
+key, the spend ledger and Prometheus, and the same with its state in Redis
+(``servers.PROXIES``), the reference forwarder and the raw-asyncio ceiling; on request
+the keyed proxy on PostgreSQL (``proxy-keys-pg``: a throwaway cluster on the load core)
+and the proxy on aiohttp (``proxy-aiohttp``)."""
 ALL_SERVERS = (*SERVERS, "proxy-keys-pg", "proxy-aiohttp")
 SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers",
              "shared_state", "observability", "sdk")
@@ -100,6 +102,7 @@ class Bench:
         self.helpers: list[Any] = []  # more of the benchmark's own processes (Redis)
         self.disturbed = 0  # runs repeated because the machine was busy
         self.postgres_url: str | None = None  # for proxy-keys-pg
+        self.redis_port: int | None = None  # for proxy-keys-redis
         self.helper_pids: list[int] = []  # other processes of the run (PostgreSQL): not foreign
 
     # ------------------------------------------------------------------ helpers
@@ -119,7 +122,8 @@ class Bench:
     def server(self, name: str, **kwargs: Any) -> Service:
         if name in servers.PROXIES:
             return servers.proxy(self.workdir, self.upstream_url, name=name,
-                                 database_url=self.postgres_url, **kwargs)
+                                 database_url=self.postgres_url, redis_port=self.redis_port,
+                                 **kwargs)
         if name == "ceiling":
             return servers.ceiling(self.workdir, self.upstream_url, **kwargs)
         return servers.reference(self.workdir, self.upstream_url, **kwargs)
@@ -376,7 +380,30 @@ class Bench:
                 self.say("postgresql: a throwaway cluster on the load core")
                 self.postgres_url = stack.enter_context(
                     durable_postgres(LOAD_CPU, self.helper_pids.append))
+            if any(servers.PROXIES[n].redis for n in self.plan.servers
+                   if n in servers.PROXIES):
+                self.redis_port = stack.enter_context(self._redis())
             return self._run()
+
+    @contextlib.contextmanager
+    def _redis(self) -> Iterator[int | None]:
+        """A redis-server for the configurations that share their state through one (they
+        are left out when none is installed)."""
+        from bench.shared import RedisServer
+
+        if shutil.which("redis-server") is None:
+            self.say("redis-server is not installed: the Redis configurations are left out")
+            self.plan.servers = tuple(n for n in self.plan.servers
+                                      if not (n in servers.PROXIES and servers.PROXIES[n].redis))
+            yield None
+            return
+        redis = RedisServer(free_port()).start()
+        self.helpers.append(redis)
+        try:
+            yield redis.port
+        finally:
+            redis.stop()
+            self.helpers.remove(redis)
 
     def _run(self) -> dict[str, Any]:
         self.start_upstream()

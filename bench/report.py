@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-PROXIES = ("proxy", "proxy-keys", "proxy-keys-pg", "proxy-aiohttp")
-HEADINGS = {"proxy": "gatewise proxy, master key", "proxy-keys": "virtual key + ledger",
-            "proxy-keys-pg": "virtual key + ledger (PostgreSQL)",
+PROXIES = ("proxy", "proxy-keys", "proxy-keys-redis", "proxy-keys-pg", "proxy-aiohttp")
+HEADINGS = {"proxy": "gatewise proxy, master key",
+            "proxy-keys": "virtual key + ledger + Prometheus",
+            "proxy-keys-redis": "… + Redis shared state",
+            "proxy-keys-pg": "… on PostgreSQL",
             "proxy-aiohttp": "proxy on aiohttp"}
 
 
@@ -58,10 +60,15 @@ def targets(r: dict[str, Any]) -> list[Target]:
         Target("chat_rps_c16", "proxy, master key only: requests/s, chat, 16 connections, one "
                "core (x reference)", _ratio(g(r, "chat", "proxy", "16", "rps"), ref16), 1.5,
                True, "x"),
-        Target("chat_rps_c16_keys", "proxy, virtual key + spend ledger: requests/s, chat, 16 "
-               "connections (x reference)",
+        Target("chat_rps_c16_keys", "proxy, virtual key + spend ledger + Prometheus: "
+               "requests/s, chat, 16 connections (x reference)",
                _ratio(g(r, "chat", "proxy-keys", "16", "rps"), ref16), 1.2, True, "x"),
     ]
+    if g(r, "chat", "proxy-keys-redis") is not None:
+        out.append(Target("chat_rps_c16_keys_redis", "the same with the state shared in "
+                          "Redis: requests/s, chat, 16 connections (x reference)",
+                          _ratio(g(r, "chat", "proxy-keys-redis", "16", "rps"), ref16), 1.0,
+                          True, "x"))
     if g(r, "chat", "proxy-keys-pg") is not None:
         out.append(Target("chat_rps_c16_keys_pg", "proxy, virtual key + spend ledger on "
                           "PostgreSQL: requests/s, chat, 16 connections (x reference)",

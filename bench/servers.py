@@ -91,16 +91,19 @@ class ProxyKind:
     """The database is a throwaway PostgreSQL (on the load core), not the embedded SQLite."""
     metrics: bool = False
     """Prometheus on (``litellm_settings.callbacks: ["prometheus"]``)."""
+    redis: bool = False
+    """State shared through a redis-server (the bench's own, on the load core)."""
     transport: str = "lean"
 
 
-# Prometheus is being built (issue 17): the keyed configurations get ``metrics=True`` once
-# the proxy serves /metrics.
 PROXIES: dict[str, ProxyKind] = {
     "proxy": ProxyKind(),  # the master key only
     "proxy-aiohttp": ProxyKind(transport="aiohttp"),
-    "proxy-keys": ProxyKind(spend_logs=True, virtual_key=True),
-    "proxy-keys-pg": ProxyKind(spend_logs=True, virtual_key=True, postgres=True),
+    "proxy-keys": ProxyKind(spend_logs=True, virtual_key=True, metrics=True),
+    "proxy-keys-redis": ProxyKind(spend_logs=True, virtual_key=True, metrics=True,
+                                  redis=True),
+    "proxy-keys-pg": ProxyKind(spend_logs=True, virtual_key=True, metrics=True,
+                               postgres=True),
 }
 VIRTUAL_KEY = {"key_alias": "bench", "max_budget": 1_000_000.0, "rpm_limit": 100_000_000,
                "tpm_limit": 10_000_000_000}
@@ -108,7 +111,7 @@ VIRTUAL_KEY = {"key_alias": "bench", "max_budget": 1_000_000.0, "rpm_limit": 100
 
 
 def proxy_config(upstream: str, *, faulty: bool = False, kind: ProxyKind | None = None,
-                 database_url: str | None = None) -> str:
+                 database_url: str | None = None, redis_port: int | None = None) -> str:
     """The proxy's YAML; ``faulty`` (the soak scenario) points the chat deployments at the
     path where a few percent of answers are upstream errors and adds slow deployments;
     ``kind`` says what is on (the soak's default: the spend ledger, master key)."""
@@ -122,7 +125,9 @@ def proxy_config(upstream: str, *, faulty: bool = False, kind: ProxyKind | None 
         general.append("  disable_spend_logs: true")
     if database_url is not None:
         general.append(f"  database_url: {database_url}")
-    metrics = '\nlitellm_settings:\n  callbacks: ["prometheus"]\n' if kind.metrics else ""
+    metrics = '  callbacks: ["prometheus"]\n' if kind.metrics else ""
+    redis = (f"  redis_url: redis://127.0.0.1:{redis_port}/0\n  redis_timeout: 0.2\n"
+             if redis_port is not None else "")
     return f"""\
 # Written by `python -m bench`: the proxy as a user would run it, against a fixed-answer
 # upstream on loopback.
@@ -165,7 +170,7 @@ model_list:
 router_settings:
   routing_strategy: simple-shuffle
   num_retries: 2
-{_SOAK_COOLDOWN if faulty else _COOLDOWN}
+{redis}{_SOAK_COOLDOWN if faulty else _COOLDOWN}
 settings:
   drop_params: true
 {metrics}
@@ -176,7 +181,8 @@ general_settings:
 
 def make_virtual_key(service: Service) -> None:
     """The key ``service``'s requests carry: one made through the management API."""
-    answer = http_post_json(service.port, "/key/generate", VIRTUAL_KEY, MASTER_KEY)
+    body = {**VIRTUAL_KEY, "key_alias": f"bench-{service.port}"}  # (a database may be reused)
+    answer = http_post_json(service.port, "/key/generate", body, MASTER_KEY)
     key = answer.get("key")
     if not isinstance(key, str):
         raise RuntimeError(f"/key/generate answered no key: {answer}")
@@ -190,15 +196,23 @@ def gatewise_command(config: Path, port: int, workers: int = 1) -> list[str]:
 
 def proxy(workdir: Path, upstream: str, *, name: str = "proxy", workers: int = 1,
           faulty: bool = False, cpu: int | str = SERVER_CPU, command: list[str] | None = None,
-          database_url: str | None = None) -> Service:
+          database_url: str | None = None, redis_port: int | None = None) -> Service:
     """The proxy configured as :data:`PROXIES` says for ``name`` (``database_url``: the
-    PostgreSQL a ``postgres`` kind uses)."""
+    PostgreSQL a ``postgres`` kind uses; ``redis_port``: the redis-server a ``redis`` kind
+    shares its state through)."""
     kind = PROXIES[name]
     if kind.postgres and database_url is None:
         raise ValueError(f"{name} needs a PostgreSQL database_url")
-    config = workdir / (f"{name}-faulty.yaml" if faulty else f"{name}.yaml")
+    if kind.redis and redis_port is None:
+        raise ValueError(f"{name} needs a redis-server")
+    # Each configuration in a folder of its own: its embedded database (next to the config)
+    # is its own.
+    folder = workdir / name
+    folder.mkdir(exist_ok=True)
+    config = folder / (f"{name}-faulty.yaml" if faulty else f"{name}.yaml")
     config.write_text(proxy_config(upstream, faulty=faulty, kind=kind,
-                                   database_url=database_url if kind.postgres else None))
+                                   database_url=database_url if kind.postgres else None,
+                                   redis_port=redis_port if kind.redis else None))
     port = free_port()
     return Service(name if workers == 1 else f"{name}-{workers}w",
                    command or gatewise_command(config, port, workers), port, cpu=cpu,

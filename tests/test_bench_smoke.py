@@ -5,6 +5,7 @@ otherwise; never installs anything."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,9 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert ceiling["embeddings"]["16"]["requests"] > 0
     keyed = results["chat"]["proxy-keys"]["16"]  # a virtual key made at start, the ledger on
     assert keyed["requests"] > 0 and keyed["errors"] == 0
+    if shutil.which("redis-server"):  # the same with the state shared in Redis
+        keyed = results["chat"]["proxy-keys-redis"]["16"]
+        assert keyed["requests"] > 0 and keyed["errors"] == 0
     assert "import_gatewise_ms" in results["sdk"]
     shared = results["shared_state"]
     if "skipped" not in shared:  # needs redis-server
