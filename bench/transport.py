@@ -64,7 +64,7 @@ async def measure(name: str, url: str, concurrency: int, seconds: float) -> dict
 
         transport: Any = LeanTransport()
     else:
-        from gatewise._http._async import AiohttpTransport
+        from gatewise._http._aiohttp import AiohttpTransport
 
         transport = AiohttpTransport()
 

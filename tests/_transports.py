@@ -10,7 +10,7 @@ ASYNC_TRANSPORTS = ("aiohttp", "lean")
 
 def make_transport(name: str) -> AsyncTransport:
     if name == "aiohttp":
-        from gatewise._http._async import AiohttpTransport
+        from gatewise._http._aiohttp import AiohttpTransport
 
         return AiohttpTransport()
     from gatewise._http._h1 import LeanTransport

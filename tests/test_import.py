@@ -53,3 +53,13 @@ def test_public_names_resolve_lazily() -> None:
         assert getattr(gatewise, name) is not None
     assert callable(gatewise.completion)
     assert issubclass(gatewise.RateLimitError, gatewise.APIError)
+
+
+def test_the_proxy_with_its_own_transport_loads_no_aiohttp() -> None:
+    """The proxy's default upstream transport is its own: aiohttp (a tenth of a second of
+    start-up) loads only for ``upstream_transport: aiohttp`` or the SDK's async client."""
+    probe = ("import sys, gatewise.proxy.app, gatewise.proxy.server; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "[]"

@@ -95,7 +95,9 @@ class AsyncClient:
     @property
     def transport(self) -> _async.AsyncTransport:
         if self._transport is None:
-            self._transport = _async.AiohttpTransport()
+            from gatewise._http._aiohttp import AiohttpTransport  # (aiohttp loads here)
+
+            self._transport = AiohttpTransport()
         return self._transport
 
     async def completion(self, model: str, messages: list[JSON], **params: Any

@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from gatewise._exceptions import BadRequestError
-from gatewise.types import ModelResponseChunk
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
@@ -79,10 +78,12 @@ def mock_chat_chunks(mock: Any, model: str, *, include_usage: bool = False
 
 
 def _chunk_dict(chunk: Any) -> dict[str, Any]:
-    if isinstance(chunk, ModelResponseChunk):
-        return chunk.model_dump(exclude_none=True)
     if isinstance(chunk, dict):
         return chunk
+    from gatewise.types import ModelResponseChunk  # (pydantic: loaded only for one)
+
+    if isinstance(chunk, ModelResponseChunk):
+        return chunk.model_dump(exclude_none=True)
     raise BadRequestError("mock_response chunks must be dicts or ModelResponseChunk objects",
                           param="mock_response")
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from gatewise.types import ModelResponse, ModelResponseChunk
-
 if TYPE_CHECKING:
     from gatewise.catalogue import Catalogue
+    from gatewise.types import ModelResponse, ModelResponseChunk
 
 T = TypeVar("T")
 Chunk = dict[str, Any]
@@ -213,6 +212,7 @@ def stream_chunk_builder(chunks: Iterable[ModelResponseChunk | Chunk], *,
     """Rebuild the full response a stream would have given as one answer (with its
     ``cost`` by the catalogue's prices, the default catalogue unless one is given)."""
     from gatewise.catalogue import completion_cost
+    from gatewise.types import ModelResponse, ModelResponseChunk  # (pydantic: loaded here)
 
     dicts = [c.model_dump(exclude_none=True) if isinstance(c, ModelResponseChunk) else c
              for c in chunks]

@@ -11,7 +11,7 @@ are then billed at them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from gatewise._exceptions import APIError, BadRequestError
 from gatewise._http import EventDecoder, Request
@@ -22,7 +22,9 @@ from gatewise._relay import encode_event
 from gatewise._target import Settings, Targets, split_options
 from gatewise.catalogue import Catalogue, ModelInfo, cost_for_usage
 from gatewise.providers.base import TranscriptionTranslator
-from gatewise.types import TranscriptionResponse, TranscriptionStreamEvent
+
+if TYPE_CHECKING:
+    from gatewise.types import TranscriptionResponse, TranscriptionStreamEvent
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -94,12 +96,16 @@ def transcription_cost(info: ModelInfo, usage: Any) -> float | None:
 
 
 def typed_transcription(call: Call, data: JSON) -> TranscriptionResponse:
+    from gatewise.types import TranscriptionResponse  # (pydantic: not for the proxy)
+
     response = TranscriptionResponse.model_validate(data)
     response._cost = transcription_cost(call.info, data.get("usage"))
     return response
 
 
 def typed_transcription_event(data: JSON) -> TranscriptionStreamEvent:
+    from gatewise.types import TranscriptionStreamEvent
+
     return TranscriptionStreamEvent.model_validate(data)
 
 

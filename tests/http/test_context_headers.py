@@ -9,6 +9,7 @@ import pytest
 
 from gatewise._exceptions import APIConnectionError
 from gatewise._http import Request, RetryPolicy, Timeout, _async
+from gatewise._http._aiohttp import AiohttpTransport
 from gatewise._http._h1 import LeanTransport
 from gatewise._http._propagate import CONTEXT_HEADERS
 from tests.http._upstreams import Exchange, json_answer, upstream
@@ -21,7 +22,7 @@ def _headers(exchange: Exchange, name: bytes) -> list[bytes]:
             if line.partition(b":")[0].strip().lower() == name]
 
 
-@pytest.mark.parametrize("transport", [LeanTransport, _async.AiohttpTransport])
+@pytest.mark.parametrize("transport", [LeanTransport, AiohttpTransport])
 async def test_context_headers_go_with_their_request_only(transport: type) -> None:
     client = transport()
     async with upstream(json_answer()) as up:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gatewise._http._async import AiohttpTransport
+from gatewise._http._aiohttp import AiohttpTransport
 from gatewise._http._h1 import LeanTransport
 from gatewise.proxy.config import ConfigError, parse_config
 from tests.http._certs import Certificates, make_certificates

@@ -11,7 +11,8 @@ import pytest
 
 import gatewise
 from gatewise._http import RawResponse, Request, Timeout
-from gatewise._http._async import AiohttpTransport, AsyncRawStream
+from gatewise._http._aiohttp import AiohttpTransport
+from gatewise._http._async import AsyncRawStream
 from tests.fake_mistral import FakeMistral
 from tests.sdk.conftest import SDK
 

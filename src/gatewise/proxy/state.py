@@ -58,7 +58,7 @@ def upstream_transport(name: str) -> AsyncTransport:
     """The transport ``general_settings.upstream_transport`` names (its pools open in the
     serving loop, on first use)."""
     if name == "aiohttp":
-        from gatewise._http._async import AiohttpTransport
+        from gatewise._http._aiohttp import AiohttpTransport
 
         return AiohttpTransport()
     from gatewise._http._h1 import LeanTransport
