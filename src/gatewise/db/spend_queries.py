@@ -31,7 +31,8 @@ GROUPS = ("team", "customer", "api_key", "model")
 
 _CALL_TYPES = {"chat": "acompletion", "embeddings": "aembedding",
                "completions": "atext_completion", "moderations": "amoderation",
-               "audio": "atranscription", "ocr": "aocr"}
+               "transcription": "atranscription", "ocr": "aocr",
+               "passthrough": "pass_through_endpoint"}
 _DAY_START = "T00:00:00+00:00"
 
 

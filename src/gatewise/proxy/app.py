@@ -19,7 +19,14 @@ from gatewise.proxy.access.identity import IDENTITY
 from gatewise.proxy.config import ProxyConfig, config_for_models, load_config
 from gatewise.proxy.errors import ProxyError, internal_error, shutting_down
 from gatewise.proxy.exchange import EXCHANGE, Exchange
-from gatewise.proxy.routes import MODEL_ROUTES, PREFIX_ROUTES, PUBLIC, ROUTES, Handler
+from gatewise.proxy.routes import (
+    MODEL_ROUTES,
+    PREFIX_ROUTES,
+    PUBLIC,
+    RECORDED_HANDLERS,
+    ROUTES,
+    Handler,
+)
 from gatewise.proxy.state import AppState
 
 __all__ = ["CONFIG_ENV", "MODELS_ENV", "ProxyApp", "create_app", "factory"]
@@ -76,7 +83,7 @@ class ProxyApp:
                 if identity is None:  # a key not cached yet
                     identity = await access.load(scope)
                 scope[IDENTITY] = identity
-                route = MODEL_ROUTES.get(path)
+                route = MODEL_ROUTES.get(path) or RECORDED_HANDLERS.get(handler)
                 if route is not None:
                     exchange = scope[EXCHANGE] = Exchange(
                         state, route, identity, state.new_call_id(), scope["headers"])

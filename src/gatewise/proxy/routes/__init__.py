@@ -65,6 +65,8 @@ MODEL_ROUTES: dict[str, str] = {
     "/chat/moderations": "chat_moderations", "/classifications": "classifications",
     "/chat/classifications": "chat_classifications", "/ocr": "ocr",
     "/audio/transcriptions": "transcription"}
+# Handlers of prefix routes whose requests get an exchange and a record too, by route name.
+RECORDED_HANDLERS: dict[Handler, str] = {passthrough: "passthrough"}
 # Open even when a master key is set (/health?probe=true and /metrics check the key
 # themselves when they need it).
 PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/health/readiness",
@@ -74,4 +76,4 @@ PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     (PASS_THROUGH_PREFIX, dict.fromkeys(PASS_THROUGH_METHODS, passthrough)),
 )
 
-__all__ = ["MODEL_ROUTES", "PREFIX_ROUTES", "PUBLIC", "ROUTES", "Handler"]
+__all__ = ["MODEL_ROUTES", "PREFIX_ROUTES", "PUBLIC", "RECORDED_HANDLERS", "ROUTES", "Handler"]

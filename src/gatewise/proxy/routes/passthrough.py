@@ -18,12 +18,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
-import orjson
-
 from gatewise._exceptions import APIError
 from gatewise._http import Request, Timeout
 from gatewise._http import _async as http
-from gatewise.catalogue import cost_for_usage
 from gatewise.proxy._asgi import ClientDisconnected, Receive, Scope, Send, respond, too_slow
 from gatewise.proxy._passthrough import (
     PassThroughTarget,
@@ -33,6 +30,8 @@ from gatewise.proxy._passthrough import (
 )
 from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
+from gatewise.proxy.exchange import Exchange, exchange_of
+from gatewise.proxy.routes import _passthrough_spend as spend
 from gatewise.proxy.routes._common import cost_header
 from gatewise.proxy.sse import _Watch  # the chat relay's watch on the client, reused
 from gatewise.proxy.state import AppState
@@ -110,21 +109,6 @@ def _scrubbed(body: bytes, target: PassThroughTarget) -> bytes:
     return body
 
 
-def _cost(state: AppState, body: bytes) -> float | None:
-    """The cost of a JSON answer that names a model the catalogue knows and has a usage."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict:
-        return None
-    model, usage = data.get("model"), data.get("usage")
-    if not isinstance(model, str) or not model or not isinstance(usage, dict):
-        return None
-    info = state.catalogue.get(model if "/" in model else f"mistral/{model}")
-    return cost_for_usage(info, usage) if info.known else None
-
-
 async def passthrough(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     target = state.pass_through
     if target is None:
@@ -136,9 +120,19 @@ async def passthrough(state: AppState, scope: Scope, receive: Receive, send: Sen
         raise bad_request("the path may not step out of /mistral/ (no . or .. segments)")
     query: bytes = scope.get("query_string", b"")
     url = target.root + rest + (f"?{query.decode('latin-1')}" if query else "")
+    exchange = exchange_of(scope)
+    ticket = await spend.admit(state, scope, exchange)
+    try:
+        await _call(state, scope, receive, send, target, url, rest, exchange)
+    finally:
+        await spend.release(state, ticket)
+
+
+async def _call(state: AppState, scope: Scope, receive: Receive, send: Send,
+                target: PassThroughTarget, url: str, rest: str, exchange: Exchange) -> None:
     content, body = await _request_body(scope, receive, state)
     request = Request(scope["method"], url, request_headers(scope["headers"], target), content)
-    call_id = state.new_call_id()
+    call_id = exchange.call_id
     timeout = Timeout(read=state.config.request_timeout or DEFAULT_REQUEST_TIMEOUT)
     try:
         upstream = await http.open_raw(state.client.transport, request, timeout=timeout,
@@ -148,7 +142,7 @@ async def passthrough(state: AppState, scope: Scope, receive: Receive, send: Sen
             raise body.failure from None  # the client's fault, not Mistral's
         raise _failed(exc, call_id, rest) from None
     try:
-        await _relay(state, target, upstream, call_id, receive, send,
+        await _relay(state, target, upstream, exchange, receive, send,
                      watch=body is None or body.done)
     except APIError as exc:  # the answer broke before its head went out
         raise _failed(exc, call_id, rest) from None
@@ -166,9 +160,9 @@ def _failed(exc: APIError, call_id: bytes, path: str) -> ProxyError:
 
 
 async def _relay(state: AppState, target: PassThroughTarget, upstream: http.AsyncRawStream,
-                 call_id: bytes, receive: Receive, send: Send, *, watch: bool) -> None:
-    headers = [*answer_headers(upstream.headers), (b"x-gatewise-call-id", call_id)]
-    status = upstream.status
+                 exchange: Exchange, receive: Receive, send: Send, *, watch: bool) -> None:
+    headers = [*answer_headers(upstream.headers), (b"x-gatewise-call-id", exchange.call_id)]
+    status = exchange.record.status = upstream.status
     if status >= 400:  # an error's body is small: read whole, scrubbed, passed on
         await respond(send, status, _scrubbed(await upstream.aread(), target), headers)
         return
@@ -180,7 +174,9 @@ async def _relay(state: AppState, target: PassThroughTarget, upstream: http.Asyn
             chunk = await upstream.read_chunk()
             if not chunk:
                 whole = b"".join(ahead)
-                cost = cost_header(_cost(state, whole))
+                found = spend.priced(state, whole)
+                spend.book(exchange, found)
+                cost = cost_header(found[2] if found is not None else None)
                 await respond(send, status, whole, headers + ([cost] if cost else []))
                 return
             ahead.append(chunk)
