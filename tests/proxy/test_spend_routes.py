@@ -262,3 +262,13 @@ async def test_without_a_database_or_with_one_down() -> None:
         await down.close()
     finally:
         await app.state.aclose()
+
+
+def test_each_route_litellm_knows_has_its_call_type() -> None:
+    from gatewise.db.spend_queries import _CALL_TYPES
+    from gatewise.proxy.routes import MODEL_ROUTES, RECORDED_HANDLERS
+
+    mistral_only = {"fim", "chat_moderations", "classifications", "chat_classifications"}
+    routes = {*MODEL_ROUTES.values(), *RECORDED_HANDLERS.values()} - mistral_only
+    assert routes <= set(_CALL_TYPES), routes - set(_CALL_TYPES)
+    assert _CALL_TYPES["transcription"] == "atranscription"
