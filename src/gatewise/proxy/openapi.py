@@ -7,10 +7,11 @@ answers, errors included, so tools like schemathesis can exercise every route.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gatewise import __version__
+from gatewise.proxy._openapi_routes import management_operations, model_operations
 
 JSON = dict[str, Any]
 
@@ -127,9 +128,11 @@ def _json_ok(description: str) -> JSON:
             "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-def openapi_document(chat_models: Sequence[str], embedding_models: Sequence[str],
-                     *, secured: bool) -> JSON:
-    """The document for a proxy serving these model names."""
+def openapi_document(models: Mapping[str, Sequence[str]], *, secured: bool) -> JSON:
+    """The document for a proxy serving these model names, by mode (``chat``,
+    ``embedding``, ``fim``, ``moderation``, ``classification``, ``ocr``,
+    ``audio_transcription``)."""
+    chat_models, embedding_models = models.get("chat", ()), models.get("embedding", ())
     security: list[JSON] = [{"bearer": []}] if secured else []
     model_errors = (400, 401, 404, 413, 422, 429, 500, 502, 503, 504)
     chat_ok = {"description": "a chat completion, or a text/event-stream of chunks",
@@ -155,6 +158,8 @@ def openapi_document(chat_models: Sequence[str], embedding_models: Sequence[str]
                             "schema": {"type": "string"}}],
             "responses": _answers(_json_ok("one model"), 401, 404)}},
     }
+    paths.update(model_operations(models, security, _answers, _json_ok))
+    paths.update(management_operations(security, _answers, _json_ok))
     for path, what in (("/health/liveliness", "the process is up"),
                        ("/health/readiness", "the proxy is ready to serve")):
         paths[path] = {"get": {"responses": {"200": _json_ok(what)}}}

@@ -237,10 +237,13 @@ class AppState:
             from gatewise.proxy.openapi import openapi_document
 
             served = [n for n in self.listed if n in self.served]
-            embedding = [n for n in served if self.mode_of(n) == "embedding"]
-            chat = [n for n in served if self.serves(n, "chat")]
+            modes = ("chat", "embedding", "fim", "moderation", "classification", "ocr",
+                     "audio_transcription")
+            by_mode = {mode: [n for n in served if (self.mode_of(n) == mode if mode ==
+                                                    "embedding" else self.serves(n, mode))]
+                       for mode in modes}
             self._openapi = orjson.dumps(openapi_document(
-                chat, embedding, secured=self.master_key is not None))
+                by_mode, secured=self.master_key is not None))
         return self._openapi
 
     def mode_of(self, name: str) -> str:
