@@ -356,3 +356,10 @@ def test_the_ledger_batches_as_configured() -> None:
     assert len(refused.value.problems) == 2
     assert {p.split(":")[1].strip() for p in refused.value.problems} == {
         "general_settings.ledger_batch_size", "general_settings.proxy_batch_write_at"}
+
+
+def test_credentials_in_an_api_base_are_refused_without_repeating_them() -> None:
+    (found,) = problems({"model_list": [entry(
+        api_base="https://user:hunter2-secret@api.mistral.ai/v1")]})
+    assert "api_base: must not carry credentials" in found
+    assert "hunter2" not in found

@@ -196,6 +196,10 @@ class Reader:
         from urllib.parse import urlsplit
 
         parts = urlsplit(text)
+        if "@" in parts.netloc:  # the URL itself is never repeated: it holds a secret
+            self.error(path, "must not carry credentials (user:password@host): put the key "
+                             "in api_key, or a header in extra_headers")
+            return None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             self.error(path, "must be an http(s) URL, e.g. https://api.mistral.ai/v1; "
                              f"got {text!r}")
