@@ -142,13 +142,29 @@ async def test_rpm_limit_answers_429_with_its_headers(app: ProxyApp) -> None:
     first = await chat(app, key)
     assert first.status == 200
     assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert "x-ratelimit-limit-tokens" not in first.headers
     assert (await chat(app, key)).status == 200
     refused = await chat(app, key)
     assert refused.status == 429
     assert int(refused.headers["retry-after"]) >= 0
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    assert refused.headers["x-ratelimit-limit-requests"] == "2"
     assert refused.error()["code"] == "rate_limit_exceeded"
     assert records(app)[-1].status == 429
+
+
+async def test_ratelimit_limit_headers_name_the_smallest_limit_over_key_and_team(
+        app: ProxyApp) -> None:
+    assert app.state.db is not None
+    await add_team(app.state.db, "t-slow", rpm_limit=3, tpm_limit=50_000)
+    key = await add_key(app.state.db, team_id="t-slow", rpm_limit=10, tpm_limit=90_000)
+    answer = await chat(app, key)
+    assert answer.status == 200
+    assert answer.headers["x-ratelimit-limit-requests"] == "3"
+    assert answer.headers["x-ratelimit-limit-tokens"] == "50000"
+    assert answer.headers["x-ratelimit-remaining-requests"] == "2"
+    assert int(answer.headers["x-ratelimit-remaining-tokens"]) < 50_000
 
 
 async def test_parallel_limit_holds_under_concurrency(app: ProxyApp,

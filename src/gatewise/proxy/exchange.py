@@ -91,7 +91,8 @@ class Exchange:
 
     def key_headers(self) -> list[tuple[bytes, bytes]]:
         """``x-gatewise-key-spend`` / ``-max-budget`` and ``x-ratelimit-*`` for a key with
-        a budget or limits."""
+        a budget or limits: ``limit-*`` is the smallest rpm (tpm) over the key's scopes (its
+        own, its team's, its user's), ``remaining-*`` what the tightest of them has left."""
         ticket = self.ticket
         if ticket is None or not ticket.admitted:
             return []
@@ -102,9 +103,15 @@ class Exchange:
             headers += [(b"x-gatewise-key-spend", _money(spend)),
                         (b"x-gatewise-key-max-budget", _money(remaining.max_budget))]
         if remaining.requests is not None:
+            limits = [scope.rpm for scope in ticket.scopes if scope.rpm is not None]
+            if limits:
+                headers.append((b"x-ratelimit-limit-requests", str(min(limits)).encode()))
             headers.append((b"x-ratelimit-remaining-requests",
                             str(max(0, remaining.requests)).encode()))
         if remaining.tokens is not None:
+            limits = [scope.tpm for scope in ticket.scopes if scope.tpm is not None]
+            if limits:
+                headers.append((b"x-ratelimit-limit-tokens", str(min(limits)).encode()))
             headers.append((b"x-ratelimit-remaining-tokens", str(remaining.tokens).encode()))
         return headers
 

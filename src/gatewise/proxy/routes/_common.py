@@ -174,6 +174,11 @@ def limit_error(exc: LimitExceeded, call_id: bytes) -> ProxyError:
                           (b"x-ratelimit-remaining-tokens",
                            b"0" if exc.limit == "tpm" else
                            str(max(0, remaining.tokens or 0)).encode())]
+        scope = exc.scope
+        if scope.rpm is not None:
+            error.headers.append((b"x-ratelimit-limit-requests", str(scope.rpm).encode()))
+        if scope.tpm is not None:
+            error.headers.append((b"x-ratelimit-limit-tokens", str(scope.tpm).encode()))
     else:
         error.code = "400"  # LiteLLM's budget_exceeded shape
     return error
