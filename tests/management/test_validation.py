@@ -41,9 +41,13 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/key/generate", {"key": "sk-short"}, "key"),
     ("/key/generate", {"colour": "red"}, "colour"),
     *[("/key/generate", {name: value}, name) for name, value in (
-        ("aliases", {}), ("config", {}), ("permissions", {}), ("model_max_budget", {}),
-        ("soft_budget", 1.0), ("guardrails", []), ("spend", 0), ("tags", []),
-        ("model_rpm_limit", {}), ("allowed_cache_controls", []))],
+        ("aliases", {"a": "demo"}), ("config", {"x": 1}), ("permissions", {"p": True}),
+        ("model_max_budget", {"demo": 1}), ("soft_budget", 1.0), ("guardrails", ["g"]),
+        ("spend", 5), ("tags", ["t"]), ("model_rpm_limit", {"demo": 1}),
+        ("allowed_cache_controls", ["no-cache"]), ("key_type", "llm_api"),
+        ("auto_rotate", True), ("agent_id", "a"), ("budget_limits", [{}]))],
+    ("/key/update", {"key": "k", "spend": 0}, "spend"),  # a reset, not a default
+    ("/key/regenerate", {"key": "k", "grace_period": "24h"}, "grace_period"),
     ("/key/update", {"rpm_limit": 1}, "key"),
     ("/key/update", {"key": "k", "max_budget": -0.01}, "max_budget"),
     ("/key/update", {"key": "k", "team_id": None, "user_role": "x"}, "user_role"),
@@ -65,9 +69,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      "members_with_roles[0].role"),
     ("/team/new", {"members_with_roles": [{"user_id": "u", "team": "x"}]},
      "members_with_roles[0].team"),
-    ("/team/new", {"model_aliases": {}}, "model_aliases"),
+    ("/team/new", {"model_aliases": {"a": "demo"}}, "model_aliases"),
     ("/team/new", {"organization_id": "o"}, "organization_id"),
     ("/team/new", {"colour": 1}, "colour"),
+    ("/team/new", {"admins": ["u"]}, "admins"),
+    ("/team/new", {"router_settings": {"num_retries": 1}}, "router_settings"),
     ("/team/update", {"rpm_limit": 1}, "team_id"),
     ("/team/update", {"team_id": "t", "tpm_limit": 0}, "tpm_limit"),
     ("/team/delete", {"team_ids": []}, "team_ids"),
@@ -90,6 +96,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/user/new", {"models": ["nope"]}, "models"),
     ("/user/new", {"user_alias": "Ann"}, "user_alias"),
     ("/user/new", {"send_invite_email": True}, "send_invite_email"),
+    ("/user/new", {"config": {"x": 1}}, "config"),
+    ("/user/new", {"spend": 0.5}, "spend"),
     ("/user/update", {"rpm_limit": 5}, "user_id"),
     ("/user/update", {"user_id": "u", "user_role": "root"}, "user_role"),
     ("/user/update", {"user_id": "u", "teams": ["t"]}, "teams"),
@@ -128,6 +136,93 @@ async def test_unsupported_fields_say_so(admin: Admin) -> None:
     assert "not support" in error["message"] and error["code"] == "unsupported_field"
     error = await admin.error(400, "/key/generate", {"max_budgett": 1})
     assert "unknown field `max_budgett`" in error["message"] and "max_budget" in error["message"]
+
+
+# What LiteLLM's request models (GenerateKeyRequest, NewTeamRequest, NewUserRequest, ...)
+# send with every field at its default: the unsupported ones empty, or asking for nothing.
+_GENERATE_BASE = {  # GenerateRequestBase: keys and users
+    "key_alias": None, "duration": None, "models": [], "spend": 0, "max_budget": None,
+    "user_id": None, "team_id": None, "agent_id": None, "max_parallel_requests": None,
+    "metadata": {}, "tpm_limit": None, "rpm_limit": None, "budget_duration": None,
+    "budget_limits": None, "allowed_cache_controls": [], "config": {}, "permissions": {},
+    "model_max_budget": {}, "budget_fallbacks": None, "model_rpm_limit": None,
+    "model_tpm_limit": None, "guardrails": None, "policies": None, "prompts": None,
+    "blocked": None, "aliases": {}, "object_permission": None}
+_KEY_BASE = {  # KeyRequestBase
+    **_GENERATE_BASE, "key": None, "budget_id": None, "tags": None, "enforced_params": None,
+    "allowed_routes": [], "allowed_passthrough_routes": None,
+    "allowed_vector_store_indexes": None, "rpm_limit_type": None, "tpm_limit_type": None,
+    "router_settings": None, "access_group_ids": None}
+LITELLM_GENERATE_KEY = {
+    **_KEY_BASE, "soft_budget": None, "send_invite_email": None, "key_type": "default",
+    "auto_rotate": False, "rotation_interval": None, "organization_id": None,
+    "project_id": None}
+LITELLM_UPDATE_KEY = {
+    **_KEY_BASE, "spend": None, "metadata": None, "temp_budget_increase": None,
+    "temp_budget_expiry": None, "auto_rotate": None, "rotation_interval": None,
+    "organization_id": None}
+LITELLM_REGENERATE_KEY = {
+    **LITELLM_GENERATE_KEY, "spend": None, "metadata": None, "new_key": None,
+    "new_master_key": None, "grace_period": None}
+LITELLM_NEW_TEAM = {
+    "team_alias": None, "team_id": None, "organization_id": None, "admins": [],
+    "members": [], "members_with_roles": [], "team_member_permissions": None,
+    "metadata": None, "tpm_limit": None, "rpm_limit": None, "max_budget": None,
+    "soft_budget": None, "budget_duration": None, "budget_limits": None, "models": [],
+    "blocked": False, "router_settings": None, "access_group_ids": None,
+    "default_team_member_models": None, "model_aliases": None, "tags": None,
+    "guardrails": None, "policies": None, "prompts": None, "object_permission": None,
+    "allowed_passthrough_routes": None, "secret_manager_settings": None,
+    "model_rpm_limit": None, "rpm_limit_type": None, "tpm_limit_type": None,
+    "model_tpm_limit": None, "team_member_budget": None, "team_member_rpm_limit": None,
+    "team_member_tpm_limit": None, "team_member_key_duration": None,
+    "team_member_budget_duration": None, "allowed_vector_store_indexes": None,
+    "enforced_batch_output_expires_after": None, "enforced_file_expires_after": None}
+LITELLM_NEW_USER = {
+    **_GENERATE_BASE, "user_email": None, "user_alias": None, "user_role": None,
+    "teams": None, "auto_create_key": True, "send_invite_email": None,
+    "sso_user_id": None, "organizations": None}
+
+
+async def test_litellm_bodies_with_unsupported_fields_left_empty_are_accepted(
+        admin: Admin) -> None:
+    """LiteLLM's clients send every field of their request models: an unsupported one
+    that asks for nothing (empty, or LiteLLM's default) is ignored, not refused."""
+    team = await admin.ok("/team/new", {**LITELLM_NEW_TEAM, "team_id": "t1"})
+    assert team["team_id"] == "t1"
+    user = await admin.ok("/user/new", {**LITELLM_NEW_USER, "user_id": "u1",
+                                        "user_alias": "", "organizations": []})
+    assert user["user_id"] == "u1" and user["key"].startswith("sk-")
+    made = await admin.ok("/key/generate", {**LITELLM_GENERATE_KEY, "key_alias": "app",
+                                            "team_id": "t1", "spend": 0.0})
+    assert made["key_alias"] == "app" and made["team_id"] == "t1"
+    updated = await admin.ok("/key/update", {**LITELLM_UPDATE_KEY, "key": made["key"],
+                                             "max_budget": 5.0})
+    assert updated["max_budget"] == 5.0
+    again = await admin.ok("/key/regenerate", {**LITELLM_REGENERATE_KEY,
+                                               "key": made["key"]})
+    assert again["key"] != made["key"] and again["max_budget"] is None  # null: no budget
+    await admin.ok("/team/update", {"team_id": "t1", "tags": [], "model_aliases": {},
+                                    "soft_budget": None, "team_member_budget": None})
+    await admin.ok("/user/update", {"user_id": "u1", "password": None, "config": {},
+                                    "user_alias": ""})
+    await admin.ok("/customer/new", {"user_id": "c1", "budget_id": None, "spend": None,
+                                     "allowed_model_region": None, "default_model": None})
+
+
+async def test_unsupported_query_parameters_left_empty_are_ignored(admin: Admin) -> None:
+    await admin.ok("/key/generate", {"key_alias": "a"})
+    listed = await admin.ok("/key/list", organization_id="", include_team_keys="false",
+                            include_created_by_keys="False", sort_by="", page=1)
+    assert listed["total_count"] == 1
+    await admin.ok("/user/list", organization_id="", sort_by="")
+    await admin.ok("/team/list", organization_id="")
+    for path, name, value in (("/key/list", "organization_id", "o"),
+                              ("/key/list", "include_team_keys", "true"),
+                              ("/team/list", "organization_id", "o")):
+        error = await admin.error(400, path, **{name: value})
+        assert error["code"] == "unsupported_field" and error["param"] == name
+        assert name in error["message"]
 
 
 async def test_values_are_never_echoed_in_errors(admin: Admin) -> None:

@@ -36,6 +36,8 @@ ALL_MODELS = frozenset({"all-proxy-models", "all-team-models", "*"})
 restriction (the team's models bind its keys anyway)."""
 _UNSUPPORTED_MODELS = frozenset({"no-default-models"})
 _TRUE = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_UNSET_QUERY = {"include_team_keys": "false", "include_created_by_keys": "false"}
+"""LiteLLM's defaults of unsupported query flags: what gatewise does anyway."""
 
 
 def managed(*, admin: bool = True) -> Callable[[Handler], Handler]:
@@ -89,7 +91,8 @@ async def body_of(model: type[B], state: AppState, scope: Scope, receive: Receiv
 def query_of(scope: Scope, accepted: Iterable[str], unsupported: Iterable[str] = ()
              ) -> dict[str, str]:
     """The query string's parameters (the last of a repeated one); an unknown one is a
-    400 naming it, as an unknown body field is."""
+    400 naming it, as an unknown body field is; an ``unsupported`` one (LiteLLM's) too,
+    unless it asks for nothing (empty, or LiteLLM's default): then it is left out."""
     raw: bytes = scope.get("query_string", b"")
     try:
         pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=False,
@@ -101,6 +104,8 @@ def query_of(scope: Scope, accepted: Iterable[str], unsupported: Iterable[str] =
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in unsupported:
+            if not value or value.lower() == _UNSET_QUERY.get(name):
+                continue
             raise bad_request(f"query parameter `{name}` is a LiteLLM parameter that gatewise "
                               "does not support", param=name, code="unsupported_field")
         if name not in accepted:
