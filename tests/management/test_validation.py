@@ -5,6 +5,7 @@ only make the suite slower)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,9 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/key/generate", {"budget_duration": "10x"}, "budget_duration"),
     ("/key/generate", {"budget_duration": "0d"}, "budget_duration"),
     ("/key/generate", {"duration": "10x"}, "duration"),
+    ("/key/generate", {"budget_duration": "fortnightly"}, "budget_duration"),
+    ("/key/generate", {"budget_duration": "2 weeks"}, "budget_duration"),
+    ("/key/generate", {"duration": "yearly"}, "duration"),
     ("/key/generate", {"rpm_limit": 0}, "rpm_limit"),
     ("/key/generate", {"rpm_limit": -5}, "rpm_limit"),
     ("/key/generate", {"rpm_limit": True}, "rpm_limit"),
@@ -129,6 +133,22 @@ async def test_every_bad_body_is_a_400_naming_the_field(admin: Admin) -> None:
     # Nothing of that was stored.
     assert (await admin.ok("/key/list"))["total_count"] == 0
     assert [t["team_id"] for t in await admin.ok("/team/list")] == ["t"]
+
+
+async def test_durations_take_weeks_and_litellms_words(admin: Admin) -> None:
+    made = await admin.ok("/key/generate", {"budget_duration": "2w", "max_budget": 1.0,
+                                            "duration": "weekly"})
+    assert made["budget_duration"] == "2w"
+    expires = datetime.fromisoformat(made["expires"])
+    assert timedelta(days=6.9) < expires - datetime.now(UTC) <= timedelta(days=7)
+    for word in ("hourly", "daily", "weekly", "monthly"):
+        team = await admin.ok("/team/new", {"budget_duration": word, "max_budget": 1.0})
+        assert team["budget_duration"] == word and team["budget_reset_at"] is not None
+    user = await admin.ok("/user/new", {"budget_duration": "daily", "duration": "2w"})
+    assert user["budget_duration"] == "daily"
+    error = await admin.error(400, "/key/update", {"key": made["key"],
+                                                   "budget_duration": "biweekly"})
+    assert error["param"] == "budget_duration" and "weekly" in error["message"]
 
 
 async def test_unsupported_fields_say_so(admin: Admin) -> None:
