@@ -241,6 +241,41 @@ async def test_streams_are_recorded_with_their_usage(app: ProxyApp) -> None:
     assert "x-gatewise-key-spend" in answer.headers
 
 
+async def test_litellm_headers_say_the_keys_spend_budget_and_the_answers_cost(
+        app: ProxyApp) -> None:
+    """LiteLLM's clients read ``x-litellm-key-spend`` (the key's spend before the request),
+    ``x-litellm-key-max-budget`` and ``x-litellm-response-cost``."""
+    assert app.state.db is not None
+    key = await add_key(app.state.db, max_budget=2.5, spend=0.25)
+    first = (await chat(app, key)).headers
+    cost = first["x-litellm-response-cost"]
+    assert cost == first["x-gatewise-response-cost"] and float(cost) > 0
+    assert float(first["x-litellm-key-spend"]) == pytest.approx(0.25)
+    assert first["x-litellm-key-max-budget"] == "2.5"
+    second = (await chat(app, key)).headers
+    assert float(second["x-litellm-key-spend"]) == pytest.approx(0.25 + float(cost))
+    assert float(second["x-gatewise-key-spend"]) == pytest.approx(0.25 + 2 * float(cost))
+    # A stream: the spend and budget are known before it starts, its cost is not.
+    stream = (await chat(app, key, stream=True)).headers
+    assert float(stream["x-litellm-key-spend"]) == pytest.approx(0.25 + 2 * float(cost))
+    assert stream["x-litellm-key-max-budget"] == "2.5"
+    assert "x-litellm-response-cost" not in stream
+    # A key with no budget nor limits: its spend as cached, no budget header.
+    free = await add_key(app.state.db, spend=1.5)
+    headers = (await chat(app, free)).headers
+    assert headers["x-litellm-key-spend"] == "1.5" and "x-litellm-key-max-budget" not in headers
+    assert "x-litellm-response-cost" in headers
+    embedded = await call(app, "POST", "/v1/embeddings", {"model": "embed", "input": "hi"},
+                          headers={"Authorization": f"Bearer {free}"})
+    assert embedded.status == 200 and embedded.headers["x-litellm-key-spend"] == "1.5"
+    assert embedded.headers["x-litellm-response-cost"] == \
+        embedded.headers["x-gatewise-response-cost"]
+    # The master key is no virtual key: the answer's cost only.
+    master = (await chat(app, MASTER)).headers
+    assert "x-litellm-response-cost" in master
+    assert not any(h.startswith("x-litellm-key-") for h in master)
+
+
 async def test_failures_are_recorded_and_cost_nothing(app: ProxyApp,
                                                       fake_mistral: FakeMistral) -> None:
     assert app.state.db is not None

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from gatewise.proxy.access.secrets import digest
 from tests.management._client import Admin
+from tests.proxy.conftest import call
 
 GENERATED = {"key", "token", "token_id", "key_name", "key_alias", "expires", "models",
              "max_budget", "budget_duration", "budget_reset_at", "rpm_limit", "tpm_limit",
@@ -103,6 +104,38 @@ async def test_regenerate_gives_a_new_key_and_the_old_one_stops(admin: Admin) ->
     chosen = await admin.ok("/key/regenerate", {"key": fresh["token"],
                                                 "new_key": "sk-chosen-new-value"})
     assert chosen["key"] == "sk-chosen-new-value"
+
+
+async def test_regenerate_with_the_key_in_the_path(admin: Admin) -> None:
+    """LiteLLM's ``POST /key/{key}/regenerate``: the key (or its token) in the path, a
+    body optional; no answer repeats the key of the path."""
+    made = await admin.ok("/key/generate", {"key_alias": "rotating", "max_budget": 3})
+    master = {"authorization": f"Bearer {admin.key}"}
+    answer = await call(admin.app, "POST", f"/key/{made['key']}/regenerate", headers=master)
+    assert answer.status == 200, answer.body
+    fresh = answer.json()
+    assert fresh["key"] != made["key"] and fresh["token"] == digest(fresh["key"])
+    assert fresh["key_alias"] == "rotating" and fresh["max_budget"] == 3.0
+    await admin.error(404, "/key/info", key=made["key"])
+    # The token in the path, fields and a chosen key in the body, under /v1 too.
+    again = await admin.ok(f"/v1/key/{fresh['token']}/regenerate/",
+                           {"new_key": "sk-chosen-in-path-form", "rpm_limit": 9,
+                            "tags": [], "key": fresh["token"]})
+    assert again["key"] == "sk-chosen-in-path-form" and again["rpm_limit"] == 9
+    error = await admin.error(400, f"/key/{again['key']}/regenerate", {"key": "sk-other-1"})
+    assert error["param"] == "key"
+    error = await admin.error(400, f"/key/{again['key']}/regenerate", {"tags": ["x"]})
+    assert error["code"] == "unsupported_field"
+    error = await admin.error(404, "/key/sk-unknown-key-in-path/regenerate", {})
+    assert "sk-unknown-key-in-path" not in error["message"]
+    for method, path, status in (("GET", f"/key/{again['key']}/regenerate", 405),
+                                 ("POST", f"/key/{again['key']}/rotate", 404),
+                                 ("POST", "/key//regenerate", 404)):
+        answer = await call(admin.app, method, path, headers=master)
+        assert answer.status == status, (method, path, answer.body)
+        assert again["key"] not in answer.body.decode()
+    me = admin.as_key(again["key"])
+    await me.error(403, f"/key/{again['key']}/regenerate", {})
 
 
 async def test_block_and_unblock(admin: Admin) -> None:

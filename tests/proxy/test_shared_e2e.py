@@ -142,9 +142,15 @@ def test_two_instances_share_a_deployments_rpm_and_its_cooldowns(
 
 def test_a_plain_chat_request_costs_two_round_trips(own_redis: Redis, tmp_path: Path) -> None:
     """With a key that has every kind of limit: its admission (key limits, budget
-    reservation) and the deployment in one round trip, the release and settlement in one."""
+    reservation) and the deployment in one round trip, the release and settlement in one.
+
+    Counted exactly, whatever else runs: MONITOR is on before the first request (its +OK
+    read), every command the requests sent is in before counting (a marker sent after the
+    last answer shows after them: the release is awaited before the answer goes out), the
+    background's commands are told apart by what they are, and the bounded wait is long
+    enough that a loaded machine does not send the store local for a moment."""
     database = f"sqlite:///{tmp_path / 'keys.db'}"
-    data = config(own_redis.url)
+    data = config(own_redis.url, redis_timeout=10)
     data["general_settings"]["database_url"] = database
     with proxies(tmp_path, data, count=1) as (proxy,):
         key = asyncio.run(_keys(database, rpm_limit=1000, tpm_limit=10**9,
@@ -153,22 +159,39 @@ def test_a_plain_chat_request_costs_two_round_trips(own_redis: Redis, tmp_path: 
         with monitor(own_redis) as seen:
             for _ in range(10):
                 assert chat(proxy, "plain", key)[0] == 200
-            time.sleep(0.2)  # MONITOR's lines arrive a little after the answers
-    # what is not the requests': the heartbeat, the change channel's keep-alive
-    background = ('"beat"', '"PING"')
-    commands = [" ".join(c.split()[3:7]) for c in seen
-                if not any(b in c.split()[3:7] for b in background)]
+            mark(own_redis, seen)
+    commands = [c for c in (" ".join(line.split()[3:7]) for line in seen)
+                if not any(b in c.split() for b in BACKGROUND)]
     assert len(commands) == 20, "\n".join(commands)
     assert Counter(c.split()[-1] for c in commands) == {'"acquire"': 10, '"release"': 10}
 
 
+BACKGROUND = ('"beat"', '"PING"', '"SUBSCRIBE"', '"CLIENT"', '"HELLO"', '"ECHO"')
+"""What is not the requests': the heartbeat, the change channel's keep-alive (and its
+connection and subscription, should it resubscribe), the test's own marker."""
+MARK = "gatewise-test-mark"
+
+
+def mark(server: Redis, seen: list[str], timeout: float = 20.0) -> None:
+    """Wait until MONITOR has shown every command run so far: send a marker of our own
+    and wait for it (MONITOR shows commands in the order Redis runs them)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(f"ECHO {MARK}\r\n".encode())
+        sock.recv(1024)
+    deadline = time.monotonic() + timeout
+    while not any(MARK in line for line in seen):
+        assert time.monotonic() < deadline, "MONITOR never showed the marker"
+        time.sleep(0.02)
+
+
 @contextmanager
-def monitor(server: Redis) -> Iterator[list[str]]:
+def monitor(server: Redis, timeout: float = 20.0) -> Iterator[list[str]]:
     """What clients send to ``server`` (``MONITOR``), one line per command; the commands a
-    script runs inside Redis are left out."""
+    script runs inside Redis are left out.  Yields once MONITOR is on (its +OK read)."""
     seen: list[str] = []
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(b"MONITOR\r\n")
+    on = threading.Event()
     done = threading.Event()
 
     def read() -> None:
@@ -182,14 +205,16 @@ def monitor(server: Redis) -> Iterator[list[str]]:
                 return
             buffer += data
             *lines, buffer = buffer.split(b"\r\n")
-            seen.extend(line.decode(errors="replace") for line in lines
-                        if line.startswith(b"+") and b" lua]" not in line
-                        and line != b"+OK")
+            for line in lines:
+                if line == b"+OK":
+                    on.set()
+                elif line.startswith(b"+") and b" lua]" not in line:
+                    seen.append(line.decode(errors="replace"))
 
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
-    time.sleep(0.1)
     try:
+        assert on.wait(timeout), "MONITOR never answered"
         yield seen
     finally:
         done.set()

@@ -32,7 +32,8 @@ logger = logging.getLogger("gatewise.proxy")
 
 
 class Exchange:
-    __slots__ = ("call_id", "deployment", "record", "started", "state", "ticket", "upstream")
+    __slots__ = ("call_id", "deployment", "key", "record", "started", "state", "ticket",
+                 "upstream")
 
     def __init__(self, state: AppState, route: str, identity: Identity, call_id: bytes,
                  headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
@@ -43,7 +44,7 @@ class Exchange:
         self.deployment: Deployment | None = None
         self.upstream = 0.0
         record = self.record = RequestRecord(call_id.decode(), route, time.time())
-        key = identity.key
+        key = self.key = identity.key
         if key is not None:
             record.key_id, record.key_alias = key.token, key.key_alias
             record.team_id, record.user_id = key.team_id, key.user_id
@@ -92,12 +93,14 @@ class Exchange:
     def key_headers(self) -> list[tuple[bytes, bytes]]:
         """``x-gatewise-key-spend`` / ``-max-budget`` and ``x-ratelimit-*`` for a key with
         a budget or limits: ``limit-*`` is the smallest rpm (tpm) over the key's scopes (its
-        own, its team's, its user's), ``remaining-*`` what the tightest of them has left."""
+        own, its team's, its user's), ``remaining-*`` what the tightest of them has left;
+        LiteLLM's ``x-litellm-key-spend`` / ``-max-budget`` for any virtual key (all known at
+        admission: nothing is read for them)."""
+        headers = self._litellm_key_headers() if self.key is not None else []
         ticket = self.ticket
         if ticket is None or not ticket.admitted:
-            return []
+            return headers
         remaining = ticket.remaining
-        headers: list[tuple[bytes, bytes]] = []
         if remaining.max_budget is not None and remaining.spend is not None:
             spend = remaining.spend + (ticket.cost or 0.0)
             headers += [(b"x-gatewise-key-spend", _money(spend)),
@@ -113,6 +116,22 @@ class Exchange:
             if limits:
                 headers.append((b"x-ratelimit-limit-tokens", str(min(limits)).encode()))
             headers.append((b"x-ratelimit-remaining-tokens", str(remaining.tokens).encode()))
+        return headers
+
+    def _litellm_key_headers(self) -> list[tuple[bytes, bytes]]:
+        """The key's spend before this request (as LiteLLM's header says it): the live one
+        its admission saw when it has a budget or limits, else the one cached with it."""
+        key = self.key
+        assert key is not None
+        ticket = self.ticket
+        spend = (ticket.remaining.spend if ticket is not None and ticket.admitted else None)
+        if spend is None:
+            spend = key.budget.spend
+        else:  # a worker's share of the key's limits (--workers N, no Redis): its total
+            spend *= self.state.access.share
+        headers = [(b"x-litellm-key-spend", _money(spend))]
+        if key.budget.max_budget is not None:
+            headers.append((b"x-litellm-key-max-budget", _money(key.budget.max_budget)))
         return headers
 
     # -- the end ----------------------------------------------------------------------------

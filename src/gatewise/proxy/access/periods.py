@@ -1,4 +1,6 @@
-"""Budget durations: ``"30s"``, ``"30m"``, ``"30h"``, ``"30d"`` and ``"1mo"`` (LiteLLM's).
+"""Budget durations (and key expiries): ``"30s"``, ``"30m"``, ``"30h"``, ``"30d"``,
+``"2w"`` and ``"1mo"``, and the words ``hourly``, ``daily``, ``weekly`` and ``monthly``
+(LiteLLM's forms).
 
 A budget's spend resets at the end of each period.  A period starts when the budget is set
 (``budget_reset_at`` is the end of the current one) and the next one follows it directly:
@@ -16,8 +18,12 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = ["Duration", "next_reset", "parse_duration"]
 
-_PATTERN = re.compile(r"^\s*(\d+)\s*(s|m|h|d|mo)\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PATTERN = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|mo)\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_WORDS = {"hourly": (3600, 0), "daily": (86400, 0), "weekly": (7 * 86400, 0),
+          "monthly": (0, 1)}
+_FORMS = ("a positive number followed by s, m, h, d, w or mo ('30s', '30m', '30h', '30d', "
+          "'2w', '1mo'), or hourly, daily, weekly or monthly")
 _MAX_SECONDS = 100 * 365 * 86400
 
 
@@ -43,12 +49,13 @@ class Duration:
 def parse_duration(text: object) -> Duration:
     """``ValueError`` naming the accepted forms when ``text`` is not one of them."""
     if not isinstance(text, str):
-        raise ValueError(f"must be a duration string such as '30s', '30m', '30h', '30d' or "
-                         f"'1mo', got {text!r}")
+        raise ValueError(f"must be a duration string: {_FORMS}; got {type(text).__name__}")
+    word = _WORDS.get(text.strip().lower())
+    if word is not None:
+        return Duration(text.strip().lower(), seconds=word[0], months=word[1])
     match = _PATTERN.match(text)
     if match is None or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration: use a positive number followed by s, "
-                         "m, h, d or mo ('30s', '30m', '30h', '30d', '1mo')")
+        raise ValueError(f"{text[:32]!r} is not a duration: use {_FORMS}")
     count, unit = int(match.group(1)), match.group(2)
     if unit == "mo":
         if count > 1200:

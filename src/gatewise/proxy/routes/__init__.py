@@ -14,7 +14,7 @@ from gatewise.proxy.routes.chat import chat_completions
 from gatewise.proxy.routes.completions import completions
 from gatewise.proxy.routes.embeddings import embeddings
 from gatewise.proxy.routes.health import health, liveliness, readiness
-from gatewise.proxy.routes.management import MANAGEMENT_ROUTES
+from gatewise.proxy.routes.management import KEY_PATH_ROUTE, MANAGEMENT_ROUTES
 from gatewise.proxy.routes.metrics import metrics
 from gatewise.proxy.routes.models import PREFIX as MODELS_PREFIX
 from gatewise.proxy.routes.models import list_models, retrieve_model
@@ -74,6 +74,7 @@ PUBLIC = frozenset({"/health", "/health/liveliness", "/health/liveness", "/healt
 PREFIX_ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     (MODELS_PREFIX, {"GET": retrieve_model}),
     (PASS_THROUGH_PREFIX, dict.fromkeys(PASS_THROUGH_METHODS, passthrough)),
+    KEY_PATH_ROUTE,
 )
 
 __all__ = ["MODEL_ROUTES", "PREFIX_ROUTES", "PUBLIC", "RECORDED_HANDLERS", "ROUTES", "Handler"]

@@ -1,5 +1,6 @@
 """The management API's bodies: LiteLLM's field names and types, checked strictly (see
-``_fields``).  Each lists the LiteLLM fields it refuses as not supported."""
+``_fields``).  Each lists the LiteLLM fields it refuses as not supported (when they ask
+for something: LiteLLM's clients send them all, empty)."""
 
 from __future__ import annotations
 
@@ -21,27 +22,37 @@ from gatewise.proxy.routes._fields import (
     Models,
 )
 
-# LiteLLM's fields gatewise does not enforce: refused, never ignored.
+# LiteLLM's fields gatewise does not enforce: refused when they ask for something, never
+# ignored (the field lists of LiteLLM's GenerateKeyRequest, UpdateKeyRequest,
+# RegenerateKeyRequest, NewTeamRequest, UpdateTeamRequest, NewUserRequest,
+# UpdateUserRequest, NewCustomerRequest).
 _LIMITS_UNSUPPORTED = frozenset({
     "soft_budget", "model_max_budget", "model_rpm_limit", "model_tpm_limit", "spend",
     "budget_id", "tags", "guardrails", "object_permission", "prompts", "organization_id",
     "rpm_limit_type", "tpm_limit_type", "allowed_passthrough_routes",
-    "allowed_vector_store_indexes", "policies", "access_group_ids"})
+    "allowed_vector_store_indexes", "policies", "access_group_ids", "budget_limits",
+    "budget_fallbacks", "agent_id", "project_id", "router_settings"})
 KEY_UNSUPPORTED = _LIMITS_UNSUPPORTED | {
     "aliases", "config", "permissions", "allowed_cache_controls", "enforced_params",
     "key_type", "send_invite_email", "auto_rotate", "rotation_interval", "allowed_routes",
     "temp_budget_increase", "temp_budget_expiry", "soft_budget_cooldown", "token",
     "new_master_key", "disable_global_guardrails", "litellm_budget_table",
-    "budget_limits", "created_by", "updated_by"}
+    "created_by", "updated_by", "grace_period"}
 TEAM_UNSUPPORTED = _LIMITS_UNSUPPORTED | {
     "model_aliases", "admins", "members", "team_member_budget", "team_member_rpm_limit",
     "team_member_tpm_limit", "team_member_key_duration", "team_member_permissions",
-    "secret_manager_settings", "router_settings", "max_budget_in_team"}
+    "team_member_budget_duration", "default_team_member_models", "secret_manager_settings",
+    "max_budget_in_team", "enforced_batch_output_expires_after",
+    "enforced_file_expires_after"}
 USER_UNSUPPORTED = _LIMITS_UNSUPPORTED | {
     "user_alias", "send_invite_email", "aliases", "config", "permissions",
-    "allowed_cache_controls", "sso_user_id", "organizations", "key_duration"}
+    "allowed_cache_controls", "sso_user_id", "organizations", "key_duration", "password",
+    "team_id"}
 CUSTOMER_UNSUPPORTED = _LIMITS_UNSUPPORTED | {
-    "allowed_model_region", "default_model", "litellm_budget_table"}
+    "allowed_model_region", "default_model", "litellm_budget_table", "budget_reset_at"}
+
+# What LiteLLM's request models send by default for some of those, asking for nothing.
+_NEW_KEY_DEFAULTS = {"key_type": "default", "auto_rotate": False}
 
 
 class _KeyFields(Limits):
@@ -55,6 +66,8 @@ class _KeyFields(Limits):
 
 
 class GenerateKey(_KeyFields):
+    litellm_defaults = {**_NEW_KEY_DEFAULTS, "spend": 0}
+
     key: CustomKey | None = None  # a caller-chosen key
 
 
@@ -63,6 +76,8 @@ class UpdateKey(_KeyFields):
 
 
 class RegenerateKey(UpdateKey):
+    litellm_defaults = _NEW_KEY_DEFAULTS
+
     new_key: CustomKey | None = None
 
 
@@ -136,6 +151,8 @@ class _UserFields(Limits):
 
 
 class NewUser(_UserFields):
+    litellm_defaults = {"spend": 0}
+
     user_id: Id | None = None
     teams: list[Id] | None = Field(default=None, max_length=1000)
     auto_create_key: bool = True  # LiteLLM's default: /user/new answers with a key

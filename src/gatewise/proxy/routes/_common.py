@@ -91,11 +91,12 @@ def meta_headers(call_id: bytes, deployment: Deployment, retries: int = 0, fallb
             (_RETRIES, _count(retries)), (_FALLBACKS, _count(fallbacks))]
 
 
-def cost_header(cost: float | None) -> tuple[bytes, bytes] | None:
+def cost_headers(cost: float | None) -> Headers:
+    """The answer's cost, in gatewise's header and LiteLLM's (none when unknown)."""
     if cost is None:
-        return None
-    text = f"{cost:.12f}".rstrip("0").rstrip(".")
-    return (b"x-gatewise-response-cost", text.encode() or b"0")
+        return []
+    text = f"{cost:.12f}".rstrip("0").rstrip(".").encode() or b"0"
+    return [(b"x-gatewise-response-cost", text), (b"x-litellm-response-cost", text)]
 
 
 def overhead_header(start: float, upstream: float) -> tuple[bytes, bytes]:
@@ -190,10 +191,8 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
     usage = result.response.get("usage")
     price = deployment.cost(usage, info)
     exchange.used(usage, cost=price)
-    cost = cost_header(price)
-    if cost is not None:
-        headers.append(cost)
-    if exchange.ticket is not None:  # (only a limited key has headers of its own)
+    headers += cost_headers(price)
+    if exchange.ticket is not None or exchange.key is not None:  # (the master key: none)
         headers += exchange.key_headers()
     headers.append(JSON_TYPE)
     return headers

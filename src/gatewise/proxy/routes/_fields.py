@@ -2,8 +2,11 @@
 
 Every body is strict (a number is not a string, a bool is not a number) and forbids
 unknown fields; fields that LiteLLM accepts but gatewise does not support are refused
-with a message saying so (an ignored budget or limit field would be a bypass).  A field
-sent as ``null`` takes its default: no limit, every model, no metadata, not blocked.
+with a message saying so (an ignored budget or limit field would be a bypass) -- unless
+they ask for nothing: empty (``null``, ``[]``, ``{}``, ``""``) or LiteLLM's own default
+(``"spend": 0`` on a new key), as LiteLLM's clients send every field of their request
+models.  A field sent as ``null`` takes its default: no limit, every model, no metadata,
+not blocked.
 :func:`parse_body` turns what pydantic finds into OpenAI's 400 naming the field, and never
 echoes a value (it could be a key).
 """
@@ -20,7 +23,7 @@ from gatewise.proxy.access.periods import parse_duration
 from gatewise.proxy.errors import ProxyError, bad_request
 
 __all__ = ["Alias", "Body", "CustomKey", "DurationText", "Email", "EndUserId", "Id", "KeyRef",
-           "Limits", "Metadata", "Models", "parse_body"]
+           "Limits", "Metadata", "Models", "asks_nothing", "parse_body"]
 
 B = TypeVar("B", bound="Body")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -79,6 +82,9 @@ class Body(BaseModel):
     """LiteLLM's fields for this body that gatewise refuses as not supported."""
     defaults: ClassVar[Mapping[str, Any]] = {"models": [], "metadata": {}, "blocked": False}
     """What a field sent as ``null`` stores, when that is not NULL."""
+    litellm_defaults: ClassVar[Mapping[str, Any]] = {}
+    """Unsupported fields whose LiteLLM default (as its request model sends it) asks for
+    nothing on this route: ignored like an empty value."""
 
     def given(self, *exclude: str) -> dict[str, Any]:
         """The fields the request set (a ``null`` as its default), but ``exclude``."""
@@ -108,14 +114,35 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
 def parse_body(model: type[B], body: Mapping[str, Any], route: str) -> B:
     """``body`` as ``model``, or a 400 naming the first field that is wrong (and saying
     what is wrong with the others too)."""
-    for name in body:
+    ignored: list[str] = []
+    for name, value in body.items():
         if name in model.unsupported:
+            if asks_nothing(value, model.litellm_defaults.get(name, _NO_DEFAULT)):
+                ignored.append(name)
+                continue
             raise bad_request(f"`{name}` {NOT_SUPPORTED}", param=name,
                               code="unsupported_field")
+    if ignored:
+        body = {name: value for name, value in body.items() if name not in ignored}
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         raise _invalid(exc, model, route) from None
+
+
+_NO_DEFAULT: Any = object()
+
+
+def asks_nothing(value: Any, default: Any = _NO_DEFAULT) -> bool:
+    """Whether an unsupported field's ``value`` asks for nothing: empty (``None``, ``[]``,
+    ``{}``, ``""``) or ``default`` (of the same kind: ``0`` is not ``False``)."""
+    if value is None or (type(value) in (list, dict, str) and not value):
+        return True
+    if default is _NO_DEFAULT:
+        return False
+    if type(default) in (int, float) and type(value) in (int, float):
+        return bool(value == default)
+    return type(value) is type(default) and bool(value == default)
 
 
 def _invalid(exc: ValidationError, model: type[Body], route: str) -> ProxyError:

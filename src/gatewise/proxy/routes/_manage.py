@@ -11,10 +11,12 @@ import fnmatch
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
-from gatewise.proxy._asgi import Receive, Scope, Send
+import orjson
+
+from gatewise.proxy._asgi import Receive, Scope, Send, read_body
 from gatewise.proxy.access.identity import Identity, require_admin
 from gatewise.proxy.errors import ProxyError, bad_request
 from gatewise.proxy.routes._common import read_json_object
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from gatewise.db.database import Database
 
 __all__ = ["ALL_MODELS", "announce", "body_of", "check_models", "created_by", "database",
-           "managed", "query_bool", "query_int", "query_of"]
+           "managed", "optional_json_object", "query_bool", "query_int", "query_of"]
 
 logger = logging.getLogger("gatewise.proxy")
 Handler = Callable[[AppState, Scope, Receive, Send], Awaitable[None]]
@@ -36,6 +38,8 @@ ALL_MODELS = frozenset({"all-proxy-models", "all-team-models", "*"})
 restriction (the team's models bind its keys anyway)."""
 _UNSUPPORTED_MODELS = frozenset({"no-default-models"})
 _TRUE = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_UNSET_QUERY = {"include_team_keys": "false", "include_created_by_keys": "false"}
+"""LiteLLM's defaults of unsupported query flags: what gatewise does anyway."""
 
 
 def managed(*, admin: bool = True) -> Callable[[Handler], Handler]:
@@ -86,10 +90,28 @@ async def body_of(model: type[B], state: AppState, scope: Scope, receive: Receiv
     return parse_body(model, await read_json_object(state, scope, receive), scope["path"])
 
 
+async def optional_json_object(state: AppState, scope: Scope, receive: Receive
+                               ) -> dict[str, Any]:
+    """The request's JSON object, or ``{}`` when it has no body at all."""
+    raw = await read_body(scope, receive, state.max_body, state.deadlines,
+                          state.client_timeout, state.config.request_body_timeout)
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"could not parse the request body as JSON: {exc}",
+                          code="invalid_json") from None
+    if type(body) is not dict:
+        raise bad_request("the request body must be a JSON object")
+    return body
+
+
 def query_of(scope: Scope, accepted: Iterable[str], unsupported: Iterable[str] = ()
              ) -> dict[str, str]:
     """The query string's parameters (the last of a repeated one); an unknown one is a
-    400 naming it, as an unknown body field is."""
+    400 naming it, as an unknown body field is; an ``unsupported`` one (LiteLLM's) too,
+    unless it asks for nothing (empty, or LiteLLM's default): then it is left out."""
     raw: bytes = scope.get("query_string", b"")
     try:
         pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=False,
@@ -101,6 +123,8 @@ def query_of(scope: Scope, accepted: Iterable[str], unsupported: Iterable[str] =
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in unsupported:
+            if not value or value.lower() == _UNSET_QUERY.get(name):
+                continue
             raise bad_request(f"query parameter `{name}` is a LiteLLM parameter that gatewise "
                               "does not support", param=name, code="unsupported_field")
         if name not in accepted:

@@ -28,7 +28,7 @@ from gatewise.proxy.errors import bad_request
 from gatewise.proxy.exchange import Exchange, exchange_of
 from gatewise.proxy.routes._common import (
     admit,
-    cost_header,
+    cost_headers,
     meta_headers,
     overhead_header,
     upstream_error,
@@ -163,9 +163,7 @@ async def _answer(state: AppState, result: RouteResult[Any], params: dict[str, A
         return
     price = _cost(deployment, response.get("usage"))
     exchange.used(None, cost=price)
-    cost = cost_header(price)
-    if cost is not None:
-        headers.append(cost)
+    headers += cost_headers(price)
     if params.get("response_format") == "text":
         headers.append(TEXT_TYPE)
         payload = str(response.get("text", "")).encode()

@@ -1,5 +1,6 @@
 """The key routes, as LiteLLM's: ``/key/generate``, ``/key/info``, ``/key/update``,
-``/key/regenerate``, ``/key/block``, ``/key/unblock``, ``/key/delete``, ``/key/list``.
+``/key/regenerate`` (and ``/key/{key}/regenerate``), ``/key/block``, ``/key/unblock``,
+``/key/delete``, ``/key/list``.
 
 The plain key is in the answers of ``generate`` and ``regenerate`` only; everywhere else a
 key is its ``token`` (the digest).  Where a request names a key it may give the key or its
@@ -16,7 +17,7 @@ from gatewise.proxy._asgi import Receive, Scope, Send, respond_json
 from gatewise.proxy.access.identity import identity_of, not_admin, require_admin
 from gatewise.proxy.access.periods import parse_duration
 from gatewise.proxy.access.secrets import digest, key_name, new_key
-from gatewise.proxy.errors import bad_request
+from gatewise.proxy.errors import ProxyError, bad_request
 from gatewise.proxy.routes._answers import key_answer
 from gatewise.proxy.routes._bodies import (
     DeleteKeys,
@@ -25,7 +26,7 @@ from gatewise.proxy.routes._bodies import (
     RegenerateKey,
     UpdateKey,
 )
-from gatewise.proxy.routes._fields import Body
+from gatewise.proxy.routes._fields import Body, parse_body
 from gatewise.proxy.routes._manage import (
     announce,
     body_of,
@@ -33,6 +34,7 @@ from gatewise.proxy.routes._manage import (
     created_by,
     database,
     managed,
+    optional_json_object,
     query_bool,
     query_int,
     query_of,
@@ -40,6 +42,9 @@ from gatewise.proxy.routes._manage import (
 from gatewise.proxy.state import AppState
 
 MAX_PAGE_SIZE = 100
+KEY_PREFIX = "/key/"
+_REGENERATE = "/regenerate"
+_KEY_REF = "gatewise.key_ref"
 _LIST_PARAMS = ("page", "size", "user_id", "team_id", "key_alias", "key_hash",
                 "return_full_object")
 _LIST_UNSUPPORTED = ("organization_id", "include_team_keys", "include_created_by_keys",
@@ -120,9 +125,44 @@ async def update_key(state: AppState, scope: Scope, receive: Receive, send: Send
 async def regenerate_key(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
     """A new value for the key (``new_key``, else a random one): the old one stops working
     at once.  Fields given with it update the key as ``/key/update`` would."""
+    await _regenerate(state, await body_of(RegenerateKey, state, scope, receive), send)
+
+
+async def key_path_route(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    """``/key/{key}/regenerate`` (LiteLLM's other form: the key, or its token, in the path;
+    an optional body with ``/key/regenerate``'s fields).  Nothing else lives under
+    ``/key/``; the path holds a key, so no answer repeats it."""
+    path: str = scope["path"].removeprefix("/v1").rstrip("/")
+    ref = path.removeprefix(KEY_PREFIX).removesuffix(_REGENERATE)
+    if not path.endswith(_REGENERATE) or not ref:
+        raise ProxyError(404, f"Unknown request URL: {scope['method']} {KEY_PREFIX}...: the "
+                              "key routes are /key/generate, /key/info, /key/update, "
+                              "/key/regenerate, /key/{key}/regenerate, /key/block, "
+                              "/key/unblock, /key/delete, /key/list", code="not_found")
+    if scope["method"] != "POST":
+        raise ProxyError(405, f"{scope['method']} is not allowed on /key/{{key}}/regenerate; "
+                              "use POST", code="method_not_allowed")
+    scope["path"] = "/key/{key}/regenerate"  # what the handler's logs may show
+    scope[_KEY_REF] = ref
+    await _regenerate_at(state, scope, receive, send)
+
+
+@managed()
+async def _regenerate_at(state: AppState, scope: Scope, receive: Receive, send: Send) -> None:
+    ref: str = scope[_KEY_REF]
+    body = await optional_json_object(state, scope, receive)
+    given = body.get("key")
+    if given is not None and given != ref:
+        raise bad_request("the key to regenerate is named in the path: leave `key` out of "
+                          "the body (or give the same one)", param="key",
+                          code="invalid_field")
+    await _regenerate(state, parse_body(RegenerateKey, {**body, "key": ref},
+                                        "/key/{key}/regenerate"), send)
+
+
+async def _regenerate(state: AppState, body: RegenerateKey, send: Send) -> None:
     from gatewise.db import keys
 
-    body = await body_of(RegenerateKey, state, scope, receive)
     values = key_values(state, body)
     plain = _chosen(state, body.new_key, "new_key")
     written = await keys.regenerate_key(database(state), body.key, digest(plain),

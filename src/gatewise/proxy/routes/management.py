@@ -67,3 +67,8 @@ MANAGEMENT_ROUTES: dict[str, dict[str, Handler]] = {
     **{f"/{prefix}/{name}": methods for prefix in ("customer", "end_user")
        for name, methods in _CUSTOMERS.items()},
 }
+_KEY_PATH = _lazy("keys", "key_path_route")
+KEY_PATH_ROUTE: tuple[str, dict[str, Handler]] = ("/key/", dict.fromkeys(
+    ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"), _KEY_PATH))
+"""``/key/{key}/regenerate``: the key in the path (which no error repeats, hence every
+method goes to the handler: it answers 404 and 405 itself)."""

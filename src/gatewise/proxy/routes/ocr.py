@@ -14,7 +14,7 @@ from gatewise.proxy.errors import bad_request
 from gatewise.proxy.exchange import exchange_of
 from gatewise.proxy.routes._common import (
     admit,
-    cost_header,
+    cost_headers,
     meta_headers,
     overhead_header,
     read_json_object,
@@ -48,9 +48,7 @@ async def ocr(state: AppState, scope: Scope, receive: Receive, send: Send) -> No
     headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
     price = deployment.cost(result.response.get("usage_info"))
     exchange.used(None, cost=price)
-    cost = cost_header(price)
-    if cost is not None:
-        headers.append(cost)
+    headers += cost_headers(price)
     headers += exchange.key_headers()
     headers.append(JSON_TYPE)
     payload = orjson.dumps(result.response)

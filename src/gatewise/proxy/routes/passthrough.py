@@ -32,7 +32,7 @@ from gatewise.proxy.config import DEFAULT_REQUEST_TIMEOUT
 from gatewise.proxy.errors import ProxyError, bad_request, from_api_error
 from gatewise.proxy.exchange import Exchange, exchange_of
 from gatewise.proxy.routes import _passthrough_spend as spend
-from gatewise.proxy.routes._common import cost_header
+from gatewise.proxy.routes._common import cost_headers
 from gatewise.proxy.sse import _Watch  # the chat relay's watch on the client, reused
 from gatewise.proxy.state import AppState
 
@@ -176,8 +176,8 @@ async def _relay(state: AppState, target: PassThroughTarget, upstream: http.Asyn
                 whole = b"".join(ahead)
                 found = spend.priced(state, whole)
                 spend.book(exchange, found)
-                cost = cost_header(found[2] if found is not None else None)
-                await respond(send, status, whole, headers + ([cost] if cost else []))
+                cost = cost_headers(found[2] if found is not None else None)
+                await respond(send, status, whole, headers + cost)
                 return
             ahead.append(chunk)
             size += len(chunk)

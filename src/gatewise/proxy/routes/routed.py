@@ -15,7 +15,7 @@ import orjson
 
 from gatewise.proxy._asgi import JSON_TYPE, Receive, Send, respond
 from gatewise.proxy.exchange import Exchange
-from gatewise.proxy.routes._common import cost_header, meta_headers, overhead_header
+from gatewise.proxy.routes._common import cost_headers, meta_headers, overhead_header
 from gatewise.proxy.sse import relay
 from gatewise.proxy.state import AppState
 from gatewise.router.result import RouteResult
@@ -34,9 +34,7 @@ async def respond_routed(state: AppState, receive: Receive, send: Send,
     if isinstance(response, dict):
         usage = response.get("usage") or {}
         exchange.used(usage)
-        cost = cost_header(deployment.cost(usage))
-        if cost is not None:
-            headers.append(cost)
+        headers += cost_headers(deployment.cost(usage))
         headers.append(JSON_TYPE)
         payload = orjson.dumps(response)
         headers.append(overhead_header(start, upstream))
