@@ -42,11 +42,12 @@ def tracing() -> bool:
 class Watched:
     """One call: its record, its span, the callbacks to tell at the end."""
 
-    __slots__ = ("_catalogue", "_ended", "_started", "callbacks", "record", "span")
+    __slots__ = ("_catalogue", "_ended", "_models", "_started", "callbacks", "record", "span")
 
     def __init__(self, callbacks: Sequence[Any], route: str, model: str,
                  params: Mapping[str, Any], catalogue: Catalogue | None, *,
-                 payload: Any = None, routed: bool = False) -> None:
+                 payload: Any = None, routed: bool = False,
+                 models: Mapping[str, str] | None = None) -> None:
         record = self.record = RequestRecord(os.urandom(16).hex(), route, time.time())
         if routed:
             record.model_group = model
@@ -56,6 +57,7 @@ class Watched:
         record.mock = params.get("mock_response") is not None
         self.callbacks = callbacks
         self._catalogue = catalogue
+        self._models = models  # a router's: deployment id -> upstream model
         self._started = time.perf_counter()
         self._ended = False
         self.span: CallSpan | None = None
@@ -150,6 +152,14 @@ class Watched:
         fallbacks = getattr(error, "attempted_fallbacks", None)
         if isinstance(fallbacks, int):
             record.fallbacks = fallbacks
+        if record.deployment_id is None and self._models is not None:  # the last one tried
+            from gatewise.router.policy import attempts_of
+
+            for attempt in reversed(attempts_of(error)):
+                if attempt.deployment_id is not None:
+                    record.deployment_id = attempt.deployment_id
+                    record.model = self._models.get(attempt.deployment_id)
+                    break
 
     def _usage(self, usage: Any) -> None:
         if usage is None:
