@@ -48,6 +48,9 @@ class Exchange:
         if key is not None:
             record.key_id, record.key_alias = key.token, key.key_alias
             record.team_id, record.user_id = key.team_id, key.user_id
+            team = identity.team
+            if team is not None:
+                record.team_alias = team.team_alias
         sinks = state.sinks
         if sinks.openers:  # told of the start (in flight, the request's span: ``headers``)
             sinks.start(record, headers)
