@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
+from gatewise._callback_styles import styled
 from gatewise._endpoints import (
     EndpointCall,
     prepare_fim,
@@ -84,7 +85,7 @@ class AsyncClient:
         self._catalogue = catalogue
         self._targets = Targets()
         self._transport = transport
-        self._callbacks = tuple(callbacks)  # gatewise.callbacks: told of every call
+        self._callbacks = styled(callbacks)  # gatewise.callbacks: told of every call
 
     @property
     def catalogue(self) -> Catalogue:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
+from gatewise._callback_styles import styled
 from gatewise._endpoints import (
     EndpointCall,
     prepare_fim,
@@ -83,7 +84,7 @@ class Client:
         self._catalogue = catalogue
         self._targets = Targets()
         self._transport = transport
-        self._callbacks = tuple(callbacks)  # gatewise.callbacks: told of every call
+        self._callbacks = styled(callbacks)  # gatewise.callbacks: told of every call
 
     @property
     def catalogue(self) -> Catalogue:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gatewise._callback_styles import LiteLLMStyle
 from gatewise._streaming import AsyncStream, Stream
 from gatewise.record import RequestRecord
 
@@ -42,11 +43,13 @@ def tracing() -> bool:
 class Watched:
     """One call: its record, its span, the callbacks to tell at the end."""
 
-    __slots__ = ("_catalogue", "_ended", "_started", "callbacks", "record", "span")
+    __slots__ = ("_catalogue", "_ended", "_models", "_params", "_payload", "_started",
+                 "callbacks", "record", "span")
 
     def __init__(self, callbacks: Sequence[Any], route: str, model: str,
                  params: Mapping[str, Any], catalogue: Catalogue | None, *,
-                 payload: Any = None, routed: bool = False) -> None:
+                 payload: Any = None, routed: bool = False,
+                 models: Mapping[str, str] | None = None) -> None:
         record = self.record = RequestRecord(os.urandom(16).hex(), route, time.time())
         if routed:
             record.model_group = model
@@ -56,6 +59,8 @@ class Watched:
         record.mock = params.get("mock_response") is not None
         self.callbacks = callbacks
         self._catalogue = catalogue
+        self._models = models  # a router's: deployment id -> upstream model
+        self._payload, self._params = payload, params  # for LiteLLM-style callbacks
         self._started = time.perf_counter()
         self._ended = False
         self.span: CallSpan | None = None
@@ -150,6 +155,14 @@ class Watched:
         fallbacks = getattr(error, "attempted_fallbacks", None)
         if isinstance(fallbacks, int):
             record.fallbacks = fallbacks
+        if record.deployment_id is None and self._models is not None:  # the last one tried
+            from gatewise.router.policy import attempts_of
+
+            for attempt in reversed(attempts_of(error)):
+                if attempt.deployment_id is not None:
+                    record.deployment_id = attempt.deployment_id
+                    record.model = self._models.get(attempt.deployment_id)
+                    break
 
     def _usage(self, usage: Any) -> None:
         if usage is None:
@@ -174,26 +187,33 @@ class Watched:
     def tell(self, response: Any = None, error: BaseException | None = None) -> None:
         name = "log_success_event" if error is None else "log_failure_event"
         for callback in self.callbacks:
-            method = getattr(callback, name, None)
-            if method is None:
-                continue
             try:
-                method(self.record, response if error is None else error)
+                if type(callback) is LiteLLMStyle:
+                    callback.tell(self.record, self._payload, self._params, response, error)
+                    continue
+                method = getattr(callback, name, None)
+                if method is not None:
+                    method(self.record, response if error is None else error)
             except Exception:
-                logger.exception("the callback %s failed on %s", type(callback).__name__, name)
+                logger.exception("the callback %s failed on %s", _name(callback), name)
 
     async def atell(self, response: Any = None, error: BaseException | None = None) -> None:
         name = "log_success_event" if error is None else "log_failure_event"
         for callback in self.callbacks:
-            method = getattr(callback, "async_" + name, None) or getattr(callback, name, None)
-            if method is None:
-                continue
             try:
+                if type(callback) is LiteLLMStyle:
+                    await callback.atell(self.record, self._payload, self._params, response,
+                                         error)
+                    continue
+                method = (getattr(callback, "async_" + name, None)
+                          or getattr(callback, name, None))
+                if method is None:
+                    continue
                 done = method(self.record, response if error is None else error)
                 if isinstance(done, Awaitable):
                     await done
             except Exception:
-                logger.exception("the callback %s failed on %s", type(callback).__name__, name)
+                logger.exception("the callback %s failed on %s", _name(callback), name)
 
     # -- a whole call -----------------------------------------------------------------------
 
@@ -236,6 +256,10 @@ class Watched:
         self.answered(answer)
         await self.atell(answer)
         return answer
+
+
+def _name(callback: Any) -> str:
+    return callback.name if type(callback) is LiteLLMStyle else type(callback).__name__
 
 
 def _field(obj: Any, name: str) -> Any:

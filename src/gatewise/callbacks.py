@@ -27,6 +27,10 @@ yours; the record has the usage and finish reasons), or when it is closed before
 raises is logged (``gatewise.callbacks``) and never breaks the call nor the callbacks after
 it.  Keep callbacks quick -- hand slow work to a queue or a task -- they run on the call's
 path.  A client or router without callbacks checks for none and does nothing more.
+
+A callback written for LiteLLM (its ``CustomLogger`` style: ``log_success_event(kwargs,
+response_obj, start_time, end_time)`` and the rest) works too, next to these: see
+:mod:`gatewise._callback_styles` for how it is recognised and what ``kwargs`` holds.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ class RequestRecord:
     key_id: str | None = None  # the virtual key's token (digest); None for master/open
     key_alias: str | None = None
     team_id: str | None = None
+    team_alias: str | None = None  # the key's team's, as cached with the key
     user_id: str | None = None
     end_user: str | None = None
     model_group: str | None = None  # only a name the proxy serves (bounded: metric labels)

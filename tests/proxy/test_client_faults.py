@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -30,7 +31,11 @@ CLIENT_TIMEOUT = 0.5  # general_settings.client_timeout of the proxy under test
 BODY_TIMEOUT = 3.0  # general_settings.request_body_timeout of the proxy under test
 CHAT = "/v1/chat/completions"
 DEMO = orjson.dumps({"model": "demo", "messages": HELLO})
-BIG_STREAM = "word " * 40_000  # ~6 MB of SSE: more than the socket buffers hold
+BIG_STREAM = "word " * 100_000  # ~15 MB of SSE: more than the socket buffers can hold
+RCVBUF = 4096
+"""The never-reading client's receive buffer, set before it connects: no autotuning up to
+``tcp_rmem``'s megabytes, so what the stream can park in buffers is the proxy's send buffer
+(``tcp_wmem``'s 4 MB at most) and a few hundred kB, far below the stream."""
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +66,22 @@ def clients(proxy: Proxy, fake_mistral: FakeMistral) -> Iterator[Proxy]:
 
 
 @contextlib.asynccontextmanager
-async def connection(proxy: Proxy) -> AsyncIterator[tuple[asyncio.StreamReader,
-                                                          asyncio.StreamWriter]]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+async def connection(proxy: Proxy, rcvbuf: int | None = None
+                     ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """``rcvbuf``: the socket's SO_RCVBUF, set before it connects (the window is agreed on
+    then), which also turns off the kernel's autotuning of it."""
+    if rcvbuf is None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", proxy.port))
+        except BaseException:
+            sock.close()
+            raise
+        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
     try:
         yield reader, writer
     finally:
@@ -183,7 +201,7 @@ async def test_a_client_that_never_reads_holds_up_nobody(clients: Proxy,
     """The proxy waits for it without blocking anyone, then (``client_timeout`` without
     taking an event) drops its stream and hangs up: it holds no upstream call forever."""
     body = orjson.dumps({"model": "big", "messages": HELLO, "stream": True})
-    async with connection(clients) as (reader, writer):
+    async with connection(clients, RCVBUF) as (reader, writer):
         writer.write(post_head(CHAT, len(body)) + body)
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")

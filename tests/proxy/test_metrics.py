@@ -225,3 +225,42 @@ async def test_a_stream_that_breaks_counts_as_a_failure(fake_mistral: FakeMistra
     assert value(samples, "gatewise_request_failures_total", model_group="small",
                  status_class="5xx", error_type="api_connection_error") == 1
     assert value(samples, "gatewise_requests_total", status_class="2xx") == 0
+
+
+async def test_tokens_and_spend_by_key_alias_and_team_alias(tmp_path: Path) -> None:
+    """The team's alias sits next to the key's on the tokens and spend series, taken from
+    the key's team at admission (no database read on the request's path)."""
+    app = make_app({**demo_config(), "general_settings": {
+        "master_key": MASTER, "database_url": f"sqlite:///{tmp_path / 'g.db'}"}})
+    await app.state.start()
+    seen: list[Any] = []
+
+    class Records:
+        def emit(self, record: Any) -> None:
+            seen.append(record)
+
+        async def aclose(self) -> None:
+            return None
+
+    app.state.sinks.add(Records())  # type: ignore[arg-type]
+    try:
+        db = app.state.db
+        assert db is not None
+        await add_team(db, "t-blue", team_alias="blue")
+        teamed = await add_key(db, key_alias="k-blue", team_id="t-blue")
+        alone = await add_key(db, key_alias="k-alone")
+        for key in (teamed, alone, MASTER):
+            answer = await call(app, "POST", "/chat/completions",
+                                {"model": "demo", "messages": HELLO},
+                                headers={"authorization": f"Bearer {key}"})
+            assert answer.status == 200, answer.body
+        samples = await metrics(app)
+    finally:
+        await app.state.aclose()
+    assert [r.team_alias for r in seen] == ["blue", None, None]
+    assert [r.team_id for r in seen] == ["t-blue", None, None]
+    tokens = {(labels["key_alias"], labels["team"], labels["team_alias"])
+              for labels, _ in samples["gatewise_input_tokens_total"]}
+    assert tokens == {("k-blue", "t-blue", "blue"), ("k-alone", "", ""), ("", "", "")}
+    spend = {labels["team_alias"] for labels, _ in samples["gatewise_spend_usd_total"]}
+    assert "blue" in spend

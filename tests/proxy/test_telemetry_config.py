@@ -77,3 +77,65 @@ def test_only_otlp_over_http_protobuf() -> None:
                   litellm_settings={"callbacks": ["otel"]}).telemetry.otel
     # Without the otel callback the variable is none of the proxy's business.
     assert not parsed({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}).telemetry.otel
+
+
+OTEL = {"litellm_settings": {"callbacks": ["otel"]}}
+
+
+def otel_environ(environ: dict[str, str]) -> dict[str, str]:
+    return dict(parsed(environ, **OTEL).telemetry.otel_environ)
+
+
+def test_litellms_otel_variables() -> None:
+    """``OTEL_ENDPOINT`` / ``OTEL_HEADERS`` / ``OTEL_EXPORTER``, LiteLLM's names, are read
+    as the standard ones (the endpoint as LiteLLM takes it: the traces URL)."""
+    from gatewise.telemetry.otel.export import ExportSettings
+
+    env = otel_environ({"OTEL_EXPORTER": "otlp_http", "OTEL_ENDPOINT": "https://c.example",
+                        "OTEL_HEADERS": "Authorization=Bearer%20sk-otel,x-team=a",
+                        "OTEL_SERVICE_NAME": "gw", "PATH": "/bin"})
+    settings = ExportSettings.from_env(env)
+    assert settings.url == "https://c.example/v1/traces"
+    assert settings.headers == {"Authorization": "Bearer sk-otel", "x-team": "a"}
+    assert env["OTEL_SERVICE_NAME"] == "gw" and "PATH" not in env
+    for given, url in [("http://c:4318/v1/traces", "http://c:4318/v1/traces"),
+                       ("http://c:4318/v1/", "http://c:4318/v1/traces"),
+                       ("http://c:4318/v1/logs", "http://c:4318/v1/traces"),
+                       ("http://c:4318/custom", "http://c:4318/custom/v1/traces")]:
+        assert ExportSettings.from_env(otel_environ({"OTEL_ENDPOINT": given})).url == url
+    assert "sk-otel" not in repr(parsed({"OTEL_HEADERS": "a=sk-otel"}, **OTEL))
+
+
+def test_the_standard_otel_variables_win() -> None:
+    from gatewise.telemetry.otel.export import ExportSettings
+
+    env = otel_environ({"OTEL_ENDPOINT": "http://litellm:1", "OTEL_HEADERS": "a=litellm",
+                        "OTEL_EXPORTER": "grpc",
+                        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://standard:2",
+                        "OTEL_EXPORTER_OTLP_HEADERS": "a=standard",
+                        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    settings = ExportSettings.from_env(env)
+    assert settings.url == "http://standard:2/v1/traces"
+    assert settings.headers == {"a": "standard"}
+    assert ExportSettings.from_env(otel_environ({
+        "OTEL_ENDPOINT": "http://litellm:1",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:3/x"})).url == "http://traces:3/x"
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("OTEL_EXPORTER", "grpc"), ("OTEL_EXPORTER", "otlp_grpc"), ("OTEL_EXPORTER", "console"),
+    ("OTEL_EXPORTER", "http/json"), ("OTEL_EXPORTER", "in_memory"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+    ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")])
+def test_an_exporter_gatewise_lacks_is_refused_at_start(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parsed({variable: value}, **OTEL)
+    [problem] = raised.value.problems
+    assert variable in problem and repr(value) in problem
+    assert "http/protobuf, otlp_http" in problem
+
+
+@pytest.mark.parametrize("value", ["otlp_http", "http/protobuf", "HTTP/PROTOBUF"])
+def test_the_exporters_gatewise_has(value: str) -> None:
+    assert parsed({"OTEL_EXPORTER": value}, **OTEL).telemetry.otel
+    assert parsed({"OTEL_EXPORTER_OTLP_PROTOCOL": value}, **OTEL).telemetry.otel

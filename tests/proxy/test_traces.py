@@ -1,5 +1,6 @@
 """Traces in process: message content only with ``message_logging``, a client's malformed
-``traceparent`` starts a new trace, ``OTEL_SDK_DISABLED`` turns tracing off."""
+``traceparent`` starts a new trace, ``OTEL_SDK_DISABLED`` turns tracing off, LiteLLM's
+``OTEL_ENDPOINT`` / ``OTEL_HEADERS`` are where the spans go."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from tests.proxy.conftest import HELLO, call, make_app
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+def receiver() -> Iterator[Receiver]:
     found, server = start_receiver()
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", found.endpoint)
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
     yield found
     server.shutdown()
+
+
+def env(receiver: Receiver, **more: str) -> dict[str, str]:
+    """The variables, as the config reads them (at load, never from the process later)."""
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50",
+            **more}
 
 
 def config(**extra: Any) -> dict[str, Any]:
@@ -28,7 +33,8 @@ def config(**extra: Any) -> dict[str, Any]:
 
 
 async def test_message_logging_records_prompts_and_completions(receiver: Receiver) -> None:
-    app = make_app(config(callback_settings={"otel": {"message_logging": True}}))
+    app = make_app(config(callback_settings={"otel": {"message_logging": True}}),
+                   env(receiver))
     await app.state.start()
     try:
         answer = await call(app, "POST", "/chat/completions",
@@ -45,7 +51,7 @@ async def test_message_logging_records_prompts_and_completions(receiver: Receive
 
 
 async def test_content_is_left_out_by_default(receiver: Receiver) -> None:
-    app = make_app(config())
+    app = make_app(config(), env(receiver))
     await app.state.start()
     try:
         await call(app, "POST", "/chat/completions", {"model": "demo", "messages": HELLO})
@@ -56,9 +62,8 @@ async def test_content_is_left_out_by_default(receiver: Receiver) -> None:
         assert not {"gen_ai.input.messages", "gen_ai.output.messages"} & set(span.attributes)
 
 
-async def test_sdk_disabled(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    app = make_app(config())
+async def test_sdk_disabled(receiver: Receiver) -> None:
+    app = make_app(config(), env(receiver, OTEL_SDK_DISABLED="true"))
     await app.state.start()
     try:
         assert (await call(app, "POST", "/chat/completions",
@@ -67,3 +72,16 @@ async def test_sdk_disabled(receiver: Receiver, monkeypatch: pytest.MonkeyPatch)
     finally:
         await app.state.aclose()
     assert receiver.spans == []
+
+
+async def test_litellms_variable_names(receiver: Receiver) -> None:
+    app = make_app(config(), {"OTEL_EXPORTER": "otlp_http", "OTEL_BSP_SCHEDULE_DELAY": "50",
+                              "OTEL_ENDPOINT": receiver.endpoint + "/v1/traces",
+                              "OTEL_HEADERS": "x-collector-key=sk-otel"})
+    await app.state.start()
+    try:
+        await call(app, "POST", "/chat/completions", {"model": "demo", "messages": HELLO})
+        assert len(receiver.wait_for(lambda found: len(found) >= 2)) >= 2
+    finally:
+        await app.state.aclose()
+    assert receiver.headers[-1].get("x-collector-key") == "sk-otel"

@@ -221,3 +221,24 @@ def test_calls_without_callbacks_are_not_watched(fake_mistral: FakeMistral,
     with client(fake_mistral) as c:
         assert c.completion(MODEL, HELLO).choices
         assert list(c.completion(MODEL, HELLO, stream=True))  # type: ignore[arg-type]
+
+
+def test_a_failed_routed_call_says_what_was_tried(fake_mistral: FakeMistral) -> None:
+    """Every attempt failed: the record still has the retries, the fallbacks, the last
+    deployment tried and its model."""
+    seen = Recorder()
+    params = {"model": MODEL, "api_key": "test-key", "api_base": fake_mistral.base_url}
+    router = gatewise.Router([
+        {"model_name": "small", "params": params, "model_info": {"id": "a"}},
+        {"model_name": "large", "params": {**params, "model": "mistral/mistral-large-latest"},
+         "model_info": {"id": "b"}}],
+        fallbacks=[{"small": ["large"]}], num_retries=0, callbacks=[seen])
+    fake_mistral.script(Status(500), Status(500))
+    with router, pytest.raises(gatewise.InternalServerError) as raised:
+        router.completion("small", HELLO)
+    [(kind, record, error)] = seen.events
+    assert kind == "failure" and error is raised.value
+    assert (record.status, record.fallbacks) == (500, 1)
+    assert record.retries == raised.value.attempted_retries  # type: ignore[attr-defined]
+    assert (record.deployment_id, record.model) == ("b", "mistral/mistral-large-latest")
+    assert record.model_group == "small"

@@ -13,21 +13,37 @@
 ``success_callback`` and ``failure_callback`` (LiteLLM's older lists) count as
 ``callbacks``: gatewise's sinks see every request, answered or failed.  A name close to
 one gatewise implements is taken for a typo (an error); another integration LiteLLM has
-(langfuse, datadog...) is a warning.  OpenTelemetry's exporter is configured by the
-standard ``OTEL_*`` variables; gatewise exports over OTLP/HTTP (protobuf) only, so another
-``OTEL_EXPORTER_OTLP_PROTOCOL`` is an error, as is a callback whose package is missing.
+(langfuse, datadog...) is a warning; a callback whose package is missing is an error.
+
+OpenTelemetry's exporter is configured by the standard ``OTEL_*`` variables, read here,
+when the config is loaded (``TelemetrySettings.otel_environ``, what the exporter is made
+from), and by LiteLLM's names for three of them, where the standard one is unset:
+
+=================  =====================================  ==============================
+LiteLLM            standard (wins when both are set)      note
+=================  =====================================  ==============================
+``OTEL_ENDPOINT``  ``OTEL_EXPORTER_OTLP_ENDPOINT``        LiteLLM's is the traces URL:
+                                                          ``/v1/traces`` is added unless
+                                                          it ends so (``/v1``: ``/traces``)
+``OTEL_HEADERS``   ``OTEL_EXPORTER_OTLP_HEADERS``         ``k=v,k2=v2``
+``OTEL_EXPORTER``  ``OTEL_EXPORTER_OTLP_PROTOCOL``        the exporter
+=================  =====================================  ==============================
+
+gatewise exports over OTLP/HTTP with protobuf only: a protocol or exporter other than
+:data:`EXPORTERS` (``grpc``, ``otlp_grpc``, ``http/json``, ``console``...) is refused at
+start, naming the variable and the values accepted, rather than sending nothing.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gatewise.proxy._readers import Reader, did_you_mean
 
-__all__ = ["SETTINGS_KEYS", "TelemetrySettings", "telemetry_settings"]
+__all__ = ["EXPORTERS", "SETTINGS_KEYS", "TelemetrySettings", "telemetry_settings"]
 
 CALLBACKS = ("prometheus", "otel")
 _LISTS = ("callbacks", "success_callback", "failure_callback")
@@ -36,7 +52,12 @@ SETTINGS_KEYS = frozenset({*_LISTS, "json_logs", "require_auth_for_metrics_endpo
 """The keys of ``litellm_settings`` read here."""
 _PACKAGES = {"prometheus": ("prometheus_client", "gatewise[proxy]"),
              "otel": ("opentelemetry.sdk", "gatewise[otel]")}
-_PROTOCOLS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+EXPORTERS = ("http/protobuf", "otlp_http")
+"""The OTLP protocols (and LiteLLM's exporter names) gatewise's exporter speaks."""
+_PROTOCOLS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL",
+              "OTEL_EXPORTER")
+_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_HEADERS = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +68,9 @@ class TelemetrySettings:
     require_auth_for_metrics: bool = False
     message_logging: bool = False
     """Prompts and completions on spans (``callback_settings.otel.message_logging``)."""
+    otel_environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """The ``OTEL_*`` variables the exporter is made from, LiteLLM's names turned into
+    the standard ones (read at config load; ``repr=False``: headers may hold a token)."""
 
     @property
     def any(self) -> bool:
@@ -76,11 +100,10 @@ def telemetry_settings(r: Reader, name: str, section: Mapping[str, Any], top: Ma
                 importlib.util.find_spec(module) is None):
             r.error(f"{name}.callbacks", f"{callback!r} needs the {module} package: "
                                          f"pip install '{extra}'")
-    if "otel" in wanted:
-        _check_protocol(r)
+    environ = _otel_environ(r) if "otel" in wanted else {}
     return TelemetrySettings(prometheus="prometheus" in wanted, otel="otel" in wanted,
                              json_logs=json_logs, require_auth_for_metrics=auth,
-                             message_logging=logging and not off)
+                             message_logging=logging and not off, otel_environ=environ)
 
 
 def _callbacks(r: Reader, value: Any, path: str) -> set[str]:
@@ -122,11 +145,34 @@ def _message_logging(r: Reader, value: Any) -> bool:
     return bool(r.boolean(otel["message_logging"], "callback_settings.otel.message_logging"))
 
 
-def _check_protocol(r: Reader) -> None:
-    for variable in _PROTOCOLS:
-        protocol = r.environ.get(variable)
-        if protocol:
-            if protocol.strip().lower() != "http/protobuf":
-                r.error(variable, f"{protocol!r}: gatewise exports traces over OTLP/HTTP "
-                                  "with protobuf only (set http/protobuf, or unset it)")
-            return
+def _otel_environ(r: Reader) -> dict[str, str]:
+    """The ``OTEL_*`` variables set, with LiteLLM's ``OTEL_ENDPOINT`` / ``OTEL_HEADERS``
+    as the standard ones where those are unset; the protocol checked."""
+    env = {name: value.strip() for name, value in r.environ.items()
+           if name.startswith("OTEL_") and value.strip()}
+    endpoint = env.pop("OTEL_ENDPOINT", None)
+    if endpoint and not any(name in env for name in _ENDPOINTS):
+        env[_ENDPOINTS[0]] = traces_url(endpoint)
+    headers = env.pop("OTEL_HEADERS", None)
+    if headers and not any(name in env for name in _HEADERS):
+        env[_HEADERS[1]] = headers
+    chosen = next((name for name in _PROTOCOLS if name in env), None)
+    if chosen is not None and env[chosen].lower() not in EXPORTERS:
+        r.error(f"{chosen} (environment)",
+                f"{env[chosen]!r} is not supported: gatewise exports traces over OTLP/HTTP "
+                f"with protobuf only; accepted values: {', '.join(EXPORTERS)} (or leave "
+                f"{chosen} unset)")
+    env.pop("OTEL_EXPORTER", None)
+    return env
+
+
+def traces_url(endpoint: str) -> str:
+    """LiteLLM's ``OTEL_ENDPOINT`` as the traces URL: ``/v1/traces`` added unless there
+    (a ``/v1/logs`` or ``/v1/metrics`` one is turned into it), as LiteLLM does."""
+    url = endpoint.rstrip("/")
+    if url.endswith("/v1/traces"):
+        return url
+    for other in ("/v1/logs", "/v1/metrics"):
+        if url.endswith(other):
+            return url[: -len(other)] + "/v1/traces"
+    return url + ("/traces" if url.endswith("/v1") else "/v1/traces")

@@ -90,7 +90,7 @@ class ProxyApp:
             await handler(state, scope, receive, send)
         except ProxyError as error:
             if exchange is not None:
-                exchange.failed(error.status, error.type)
+                exchange.failed(error.status, error.type, error.source)
             await respond_error(send, error)
         except ClientDisconnected:
             if exchange is not None:

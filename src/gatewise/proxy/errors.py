@@ -41,7 +41,11 @@ def proxy_wording(message: str, remedy: str = REQUEST_DROP_PARAMS) -> str:
 
 
 class ProxyError(Exception):
-    """An answer the proxy gives instead of a result; ``headers`` are added to the response."""
+    """An answer the proxy gives instead of a result; ``headers`` are added to the response.
+    ``source``: the SDK's or router's error it was mapped from (its attempts, for the
+    request's record), if any."""
+
+    source: BaseException | None = None
 
     def __init__(self, status: int, message: str, *, type: str = INVALID_REQUEST,
                  param: str | None = None, code: str | None = None,
@@ -74,6 +78,12 @@ def upstream_auth_message(env_hint: str | None) -> str:
 
 def from_api_error(exc: APIError, *, env_hint: str | None = None) -> ProxyError:
     """The SDK's error -> the proxy's answer, with the status the upstream gave."""
+    error = _from_api_error(exc, env_hint)
+    error.source = exc
+    return error
+
+
+def _from_api_error(exc: APIError, env_hint: str | None) -> ProxyError:
     code = exc.code if isinstance(exc.code, str) else None
     headers: list[tuple[bytes, bytes]] = []
     wait = exc.retry_after

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gatewise.proxy.access.identity import Identity
 from gatewise.proxy.record import RequestRecord
+from gatewise.router.policy import attempts_of
 
 if TYPE_CHECKING:
     from gatewise.proxy.deployments import Deployment
@@ -48,6 +49,9 @@ class Exchange:
         if key is not None:
             record.key_id, record.key_alias = key.token, key.key_alias
             record.team_id, record.user_id = key.team_id, key.user_id
+            team = identity.team
+            if team is not None:
+                record.team_alias = team.team_alias
         sinks = state.sinks
         if sinks.openers:  # told of the start (in flight, the request's span: ``headers``)
             sinks.start(record, headers)
@@ -136,9 +140,21 @@ class Exchange:
 
     # -- the end ----------------------------------------------------------------------------
 
-    def failed(self, status: int, error_type: str | None) -> None:
-        self.record.status = status
-        self.record.error_type = error_type
+    def failed(self, status: int, error_type: str | None,
+               cause: BaseException | None = None) -> None:
+        """The request failed; ``cause``: the router's error, whose attempts say what was
+        tried (retries, fallbacks, the last deployment) when nothing served."""
+        record = self.record
+        record.status = status
+        record.error_type = error_type
+        if cause is not None and record.deployment_id is None:
+            tried = attempted(cause)
+            if tried is not None:
+                record.retries, record.fallbacks, last = tried
+                deployment = self.state.by_id.get(last) if last is not None else None
+                if deployment is not None:
+                    record.deployment_id, record.model = deployment.id, deployment.model
+                    record.mock = deployment.is_mock
 
     def abandoned(self) -> None:
         self.record.abandoned = True
@@ -194,6 +210,18 @@ def describe_answer(record: RequestRecord, response: Any) -> None:
         if record.prompt is not None:  # message logging is on
             record.completion = [c.get("message", c.get("text")) for c in choices
                                  if type(c) is dict]
+
+
+def attempted(error: BaseException) -> tuple[int, int, str | None] | None:
+    """A router error's retries, fallbacks and last deployment tried (None for another
+    error)."""
+    attempts = attempts_of(error)
+    if not attempts:
+        return None
+    last = next((a.deployment_id for a in reversed(attempts) if a.deployment_id is not None),
+                None)
+    return (getattr(error, "attempted_retries", 0), getattr(error, "attempted_fallbacks", 0),
+            last)
 
 
 def exchange_of(scope: MutableMapping[str, Any]) -> Exchange:

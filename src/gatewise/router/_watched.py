@@ -27,7 +27,7 @@ def _watch(router: Router, route: str, model: str, payload: Any,
 
         router.observe(attempt_tracer())
     return Watched(router._callbacks, route, model, params, None, payload=payload,
-                   routed=True)
+                   routed=True, models=router._models)
 
 
 async def awatched(router: Router, route: str, send: Send, model: str, payload: Any,

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from gatewise._callback_styles import styled
 from gatewise._exceptions import BadRequestError, NotFoundError
 from gatewise._observe import tracing
 from gatewise.router._attempt import CallSpec, Send, estimate_tokens
@@ -132,7 +133,7 @@ class Router(EndpointRoutes):
         callbacks: Iterable[Any] = (),
     ) -> None:
         self.deployments: tuple[Deployment, ...] = build_deployments(model_list)
-        self._callbacks = tuple(callbacks)  # gatewise.callbacks: told of every call
+        self._callbacks = styled(callbacks)  # gatewise.callbacks: told of every call
         self._models = {d.id: d.model for d in self.deployments}
         # Prompt tokens are only estimated when some deployment has a tpm limit to keep.
         self._counts_tokens = any(d.tpm is not None for d in self.deployments)

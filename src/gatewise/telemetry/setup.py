@@ -92,10 +92,11 @@ def _tracing(state: AppState) -> Any:
     from gatewise.telemetry.otel.provider import Pipeline, disabled
     from gatewise.telemetry.otel.proxy import ProxyTracing
 
-    if disabled():
+    environ = state.config.telemetry.otel_environ
+    if disabled(environ):
         logger.warning("traces: OTEL_SDK_DISABLED is true; the otel callback is off")
         return None
-    pipeline = Pipeline()
+    pipeline = Pipeline(environ)
     logger.info("traces: exporting spans to %s", pipeline.batcher.where)
     return ProxyTracing(pipeline.batcher, sampler=pipeline.sampler,
                         message_logging=state.config.telemetry.message_logging,

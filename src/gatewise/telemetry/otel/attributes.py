@@ -113,6 +113,8 @@ def record_attributes(record: RequestRecord) -> dict[str, Any]:
         out["gatewise.key_alias"] = record.key_alias
     if record.team_id:
         out["gatewise.team_id"] = record.team_id
+    if record.team_alias:
+        out["gatewise.team_alias"] = record.team_alias
     if record.error_type is not None:
         out["error.type"] = record.error_type
     out.update(request_attributes(record.request_params))

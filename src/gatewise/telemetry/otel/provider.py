@@ -1,7 +1,8 @@
 """Where the proxy's spans go: the resource they describe (``OTEL_SERVICE_NAME``, default
 ``gatewise``, and ``OTEL_RESOURCE_ATTRIBUTES``, read by the SDK's ``Resource``), the
 sampler (``OTEL_TRACES_SAMPLER`` / ``_ARG``, by the SDK), and the batcher that exports
-them (``export``: OTLP/HTTP, the ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_BSP_*`` variables);
+them (``export``: OTLP/HTTP, the ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_BSP_*`` variables,
+as the config read them: ``TelemetrySettings.otel_environ``, LiteLLM's names included);
 ``OTEL_SDK_DISABLED=true`` turns tracing off.
 
 The pipeline is the proxy's own, never the process-wide tracer provider: an application
@@ -11,6 +12,7 @@ that embeds the proxy keeps its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -28,12 +30,15 @@ FLUSH_SECONDS = 3.0
 """At shutdown, how long the spans still queued may take to export."""
 
 
-def disabled() -> bool:
-    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+def disabled(environ: Mapping[str, str]) -> bool:
+    return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
 class Pipeline:
-    def __init__(self) -> None:
+    """``environ``: the ``OTEL_*`` variables of the exporter (the resource and the sampler
+    are the SDK's, read by it from the process' environment)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
         named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
             "OTEL_RESOURCE_ATTRIBUTES", "")
         resource = Resource.create({} if named else {"service.name": SERVICE_NAME})
@@ -44,7 +49,7 @@ class Pipeline:
         if chosen not in ("", "parentbased_always_on"):
             self.sampler = TracerProvider(resource=resource).sampler  # read from the variables
         self.batcher = SpanBatcher(Encoder(self.resource, SCOPE, __version__),
-                                   ExportSettings.from_env())
+                                   ExportSettings.from_env(environ))
 
     def close(self) -> None:
         """Export what is queued (for at most :data:`FLUSH_SECONDS`), then stop: a

@@ -3,9 +3,9 @@ prometheus_client's global one).
 
 Labels are bounded: ``model_group`` is a name the proxy serves (else ``""``), ``route`` one
 of its model routes, ``deployment`` a configured deployment's id, ``error_type`` /
-``outcome`` one of the proxy's error types or exception class names, ``key_alias`` /
-``team`` what the operator created.  Nothing a client sends becomes a label value by
-itself (an end user, a model name no deployment serves).
+``outcome`` one of the proxy's error types or exception class names, ``key_alias``,
+``team`` (its id) and ``team_alias`` what the operator created.  Nothing a client sends
+becomes a label value by itself (an end user, a model name no deployment serves).
 
 With several workers (prometheus_client's multiprocess mode, see ``exposition``) every
 counter and histogram is summed over the workers, and so are the gauges (``livesum``):
@@ -30,7 +30,7 @@ OVERHEAD_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.
 """Seconds of the proxy's own time: tens of microseconds up."""
 
 REQUEST = ("model_group", "route")
-SPEND = ("model_group", "key_alias", "team")
+SPEND = ("model_group", "key_alias", "team", "team_alias")
 DEPLOYMENT = ("model_group", "deployment")
 
 

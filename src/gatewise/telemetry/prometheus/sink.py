@@ -115,7 +115,7 @@ class PrometheusSink:
         if record.fallbacks:
             children.fallbacks.inc(record.fallbacks)
         if record.prompt_tokens or record.completion_tokens or record.cost:
-            spend_key = (group, record.key_alias, record.team_id)
+            spend_key = (group, record.key_alias, record.team_id, record.team_alias)
             spent = self._spend.get(spend_key)
             if spent is None:
                 spent = self._spend_children(*spend_key)
@@ -149,11 +149,11 @@ class PrometheusSink:
             m.retries.labels(group), m.fallbacks.labels(group))
         return children
 
-    def _spend_children(self, group: str, alias: str | None, team: str | None
-                        ) -> _Spend:
+    def _spend_children(self, group: str, alias: str | None, team: str | None,
+                        team_alias: str | None) -> _Spend:
         m = self.metrics
-        labels = (group, alias or "", team or "")
-        spent = self._spend[(group, alias, team)] = _Spend(
+        labels = (group, alias or "", team or "", team_alias or "")
+        spent = self._spend[(group, alias, team, team_alias)] = _Spend(
             m.input_tokens.labels(*labels), m.output_tokens.labels(*labels),
             m.reasoning_tokens.labels(*labels), m.spend.labels(*labels))
         return spent
