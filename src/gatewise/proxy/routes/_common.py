@@ -48,7 +48,7 @@ logger = logging.getLogger("gatewise.proxy")
 async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> dict[str, Any]:
     raw = await read_body(scope, receive, state.max_body, state.deadlines,
                           state.client_timeout, state.config.request_body_timeout)
-    return _json_object(raw)
+    return json_object(raw)
 
 
 def arrived_json_object(state: AppState, scope: Scope) -> dict[str, Any] | None:
@@ -60,10 +60,11 @@ def arrived_json_object(state: AppState, scope: Scope) -> dict[str, Any] | None:
         return None
     if len(raw) > state.max_body:
         raise too_large(state.max_body)
-    return _json_object(raw)
+    return json_object(raw)
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A body's bytes as the JSON object it must be (else a 400 saying why)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

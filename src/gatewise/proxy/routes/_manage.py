@@ -14,12 +14,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
-import orjson
-
 from gatewise.proxy._asgi import Receive, Scope, Send, read_body
 from gatewise.proxy.access.identity import Identity, require_admin
 from gatewise.proxy.errors import ProxyError, bad_request
-from gatewise.proxy.routes._common import read_json_object
+from gatewise.proxy.routes._common import json_object, read_json_object
 from gatewise.proxy.routes._fields import Body, parse_body
 from gatewise.proxy.state import AppState
 
@@ -97,14 +95,7 @@ async def optional_json_object(state: AppState, scope: Scope, receive: Receive
                           state.client_timeout, state.config.request_body_timeout)
     if not raw.strip():
         return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"could not parse the request body as JSON: {exc}",
-                          code="invalid_json") from None
-    if type(body) is not dict:
-        raise bad_request("the request body must be a JSON object")
-    return body
+    return json_object(raw)
 
 
 def query_of(scope: Scope, accepted: Iterable[str], unsupported: Iterable[str] = ()
