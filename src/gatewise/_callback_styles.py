@@ -47,16 +47,14 @@ from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from gatewise._target import OPTION_NAMES
 from gatewise.record import RequestRecord
 
 __all__ = ["LiteLLMStyle", "styled"]
 
 _METHODS = ("log_success_event", "log_failure_event", "async_log_success_event",
             "async_log_failure_event")
-_CALL_OPTIONS = frozenset({
-    "api_key", "api_base", "base_url", "timeout", "request_timeout", "num_retries",
-    "max_retries", "extra_headers", "drop_params", "mock_response", "custom_llm_provider",
-    "ssl_verify", "metadata"})
+_CALL_OPTIONS = OPTION_NAMES | {"metadata"}
 """Parameters that are not the model's (``optional_params`` leaves them out)."""
 _CALL_TYPES = {"chat": "completion", "embeddings": "embedding"}
 

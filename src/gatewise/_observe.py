@@ -156,13 +156,11 @@ class Watched:
         if isinstance(fallbacks, int):
             record.fallbacks = fallbacks
         if record.deployment_id is None and self._models is not None:  # the last one tried
-            from gatewise.router.policy import attempts_of
+            from gatewise.router.policy import last_tried
 
-            for attempt in reversed(attempts_of(error)):
-                if attempt.deployment_id is not None:
-                    record.deployment_id = attempt.deployment_id
-                    record.model = self._models.get(attempt.deployment_id)
-                    break
+            last = last_tried(error)
+            if last is not None:
+                record.deployment_id, record.model = last, self._models.get(last)
 
     def _usage(self, usage: Any) -> None:
         if usage is None:

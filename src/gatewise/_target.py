@@ -20,11 +20,12 @@ from gatewise.providers.base import PROVIDERS, Adapter, ProviderSpec, adapter_fo
 
 USER_AGENT = "gatewise/0.1.0"
 
-_OPTION_NAMES = frozenset({
+OPTION_NAMES = frozenset({
     "api_key", "api_base", "base_url", "timeout", "request_timeout", "num_retries",
     "max_retries", "extra_headers", "drop_params", "mock_response", "custom_llm_provider",
     "ssl_verify",
 })
+"""A call's options (where and how to call), not the model's parameters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class Settings:
 
 
 def split_options(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    options = {k: params.pop(k) for k in _OPTION_NAMES.intersection(params)}
+    options = {k: params.pop(k) for k in OPTION_NAMES.intersection(params)}
     return options, params
 
 

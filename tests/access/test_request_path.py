@@ -15,20 +15,10 @@ from gatewise.proxy.app import ProxyApp
 from gatewise.proxy.record import RequestRecord
 from tests.access._keys import add_customer, add_key, add_team, add_user, update_key
 from tests.fake_mistral import Delay, FakeMistral, Status
-from tests.proxy.conftest import HELLO, Answer, call, make_app
+from tests.proxy.conftest import HELLO, Answer, Recorder, call, make_app
 
 MASTER = "sk-master-access"
 
-
-class Recorder:
-    def __init__(self) -> None:
-        self.records: list[RequestRecord] = []
-
-    def emit(self, record: RequestRecord) -> None:
-        self.records.append(record)
-
-    async def aclose(self) -> None:
-        return None
 
 
 @pytest.fixture

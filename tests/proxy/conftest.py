@@ -11,10 +11,24 @@ import pytest
 
 from gatewise.proxy.app import ProxyApp, create_app
 from gatewise.proxy.config import parse_config
+from gatewise.record import RequestRecord
 from tests.fake_mistral import FakeMistral
 from tests.proxy._checks import openai_error
 
 HELLO: list[Any] = [{"role": "user", "content": "hello from gatewise"}]  # Any: as openai wants
+
+
+class Recorder:
+    """A sink keeping every record it is handed."""
+
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+
+    def emit(self, record: RequestRecord) -> None:
+        self.records.append(record)
+
+    async def aclose(self) -> None:
+        return None
 
 
 @dataclass

@@ -16,20 +16,7 @@ from gatewise.record import RequestRecord
 from tests.db._ledger import ledger_rows
 from tests.fake_mistral import FakeMistral, Status
 from tests.proxy._metrics import parse, value
-from tests.proxy.conftest import HELLO, call, make_app
-
-
-class Records:
-    """A sink keeping every record."""
-
-    def __init__(self) -> None:
-        self.records: list[RequestRecord] = []
-
-    def emit(self, record: RequestRecord) -> None:
-        self.records.append(record)
-
-    async def aclose(self) -> None:
-        return None
+from tests.proxy.conftest import HELLO, Recorder, call, make_app
 
 
 def _config(fake: FakeMistral, url: str) -> dict[str, Any]:
@@ -47,7 +34,7 @@ def _config(fake: FakeMistral, url: str) -> dict[str, Any]:
 
 
 async def _run(app: ProxyApp, body: dict[str, Any]) -> tuple[RequestRecord, dict[str, Any]]:
-    records = Records()
+    records = Recorder()
     app.state.sinks.add(records)  # type: ignore[arg-type]
     answer = await call(app, "POST", "/chat/completions", {"messages": HELLO, **body})
     assert answer.status == 503, answer.body
@@ -93,7 +80,7 @@ async def test_a_refused_request_tried_nothing(fake_mistral: FakeMistral, tmp_pa
     """A request error is not retried: one attempt, on the deployment that refused it."""
     app = make_app(_config(fake_mistral, f"sqlite:///{tmp_path / 'g.db'}"))
     await app.state.start()
-    records = Records()
+    records = Recorder()
     app.state.sinks.add(records)  # type: ignore[arg-type]
     try:
         fake_mistral.script(Status(400))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gatewise.proxy.access.identity import Identity
 from gatewise.proxy.record import RequestRecord
-from gatewise.router.policy import attempts_of
+from gatewise.router.policy import attempts_of, last_tried
 
 if TYPE_CHECKING:
     from gatewise.proxy.deployments import Deployment
@@ -147,14 +147,14 @@ class Exchange:
         record = self.record
         record.status = status
         record.error_type = error_type
-        if cause is not None and record.deployment_id is None:
-            tried = attempted(cause)
-            if tried is not None:
-                record.retries, record.fallbacks, last = tried
-                deployment = self.state.by_id.get(last) if last is not None else None
-                if deployment is not None:
-                    record.deployment_id, record.model = deployment.id, deployment.model
-                    record.mock = deployment.is_mock
+        if cause is not None and record.deployment_id is None and attempts_of(cause):
+            record.retries = getattr(cause, "attempted_retries", 0)
+            record.fallbacks = getattr(cause, "attempted_fallbacks", 0)
+            last = last_tried(cause)
+            deployment = self.state.by_id.get(last) if last is not None else None
+            if deployment is not None:
+                record.deployment_id, record.model = deployment.id, deployment.model
+                record.mock = deployment.is_mock
 
     def abandoned(self) -> None:
         self.record.abandoned = True
@@ -210,18 +210,6 @@ def describe_answer(record: RequestRecord, response: Any) -> None:
         if record.prompt is not None:  # message logging is on
             record.completion = [c.get("message", c.get("text")) for c in choices
                                  if type(c) is dict]
-
-
-def attempted(error: BaseException) -> tuple[int, int, str | None] | None:
-    """A router error's retries, fallbacks and last deployment tried (None for another
-    error)."""
-    attempts = attempts_of(error)
-    if not attempts:
-        return None
-    last = next((a.deployment_id for a in reversed(attempts) if a.deployment_id is not None),
-                None)
-    return (getattr(error, "attempted_retries", 0), getattr(error, "attempted_fallbacks", 0),
-            last)
 
 
 def exchange_of(scope: MutableMapping[str, Any]) -> Exchange:

@@ -165,3 +165,12 @@ def attempts_of(error: BaseException) -> tuple[Attempt, ...]:
     """The attempts a router error carries (empty for any other error)."""
     attempts: tuple[Attempt, ...] = getattr(error, "attempts", ())
     return attempts
+
+
+def last_tried(error: BaseException) -> str | None:
+    """The id of the last deployment a router error's attempts reached (None when none
+    did, or for any other error)."""
+    for attempt in reversed(attempts_of(error)):
+        if attempt.deployment_id is not None:
+            return attempt.deployment_id
+    return None
