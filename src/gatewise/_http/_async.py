@@ -21,7 +21,7 @@ from gatewise._http._models import (
     Timeout,
     replayable,
 )
-from gatewise._http._propagate import CONTEXT_HEADERS
+from gatewise._http._propagate import CONTEXT_HEADERS, carrying
 from gatewise._http._retry import RetryPolicy
 from gatewise._http._secrets import NO_SECRETS, Secrets
 from gatewise._http._sse import Decoder
@@ -57,7 +57,7 @@ async def send(
     retrying what the policy says may be retried."""
     context = CONTEXT_HEADERS.get()
     if context:
-        request = request._replace(context_headers=context)
+        request = carrying(request, context)
     attempt = 0
     while True:
         try:
@@ -82,7 +82,7 @@ async def open_stream(
     """Open a streaming response whose status is a success, retrying like :func:`send`."""
     context = CONTEXT_HEADERS.get()
     if context:
-        request = request._replace(context_headers=context)
+        request = carrying(request, context)
     attempt = 0
     while True:
         try:

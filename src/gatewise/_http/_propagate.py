@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-__all__ = ["CONTEXT_HEADERS", "ContextHeaders"]
+from gatewise._http._models import Request
+
+__all__ = ["CONTEXT_HEADERS", "ContextHeaders", "carrying"]
 
 ContextHeaders = tuple[tuple[str, str], ...]
 
 CONTEXT_HEADERS: ContextVar[ContextHeaders] = ContextVar("gatewise_context_headers",
                                                          default=())
+
+
+def carrying(request: Request, context: ContextHeaders) -> Request:
+    """``request`` carrying ``context`` (as ``request._replace(context_headers=context)``
+    would, at a third of its cost: it is made for every traced call)."""
+    method, url, headers, content, ssl_verify, _ = request
+    return Request(method, url, headers, content, ssl_verify, context)

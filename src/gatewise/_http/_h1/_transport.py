@@ -195,7 +195,7 @@ class LeanTransport:
             self._heads[key] = kept
         head = kept[0]
         if extra:
-            if streamed or any(name.lower() in kept[1] for name, _ in extra):
+            if streamed or _clash(extra, kept[1]):
                 head = _head(request.method, route, all_headers(request),  # replaces one
                              None if streamed else CACHED_LENGTH)
             else:
@@ -223,6 +223,15 @@ class LeanTransport:
         self._routes.clear()
 
 
+
+
+def _clash(extra: tuple[tuple[str, str], ...], names: frozenset[str]) -> bool:
+    """Whether a context header replaces one of the kept head's (a plain loop: this runs
+    for every traced call)."""
+    for name, _ in extra:  # noqa: SIM110 (a generator costs more, on every traced call)
+        if name.lower() in names:
+            return True
+    return False
 
 
 def _lines(headers: tuple[tuple[str, str], ...]) -> bytes:

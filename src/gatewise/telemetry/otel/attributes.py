@@ -9,6 +9,7 @@ out.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +17,9 @@ import orjson
 
 from gatewise.record import RequestRecord
 
-__all__ = ["OPERATIONS", "attempt_attributes", "operation_of", "provider_of",
-           "record_attributes", "request_attributes"]
+__all__ = ["FIXED_FIELDS", "OPERATIONS", "attempt_attributes", "fixed_attributes", "fixed_of",
+           "operation_of", "provider_of", "record_attributes", "request_attributes",
+           "varying_attributes"]
 
 OPERATIONS = {"chat": "chat", "embeddings": "embeddings", "completions": "text_completion",
               "fim": "text_completion"}
@@ -67,10 +69,26 @@ def request_attributes(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+FIXED_FIELDS = ("route", "model_group", "model", "response_model", "status", "deployment_id",
+                "finish_reasons", "stream", "abandoned", "mock", "key_alias", "team_id",
+                "team_alias", "error_type")
+"""The record's fields :func:`fixed_attributes` reads: a handful of combinations over a
+proxy's life (its attributes are encoded once per combination)."""
+fixed_of = operator.attrgetter(*FIXED_FIELDS)
+
+
 def record_attributes(record: RequestRecord) -> dict[str, Any]:
     """A finished call's attributes: what it asked for, who served, what it used."""
+    out = fixed_attributes(record)
+    out.update(varying_attributes(record))
+    return out
+
+
+def fixed_attributes(record: RequestRecord) -> dict[str, Any]:
+    """The attributes that depend only on :data:`FIXED_FIELDS`: the route, the model, who
+    served, how it ended, the caller's alias and team."""
     out: dict[str, Any] = {"gen_ai.operation.name": operation_of(record.route),
-                           "gatewise.call_id": record.call_id, "gatewise.route": record.route}
+                           "gatewise.route": record.route}
     if record.model_group is not None:
         out["gen_ai.request.model"] = record.model_group
     provider = provider_of(record.model)
@@ -84,25 +102,8 @@ def record_attributes(record: RequestRecord) -> dict[str, Any]:
         out["http.response.status_code"] = record.status
     if record.deployment_id is not None:
         out["gatewise.deployment"] = record.deployment_id
-    if record.prompt_tokens or record.completion_tokens:
-        out["gen_ai.usage.input_tokens"] = record.prompt_tokens
-        out["gen_ai.usage.output_tokens"] = record.completion_tokens
-        if record.reasoning_tokens:
-            out["gatewise.usage.reasoning_tokens"] = record.reasoning_tokens
-        if record.usage_estimated:
-            out["gatewise.usage.estimated"] = True
     if record.finish_reasons:
         out["gen_ai.response.finish_reasons"] = list(record.finish_reasons)
-    if record.cost:
-        out["gatewise.cost_usd"] = record.cost
-    if record.retries:
-        out["gatewise.retries"] = record.retries
-    if record.fallbacks:
-        out["gatewise.fallbacks"] = record.fallbacks
-    if record.ttft is not None:
-        out["gatewise.time_to_first_token_s"] = record.ttft
-    if record.overhead is not None:
-        out["gatewise.overhead_s"] = record.overhead
     if record.stream:
         out["gen_ai.request.stream"] = True
     if record.abandoned:
@@ -117,7 +118,31 @@ def record_attributes(record: RequestRecord) -> dict[str, Any]:
         out["gatewise.team_alias"] = record.team_alias
     if record.error_type is not None:
         out["error.type"] = record.error_type
-    out.update(request_attributes(record.request_params))
+    return out
+
+
+def varying_attributes(record: RequestRecord) -> dict[str, Any]:
+    """The attributes of this call alone: its id, usage, cost, timings, parameters."""
+    out: dict[str, Any] = {"gatewise.call_id": record.call_id}
+    if record.prompt_tokens or record.completion_tokens:
+        out["gen_ai.usage.input_tokens"] = record.prompt_tokens
+        out["gen_ai.usage.output_tokens"] = record.completion_tokens
+        if record.reasoning_tokens:
+            out["gatewise.usage.reasoning_tokens"] = record.reasoning_tokens
+        if record.usage_estimated:
+            out["gatewise.usage.estimated"] = True
+    if record.cost:
+        out["gatewise.cost_usd"] = record.cost
+    if record.retries:
+        out["gatewise.retries"] = record.retries
+    if record.fallbacks:
+        out["gatewise.fallbacks"] = record.fallbacks
+    if record.ttft is not None:
+        out["gatewise.time_to_first_token_s"] = record.ttft
+    if record.overhead is not None:
+        out["gatewise.overhead_s"] = record.overhead
+    if record.request_params:
+        out.update(request_attributes(record.request_params))
     if record.prompt is not None:
         out["gen_ai.input.messages"] = _json(record.prompt)
     if record.completion is not None:

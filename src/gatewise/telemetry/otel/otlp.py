@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["CLIENT", "ERROR", "INTERNAL", "SERVER", "Encoder", "SpanData"]
+__all__ = ["CLIENT", "ERROR", "INTERNAL", "SERVER", "Encoder", "SpanData", "encode_attributes"]
 
 INTERNAL, SERVER, CLIENT = 1, 2, 3  # Span.SpanKind
 ERROR = 2  # Status.StatusCode (0 unset, 1 ok)
@@ -27,17 +27,19 @@ _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200  # SpanFlags
 
 class SpanData:
     """One finished span.  ``events``: ``(time, name, attributes)``; times in nanoseconds
-    since the epoch; ``parent_id`` 0 for a root; ``trace_state`` as its header says it."""
+    since the epoch; ``parent_id`` 0 for a root; ``trace_state`` as its header says it;
+    ``fixed``: more attributes, already encoded (:func:`encode_attributes`: those a span
+    shares with many others, encoded once for all of them)."""
 
-    __slots__ = ("attributes", "end", "events", "kind", "name", "parent_id", "parent_remote",
-                 "span_id", "start", "status_code", "status_message", "trace_id",
-                 "trace_state")
+    __slots__ = ("attributes", "end", "events", "fixed", "kind", "name", "parent_id",
+                 "parent_remote", "span_id", "start", "status_code", "status_message",
+                 "trace_id", "trace_state")
 
     def __init__(self, trace_id: int, span_id: int, parent_id: int, name: str, kind: int,
-                 start: int, end: int, attributes: Mapping[str, Any], *,
+                 start: int, end: int, attributes: Mapping[str, Any],
                  parent_remote: bool = False, trace_state: str = "",
                  events: Sequence[tuple[int, str, Mapping[str, Any]]] = (),
-                 status_code: int = 0, status_message: str = "") -> None:
+                 status_code: int = 0, status_message: str = "", fixed: bytes = b"") -> None:
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_id = parent_id
@@ -51,6 +53,7 @@ class SpanData:
         self.events = events
         self.status_code = status_code
         self.status_message = status_message
+        self.fixed = fixed
 
 
 _SMALL = [bytes((n,)) for n in range(0x80)]
@@ -104,7 +107,8 @@ def _key_value(key: str, value: Any) -> bytes:
 def attributes(number: int, values: Mapping[str, Any] | None,
                seen: dict[tuple[int, str, type, Any], bytes] | None = None) -> bytes:
     """``values`` as repeated ``KeyValue`` fields ``number``; ``seen``: the encodings of
-    plain values met before (most attributes repeat from span to span)."""
+    whole numbers and flags met before (token counts repeat from span to span; a string or
+    a float, such as a call id or a duration, seldom does)."""
     if not values:
         return b""
     out = []
@@ -112,7 +116,7 @@ def attributes(number: int, values: Mapping[str, Any] | None,
         if value is None:
             continue
         kind = type(value)
-        if seen is None or kind is list or kind is dict or kind is tuple:
+        if seen is None or (kind is not int and kind is not bool):
             out.append(_field(number, _key_value(key, value)))
             continue
         memo = (number, key, kind, value)
@@ -124,6 +128,11 @@ def attributes(number: int, values: Mapping[str, Any] | None,
             seen[memo] = encoded
         out.append(encoded)
     return b"".join(out)
+
+
+def encode_attributes(values: Mapping[str, Any]) -> bytes:
+    """A span's attributes, encoded as :attr:`SpanData.fixed` holds them."""
+    return attributes(9, values)
 
 
 class Encoder:
@@ -144,7 +153,7 @@ class Encoder:
         if span.parent_id:
             out += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
         out += (_field(5, span.name.encode("utf-8")), b"\x30", _SMALL[span.kind],
-                b"\x39", _FIXED64(span.start), b"\x41", _FIXED64(span.end),
+                b"\x39", _FIXED64(span.start), b"\x41", _FIXED64(span.end), span.fixed,
                 attributes(9, span.attributes, self._seen))
         for at, name, values in span.events:
             out.append(_field(11, b"\x09" + _FIXED64(at) + _field(2, name.encode("utf-8"))

@@ -29,12 +29,14 @@ from gatewise.record import RequestRecord
 from gatewise.router.deployments import Deployment
 from gatewise.telemetry.otel.attributes import (
     attempt_attributes,
+    fixed_attributes,
+    fixed_of,
     operation_of,
-    record_attributes,
     usage_attributes,
+    varying_attributes,
 )
 from gatewise.telemetry.otel.export import SpanBatcher
-from gatewise.telemetry.otel.otlp import CLIENT, ERROR, SERVER, SpanData
+from gatewise.telemetry.otel.otlp import CLIENT, ERROR, SERVER, SpanData, encode_attributes
 
 __all__ = ["ProxyTracing", "parse_traceparent"]
 
@@ -69,13 +71,14 @@ def _tracestate(value: str) -> str:
 class _Request:
     """A request's span while it runs."""
 
-    __slots__ = ("events", "flags", "operation", "parent_id", "remote", "sampled", "span_id",
-                 "start", "state", "token", "trace_id")
+    __slots__ = ("events", "flags", "hex", "operation", "parent_id", "remote", "sampled",
+                 "span_id", "start", "state", "token", "trace_id")
 
     def __init__(self, operation: str, trace_id: int, span_id: int, start: int,
                  parent_id: int = 0, flags: int = 1, state: str = "") -> None:
         self.operation = operation
         self.trace_id = trace_id
+        self.hex = f"{trace_id:032x}"  # (in the record, and each attempt's traceparent)
         self.span_id = span_id
         self.start = start
         self.parent_id = parent_id
@@ -93,31 +96,30 @@ _CURRENT: ContextVar[_Request | None] = ContextVar("gatewise_request_span", defa
 class _Attempt:
     """One attempt's span: the headers that carry it upstream, and its end."""
 
-    __slots__ = ("_attributes", "_batcher", "_name", "_parent", "_span_id", "_start",
-                 "headers")
+    __slots__ = ("_batcher", "_fixed", "_name", "_parent", "_span_id", "_start", "headers")
 
     def __init__(self, batcher: SpanBatcher, parent: _Request, span_id: int, name: str,
-                 attributes: dict[str, Any]) -> None:
+                 fixed: bytes) -> None:
         self._batcher = batcher
         self._parent = parent
         self._span_id = span_id
         self._name = name
-        self._attributes = attributes
+        self._fixed = fixed  # its attributes at the start, encoded
         self._start = time.time_ns()
-        headers = [("traceparent", f"00-{parent.trace_id:032x}-{span_id:016x}-"
-                                   f"{parent.flags & 0xff:02x}")]
-        if parent.state:
-            headers.append(("tracestate", parent.state))
-        self.headers = tuple(headers)
+        flags = "01" if parent.flags == 1 else format(parent.flags & 0xff, "02x")
+        traceparent = ("traceparent", f"00-{parent.hex}-{span_id:016x}-{flags}")
+        self.headers = ((traceparent, ("tracestate", parent.state)) if parent.state
+                        else (traceparent,))
 
     def ended(self, error: BaseException | None, usage: Any) -> None:
         parent = self._parent
         if not parent.sampled:
             return
-        attributes = self._attributes
         end = time.time_ns()
+        attributes: dict[str, Any] = {}
         span = SpanData(parent.trace_id, self._span_id, parent.span_id, self._name, CLIENT,
-                        self._start, end, attributes, trace_state=parent.state)
+                        self._start, end, attributes, False, parent.state, (), 0, "",
+                        self._fixed)
         if error is not None:
             code = getattr(error, "status_code", None)
             if isinstance(code, int):
@@ -128,7 +130,7 @@ class _Attempt:
             span.events = [(end, "exception", {"exception.type": kind,
                                                "exception.message": message})]
         elif usage is not None:
-            attributes.update(usage_attributes(usage))
+            span.attributes = usage_attributes(usage)
         self._batcher.add(span)
 
 
@@ -145,8 +147,13 @@ class ProxyTracing:
         self.message_logging = message_logging
         self._close = close or batcher.close
         self._bits = random.Random(os.urandom(16)).getrandbits  # as the SDK's, own state
-        # An attempt's attributes at its start, by operation, model and deployment: a few.
-        self._attempts: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # An attempt's name and attributes (encoded) at its start, by operation, model,
+        # deployment and streaming: a few.
+        self._attempts: dict[tuple[str, str, str, bool], tuple[str, bytes]] = {}
+        # A request's attributes that a handful of its record's fields decide (``fixed_of``),
+        # encoded, by those fields: a few too (a model, a route, a status, a team...).
+        self._fixed: dict[tuple[Any, ...], bytes] = {}
+        self._names: dict[tuple[str, str | None], str] = {}  # a request span's name
 
     def new_id(self, bits: int = 64) -> int:
         """A random trace (128 bits) or span (64) id, never 0."""
@@ -174,7 +181,7 @@ class ProxyTracing:
             request.flags = (request.flags & ~1) | request.sampled
         request.token = _CURRENT.set(request)
         record.span = request
-        record.trace_id = f"{request.trace_id:032x}"
+        record.trace_id = request.hex
 
     def _sampled(self, request: _Request) -> bool:
         from opentelemetry.context import Context
@@ -203,12 +210,23 @@ class ProxyTracing:
         if not request.sampled:
             return
         end = time.time_ns()
-        name = (f"{request.operation} {record.model_group}" if record.model_group
-                else request.operation)
+        name = self._names.get((request.operation, record.model_group))
+        if name is None:
+            name = (f"{request.operation} {record.model_group}" if record.model_group
+                    else request.operation)
+            if len(self._names) < 4096:  # (a group is a name the proxy serves: a few)
+                self._names[request.operation, record.model_group] = name
+        fixed_key = fixed_of(record)
+        fixed = self._fixed.get(fixed_key)
+        if fixed is None:
+            fixed = encode_attributes(fixed_attributes(record))
+            if len(self._fixed) >= 4096:  # (aliases, error types: bounded all the same)
+                self._fixed.clear()
+            self._fixed[fixed_key] = fixed
         span = SpanData(request.trace_id, request.span_id, request.parent_id, name, SERVER,
-                        request.start, end, record_attributes(record),
+                        request.start, end, varying_attributes(record),
                         parent_remote=request.remote, trace_state=request.state,
-                        events=request.events)
+                        events=request.events, fixed=fixed)
         if record.status >= 400:
             kind = record.error_type or "error"
             span.status_code, span.status_message = ERROR, f"HTTP {record.status}"
@@ -228,19 +246,18 @@ class ProxyTracing:
         request = _CURRENT.get()
         if request is None:  # not within a request (no such call yet): a trace of its own
             request = _Request("chat", self.new_id(128), self.new_id(64), time.time_ns())
-        memo = (request.operation, model, deployment.id)
+        memo = (request.operation, model, deployment.id, stream)
         known = self._attempts.get(memo)
         if known is None:
-            known = attempt_attributes(request.operation, model, deployment.id,
-                                       deployment.api_base)
+            attributes = attempt_attributes(request.operation, model, deployment.id,
+                                            deployment.api_base)
+            if stream:
+                attributes["gen_ai.request.stream"] = True
+            known = (f"{request.operation} {attributes['gen_ai.request.model']}",
+                     encode_attributes(attributes))
             if len(self._attempts) < 4096:  # bounded by the config (wildcards aside)
                 self._attempts[memo] = known
-        attributes = dict(known)
-        if stream:
-            attributes["gen_ai.request.stream"] = True
-        return _Attempt(self.batcher, request, self.new_id(64),
-                        f"{request.operation} {attributes['gen_ai.request.model']}",
-                        attributes)
+        return _Attempt(self.batcher, request, self.new_id(64), *known)
 
     def cooled_down(self, deployment: Deployment, seconds: float) -> None:
         request = _CURRENT.get()
