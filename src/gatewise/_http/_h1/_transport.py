@@ -236,7 +236,11 @@ def _clash(extra: tuple[tuple[str, str], ...], names: frozenset[str]) -> bool:
 
 def _lines(headers: tuple[tuple[str, str], ...]) -> bytes:
     """Header lines to add to a kept head (refused when one would break it)."""
-    text = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    if len(headers) == 1:  # (a trace's traceparent alone: the usual)
+        [(name, value)] = headers
+        text = f"{name}: {value}\r\n"
+    else:
+        text = "".join(f"{name}: {value}\r\n" for name, value in headers)
     if text.count("\n") != len(headers) or text.count("\r") != len(headers):
         raise _unsent(APIConnectionError("could not send the request: a request header "
                                          "holds a line break"))

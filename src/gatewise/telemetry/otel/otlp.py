@@ -11,6 +11,7 @@ and field numbers are those of ``opentelemetry/proto/trace/v1/trace.proto`` and
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -101,38 +102,66 @@ def _any(value: Any) -> bytes:
 
 
 def _key_value(key: str, value: Any) -> bytes:
-    return _field(1, key.encode("utf-8")) + _field(2, _any(value))
+    return _key(key) + _field(2, _any(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(key: str) -> bytes:
+    """A ``KeyValue``'s key field (a span's keys are a few dozen names, again and again)."""
+    return _field(1, key.encode("utf-8"))
 
 
 def attributes(number: int, values: Mapping[str, Any] | None,
                seen: dict[tuple[int, str, type, Any], bytes] | None = None) -> bytes:
     """``values`` as repeated ``KeyValue`` fields ``number``; ``seen``: the encodings of
     whole numbers and flags met before (token counts repeat from span to span; a string or
-    a float, such as a call id or a duration, seldom does)."""
+    a float, such as a call id or a duration, seldom does, and is written inline)."""
     if not values:
         return b""
     out = []
+    tag = _TAGS[number]
     for key, value in values.items():
-        if value is None:
-            continue
         kind = type(value)
-        if seen is None or (kind is not int and kind is not bool):
-            out.append(_field(number, _key_value(key, value)))
+        if kind is float:  # AnyValue.double_value: its tag and eight bytes
+            pair = _key(key) + b"\x12\x09\x21" + _DOUBLE(value)
+        elif kind is str:
+            text = value.encode("utf-8")
+            size = len(text)
+            pair = _key(key) + _field(2, b"\x0a" + (_SMALL[size] if size < 0x80
+                                                    else _varint(size)) + text)
+        elif value is None:
             continue
-        memo = (number, key, kind, value)
-        encoded = seen.get(memo)
-        if encoded is None:
-            encoded = _field(number, _key_value(key, value))
-            if len(seen) >= 4096:
-                seen.clear()
-            seen[memo] = encoded
-        out.append(encoded)
+        elif seen is not None and (kind is int or kind is bool):
+            memo = (number, key, kind, value)
+            encoded = seen.get(memo)
+            if encoded is None:
+                encoded = _field(number, _key_value(key, value))
+                if len(seen) >= 4096:
+                    seen.clear()
+                seen[memo] = encoded
+            out.append(encoded)
+            continue
+        else:
+            pair = _key_value(key, value)
+        size = len(pair)
+        out += (tag, _SMALL[size] if size < 0x80 else _varint(size), pair)
     return b"".join(out)
 
 
 def encode_attributes(values: Mapping[str, Any]) -> bytes:
     """A span's attributes, encoded as :attr:`SpanData.fixed` holds them."""
     return attributes(9, values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name(name: str, kind: int) -> bytes:
+    """A span's name and kind fields (the same few names, again and again)."""
+    return _field(5, name.encode("utf-8")) + b"\x30" + _SMALL[kind]
+
+
+_NO_STATUS = _field(15, b"")
+_LOCAL_PARENT = b"\x85\x01" + _FIXED32(_HAS_IS_REMOTE)
+_REMOTE_PARENT = b"\x85\x01" + _FIXED32(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
 class Encoder:
@@ -152,17 +181,19 @@ class Encoder:
             out.append(_field(3, span.trace_state.encode()))
         if span.parent_id:
             out += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
-        out += (_field(5, span.name.encode("utf-8")), b"\x30", _SMALL[span.kind],
-                b"\x39", _FIXED64(span.start), b"\x41", _FIXED64(span.end), span.fixed,
-                attributes(9, span.attributes, self._seen))
+        out += (_name(span.name, span.kind), b"\x39", _FIXED64(span.start), b"\x41",
+                _FIXED64(span.end), span.fixed, attributes(9, span.attributes, self._seen))
         for at, name, values in span.events:
             out.append(_field(11, b"\x09" + _FIXED64(at) + _field(2, name.encode("utf-8"))
                               + attributes(3, values)))
-        body = _field(2, span.status_message.encode("utf-8")) if span.status_message else b""
-        out.append(_field(15, body + (b"\x18" + _SMALL[span.status_code]
-                                      if span.status_code else b"")))
-        out += (b"\x85\x01", _FIXED32(
-            _HAS_IS_REMOTE | (_IS_REMOTE if span.parent_id and span.parent_remote else 0)))
+        if span.status_code or span.status_message:
+            body = (_field(2, span.status_message.encode("utf-8")) if span.status_message
+                    else b"")
+            out.append(_field(15, body + (b"\x18" + _SMALL[span.status_code]
+                                          if span.status_code else b"")))
+        else:
+            out.append(_NO_STATUS)
+        out.append(_REMOTE_PARENT if span.parent_id and span.parent_remote else _LOCAL_PARENT)
         return b"".join(out)
 
     def request(self, spans: Sequence[SpanData]) -> bytes:

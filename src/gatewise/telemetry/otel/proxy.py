@@ -171,10 +171,11 @@ class ProxyTracing:
         operation = operation_of(record.route)
         start = int(record.start * 1e9)
         if parent is None:
-            request = _Request(operation, self.new_id(128), self.new_id(64), start)
+            bits = self._bits  # (new_id, inline: this runs for every request)
+            request = _Request(operation, bits(128) or 1, bits(64) or 1, start)
         else:
             trace_id, parent_id, flags = parent
-            request = _Request(operation, trace_id, self.new_id(64), start, parent_id, flags,
+            request = _Request(operation, trace_id, self._bits(64) or 1, start, parent_id, flags,
                                _tracestate(state) if state else "")
         if self.sampler is not None:
             request.sampled = self._sampled(request)
@@ -224,9 +225,8 @@ class ProxyTracing:
                 self._fixed.clear()
             self._fixed[fixed_key] = fixed
         span = SpanData(request.trace_id, request.span_id, request.parent_id, name, SERVER,
-                        request.start, end, varying_attributes(record),
-                        parent_remote=request.remote, trace_state=request.state,
-                        events=request.events, fixed=fixed)
+                        request.start, end, varying_attributes(record), request.remote,
+                        request.state, request.events, 0, "", fixed)
         if record.status >= 400:
             kind = record.error_type or "error"
             span.status_code, span.status_message = ERROR, f"HTTP {record.status}"
@@ -257,7 +257,7 @@ class ProxyTracing:
                      encode_attributes(attributes))
             if len(self._attempts) < 4096:  # bounded by the config (wildcards aside)
                 self._attempts[memo] = known
-        return _Attempt(self.batcher, request, self.new_id(64), *known)
+        return _Attempt(self.batcher, request, self._bits(64) or 1, *known)
 
     def cooled_down(self, deployment: Deployment, seconds: float) -> None:
         request = _CURRENT.get()
