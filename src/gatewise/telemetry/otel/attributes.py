@@ -77,6 +77,12 @@ proxy's life (its attributes are encoded once per combination)."""
 fixed_of = operator.attrgetter(*FIXED_FIELDS)
 
 
+_WHEN_SET = (("stream", "gen_ai.request.stream"), ("abandoned", "gatewise.abandoned"),
+             ("mock", "gatewise.mock"), ("key_alias", "gatewise.key_alias"),
+             ("team_id", "gatewise.team_id"), ("team_alias", "gatewise.team_alias"))
+"""Record fields copied to an attribute of their own when set (flags as ``True``)."""
+
+
 def record_attributes(record: RequestRecord) -> dict[str, Any]:
     """A finished call's attributes: what it asked for, who served, what it used."""
     out = fixed_attributes(record)
@@ -104,18 +110,10 @@ def fixed_attributes(record: RequestRecord) -> dict[str, Any]:
         out["gatewise.deployment"] = record.deployment_id
     if record.finish_reasons:
         out["gen_ai.response.finish_reasons"] = list(record.finish_reasons)
-    if record.stream:
-        out["gen_ai.request.stream"] = True
-    if record.abandoned:
-        out["gatewise.abandoned"] = True
-    if record.mock:
-        out["gatewise.mock"] = True
-    if record.key_alias:
-        out["gatewise.key_alias"] = record.key_alias
-    if record.team_id:
-        out["gatewise.team_id"] = record.team_id
-    if record.team_alias:
-        out["gatewise.team_alias"] = record.team_alias
+    for field, attribute in _WHEN_SET:  # (made once per combination: a loop will do)
+        value = getattr(record, field)
+        if value:
+            out[attribute] = value
     if record.error_type is not None:
         out["error.type"] = record.error_type
     return out
