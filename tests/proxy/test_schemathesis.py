@@ -111,7 +111,11 @@ def test_no_input_gets_a_5xx_or_an_error_of_another_shape(
         "POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models",
         "GET /v1/models/{model}", "POST /v1/completions", "POST /v1/fim/completions",
         "POST /v1/moderations", "POST /v1/ocr", "POST /v1/audio/transcriptions",
-        "POST /key/generate", "GET /spend/logs"}
+        "POST /key/generate", "POST /key/regenerate", "POST /key/{key}/regenerate",
+        "POST /key/block", "POST /team/update", "POST /team/member_add",
+        "POST /team/member_delete", "POST /user/update", "POST /user/delete",
+        "POST /customer/update", "POST /customer/block", "GET /customer/info",
+        "GET /spend/logs"}
     assert len(seen) >= 400 if mode is GenerationMode.POSITIVE else len(seen) >= 300
     statuses = {status for _, status in seen}
     if mode is GenerationMode.POSITIVE:

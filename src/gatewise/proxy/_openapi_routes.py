@@ -137,20 +137,54 @@ def management_operations(security: list[JSON], answers: Answers,
                         "responses": answers(ok(operation), *errors)}}
 
     ids = {"keys": {"type": "array", "items": {"type": "string"}}}
+    some = {"type": "array", "minItems": 1, "items": {"type": "string"}}
+    one_key = {"key": {"type": "string"}}
+    one_team = {"team_id": {"type": "string"}}
+    person: JSON = {"user_id": {"type": ["string", "null"]},
+                    "user_email": {"type": ["string", "null"]}}
+    member = {"type": "object", "properties": {
+        "role": {"type": "string", "enum": ["admin", "user"]}, **person}}
+    customer = {"user_id": {"type": "string"}, "max_budget": _BUDGET["max_budget"],
+                "budget_duration": _BUDGET["budget_duration"]}
+    regenerate = {**key, **one_key, "new_key": {"type": ["string", "null"]}}
+    by_path = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "/key/generate": post("generateKey", [], key),
-        "/key/update": post("updateKey", ["key"], {**key, "key": {"type": "string"}}),
+        "/key/update": post("updateKey", ["key"], {**key, **one_key}),
+        "/key/regenerate": post("regenerateKey", ["key"], regenerate),
+        "/key/{key}/regenerate": {"post": {
+            "operationId": "regenerateKeyAt", "security": security,
+            "parameters": [by_path], "requestBody": {
+                "required": False, "content": {"application/json": {"schema": _object(
+                    [], {k: v for k, v in regenerate.items() if k != "key"})}}},
+            "responses": answers(ok("regenerateKeyAt"), *errors)}},
+        "/key/block": post("blockKey", ["key"], one_key),
+        "/key/unblock": post("unblockKey", ["key"], one_key),
         "/key/delete": post("deleteKeys", [], {**ids, "key_aliases": ids["keys"]}),
         "/key/info": get("keyInfo", "key"),
         "/key/list": get("listKeys", "page", "size", "team_id", "user_id", "key_alias"),
         "/team/new": post("newTeam", [], team),
+        "/team/update": post("updateTeam", ["team_id"], team),
+        "/team/block": post("blockTeam", ["team_id"], one_team),
+        "/team/unblock": post("unblockTeam", ["team_id"], one_team),
+        "/team/delete": post("deleteTeams", ["team_ids"], {"team_ids": some}),
+        "/team/member_add": post("addTeamMembers", ["team_id", "member"], {
+            **one_team, "member": {"type": "array", "minItems": 1, "items": member}}),
+        "/team/member_delete": post("deleteTeamMember", ["team_id"], {**one_team, **person}),
         "/team/info": get("teamInfo", "team_id"),
         "/team/list": get("listTeams", "user_id"),
         "/user/new": post("newUser", [], user),
+        "/user/update": post("updateUser", [], user),
+        "/user/delete": post("deleteUsers", ["user_ids"], {"user_ids": some}),
         "/user/info": get("userInfo", "user_id"),
-        "/customer/new": post("newCustomer", ["user_id"], {
-            "user_id": {"type": "string"}, "max_budget": _BUDGET["max_budget"],
-            "budget_duration": _BUDGET["budget_duration"]}),
+        "/user/list": get("listUsers", "page", "page_size", "role", "user_ids"),
+        "/customer/new": post("newCustomer", ["user_id"], customer),
+        "/customer/update": post("updateCustomer", ["user_id"], customer),
+        "/customer/delete": post("deleteCustomers", ["user_ids"], {"user_ids": some}),
+        "/customer/block": post("blockCustomers", ["user_ids"], {"user_ids": some}),
+        "/customer/unblock": post("unblockCustomers", ["user_ids"], {"user_ids": some}),
+        "/customer/info": get("customerInfo", "end_user_id"),
+        "/customer/list": get("listCustomers"),
         "/spend/logs": get("spendLogs", "api_key", "user_id", "team_id", "request_id",
                            "start_date", "end_date", "summarize"),
         "/global/spend/report": get("globalSpendReport", "start_date", "end_date",
