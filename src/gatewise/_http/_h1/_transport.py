@@ -195,7 +195,7 @@ class LeanTransport:
             self._heads[key] = kept
         head = kept[0]
         if extra:
-            if streamed or _clash(extra, kept[1]):
+            if streamed or any(name.lower() in kept[1] for name, _ in extra):
                 head = _head(request.method, route, all_headers(request),  # replaces one
                              None if streamed else CACHED_LENGTH)
             else:
@@ -225,22 +225,9 @@ class LeanTransport:
 
 
 
-def _clash(extra: tuple[tuple[str, str], ...], names: frozenset[str]) -> bool:
-    """Whether a context header replaces one of the kept head's (a plain loop: this runs
-    for every traced call)."""
-    for name, _ in extra:  # noqa: SIM110 (a generator costs more, on every traced call)
-        if name.lower() in names:
-            return True
-    return False
-
-
 def _lines(headers: tuple[tuple[str, str], ...]) -> bytes:
     """Header lines to add to a kept head (refused when one would break it)."""
-    if len(headers) == 1:  # (a trace's traceparent alone: the usual)
-        [(name, value)] = headers
-        text = f"{name}: {value}\r\n"
-    else:
-        text = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    text = "".join(f"{name}: {value}\r\n" for name, value in headers)
     if text.count("\n") != len(headers) or text.count("\r") != len(headers):
         raise _unsent(APIConnectionError("could not send the request: a request header "
                                          "holds a line break"))

@@ -37,7 +37,7 @@ class SpanData:
                  "trace_id", "trace_state")
 
     def __init__(self, trace_id: int, span_id: int, parent_id: int, name: str, kind: int,
-                 start: int, end: int, attributes: Mapping[str, Any],
+                 start: int, end: int, attributes: Mapping[str, Any], *,
                  parent_remote: bool = False, trace_state: str = "",
                  events: Sequence[tuple[int, str, Mapping[str, Any]]] = (),
                  status_code: int = 0, status_message: str = "", fixed: bytes = b"") -> None:
@@ -119,16 +119,12 @@ def attributes(number: int, values: Mapping[str, Any] | None,
     if not values:
         return b""
     out = []
-    tag = _TAGS[number]
     for key, value in values.items():
         kind = type(value)
         if kind is float:  # AnyValue.double_value: its tag and eight bytes
             pair = _key(key) + b"\x12\x09\x21" + _DOUBLE(value)
-        elif kind is str:
-            text = value.encode("utf-8")
-            size = len(text)
-            pair = _key(key) + _field(2, b"\x0a" + (_SMALL[size] if size < 0x80
-                                                    else _varint(size)) + text)
+        elif kind is str:  # AnyValue.string_value
+            pair = _key(key) + _field(2, _field(1, value.encode("utf-8")))
         elif value is None:
             continue
         elif seen is not None and (kind is int or kind is bool):
@@ -143,8 +139,7 @@ def attributes(number: int, values: Mapping[str, Any] | None,
             continue
         else:
             pair = _key_value(key, value)
-        size = len(pair)
-        out += (tag, _SMALL[size] if size < 0x80 else _varint(size), pair)
+        out.append(_field(number, pair))
     return b"".join(out)
 
 

@@ -106,8 +106,8 @@ class _Attempt:
         self._name = name
         self._fixed = fixed  # its attributes at the start, encoded
         self._start = time.time_ns()
-        flags = "01" if parent.flags == 1 else format(parent.flags & 0xff, "02x")
-        traceparent = ("traceparent", f"00-{parent.hex}-{span_id:016x}-{flags}")
+        traceparent = ("traceparent",
+                       f"00-{parent.hex}-{span_id:016x}-{parent.flags & 0xff:02x}")
         self.headers = ((traceparent, ("tracestate", parent.state)) if parent.state
                         else (traceparent,))
 
@@ -118,8 +118,8 @@ class _Attempt:
         end = time.time_ns()
         attributes: dict[str, Any] = {}
         span = SpanData(parent.trace_id, self._span_id, parent.span_id, self._name, CLIENT,
-                        self._start, end, attributes, False, parent.state, (), 0, "",
-                        self._fixed)
+                        self._start, end, attributes, trace_state=parent.state,
+                        fixed=self._fixed)
         if error is not None:
             code = getattr(error, "status_code", None)
             if isinstance(code, int):
@@ -153,7 +153,6 @@ class ProxyTracing:
         # A request's attributes that a handful of its record's fields decide (``fixed_of``),
         # encoded, by those fields: a few too (a model, a route, a status, a team...).
         self._fixed: dict[tuple[Any, ...], bytes] = {}
-        self._names: dict[tuple[str, str | None], str] = {}  # a request span's name
 
     def new_id(self, bits: int = 64) -> int:
         """A random trace (128 bits) or span (64) id, never 0."""
@@ -171,11 +170,10 @@ class ProxyTracing:
         operation = operation_of(record.route)
         start = int(record.start * 1e9)
         if parent is None:
-            bits = self._bits  # (new_id, inline: this runs for every request)
-            request = _Request(operation, bits(128) or 1, bits(64) or 1, start)
+            request = _Request(operation, self.new_id(128), self.new_id(64), start)
         else:
             trace_id, parent_id, flags = parent
-            request = _Request(operation, trace_id, self._bits(64) or 1, start, parent_id, flags,
+            request = _Request(operation, trace_id, self.new_id(64), start, parent_id, flags,
                                _tracestate(state) if state else "")
         if self.sampler is not None:
             request.sampled = self._sampled(request)
@@ -211,12 +209,8 @@ class ProxyTracing:
         if not request.sampled:
             return
         end = time.time_ns()
-        name = self._names.get((request.operation, record.model_group))
-        if name is None:
-            name = (f"{request.operation} {record.model_group}" if record.model_group
-                    else request.operation)
-            if len(self._names) < 4096:  # (a group is a name the proxy serves: a few)
-                self._names[request.operation, record.model_group] = name
+        name = (f"{request.operation} {record.model_group}" if record.model_group
+                else request.operation)
         fixed_key = fixed_of(record)
         fixed = self._fixed.get(fixed_key)
         if fixed is None:
@@ -225,8 +219,9 @@ class ProxyTracing:
                 self._fixed.clear()
             self._fixed[fixed_key] = fixed
         span = SpanData(request.trace_id, request.span_id, request.parent_id, name, SERVER,
-                        request.start, end, varying_attributes(record), request.remote,
-                        request.state, request.events, 0, "", fixed)
+                        request.start, end, varying_attributes(record),
+                        parent_remote=request.remote, trace_state=request.state,
+                        events=request.events, fixed=fixed)
         if record.status >= 400:
             kind = record.error_type or "error"
             span.status_code, span.status_message = ERROR, f"HTTP {record.status}"
@@ -257,7 +252,7 @@ class ProxyTracing:
                      encode_attributes(attributes))
             if len(self._attempts) < 4096:  # bounded by the config (wildcards aside)
                 self._attempts[memo] = known
-        return _Attempt(self.batcher, request, self._bits(64) or 1, *known)
+        return _Attempt(self.batcher, request, self.new_id(64), *known)
 
     def cooled_down(self, deployment: Deployment, seconds: float) -> None:
         request = _CURRENT.get()
