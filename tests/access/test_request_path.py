@@ -266,6 +266,19 @@ async def test_litellm_headers_say_the_keys_spend_budget_and_the_answers_cost(
     assert not any(h.startswith("x-litellm-key-") for h in master)
 
 
+async def test_a_keys_answer_costs_what_the_same_answer_costs_the_master_key(
+        app: ProxyApp) -> None:
+    """A key's answer is priced once, by its settlement; the header says the same price
+    the master key's answer (priced directly) does."""
+    assert app.state.db is not None
+    key = await add_key(app.state.db, max_budget=5.0)
+    keyed, master = await chat(app, key), await chat(app, MASTER)
+    assert keyed.json()["usage"] == master.json()["usage"]
+    cost = keyed.headers["x-gatewise-response-cost"]
+    assert cost == master.headers["x-gatewise-response-cost"] and float(cost) > 0
+    assert records(app)[-2].cost == records(app)[-1].cost == pytest.approx(float(cost))
+
+
 async def test_failures_are_recorded_and_cost_nothing(app: ProxyApp,
                                                       fake_mistral: FakeMistral) -> None:
     assert app.state.db is not None

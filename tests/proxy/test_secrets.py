@@ -7,6 +7,7 @@ answer, byte for byte, on every route that needs it, after the same constant-tim
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from collections.abc import Iterator
@@ -324,3 +325,11 @@ def test_the_environment_is_not_needed_after_startup() -> None:
     assert key is not None and key.reveal() == UPSTREAM_KEY
     assert UPSTREAM_KEY not in repr(config)
     assert os.environ.get("K") != UPSTREAM_KEY
+
+
+def test_a_secret_matches_its_digest_in_constant_time_and_nothing_else() -> None:
+    secret = _secret.Secret("sk-the-master-key")
+    assert secret.is_exactly(b"sk-the-master-key") and not secret.is_exactly(b"sk-other")
+    assert secret.matches_digest(hashlib.sha256(b"sk-the-master-key").digest())
+    assert not secret.matches_digest(hashlib.sha256(b"sk-the-master-ke").digest())
+    assert secret.matches(b"sk-the-master-key") and not secret.matches(b"")

@@ -85,3 +85,22 @@ async def test_a_failed_call_leaves_its_ticket_for_the_caller_to_settle() -> Non
     await store.settle(ticket, 0.0)
     assert ticket.settled
     await router.aclose()
+
+
+async def test_a_call_of_unknown_cost_settles_at_zero_and_says_so() -> None:
+    """``Ticket.cost`` is None when no price is known (the proxy then sends no cost header,
+    as for the master key); the budget books 0."""
+    store = MemoryStore()
+    router = Router([entry("g", "m", mock_response="hello there")], store=store)
+    key = Scope("key", "k", max_budget=10.0)
+    ticket = Ticket("call", (key,), tokens=5, reserve=1.0, cost_of=lambda _d, _u: None)
+    await router.acompletion_dict("g", HELLO, admission=ticket)
+    assert ticket.settled and ticket.cost is None
+    assert (await store.scope_spend([key], 0.0))[key.name] == 0.0
+    assert Ticket("c", (key,)).cost_for("d", {"total_tokens": 1}) is None  # no pricing
+
+
+def test_a_scope_is_counted_under_its_kind_and_id() -> None:
+    scope = Scope("team", "t-1", rpm=5)
+    assert scope.name == "team:t-1"
+    assert scope == Scope("team", "t-1", rpm=5) and "name" not in repr(scope)

@@ -677,3 +677,18 @@ async def test_embeddings_route_too() -> None:
     while client.served("a") == 0:
         result = await router.aembedding_dict("e", ["one", "two"])
     assert result.deployment_id == "b" and result.response["object"] == "list"
+
+
+def test_the_prompt_estimate_counts_the_characters_of_every_text_but_roles() -> None:
+    from gatewise.router._attempt import estimate_tokens
+
+    class Text(str):
+        pass
+
+    messages = [{"role": "system", "content": "a" * 40},
+                {"role": "user", "content": [{"type": "text", "text": "b" * 36}]},
+                {"role": "assistant", "content": Text("c" * 40), "tool_calls": ({"x": 1},)}]
+    # 40 + (4 "text" + 36) + 40 characters: 120 / 4; roles and numbers are not counted
+    assert estimate_tokens(messages) == 30
+    assert estimate_tokens("") == 1 and estimate_tokens(None) == 1
+    assert estimate_tokens(["abcd", "efgh"]) == 2

@@ -28,9 +28,15 @@ class Secret:
     def matches(self, candidate: bytes) -> bool:
         """Compare with ``candidate`` in constant time: fixed-length digests, so neither the
         key's length nor how much of it a candidate gets right shows in the timing."""
-        if candidate in self._accepted:
-            return True
-        return hmac.compare_digest(_digest(candidate), self._digest)
+        return self.is_exactly(candidate) or self.matches_digest(_digest(candidate))
+
+    def is_exactly(self, candidate: bytes) -> bool:
+        """``candidate`` is the key itself (a set lookup: no timing to learn from)."""
+        return candidate in self._accepted
+
+    def matches_digest(self, candidate_digest: bytes) -> bool:
+        """The candidate whose SHA-256 is ``candidate_digest`` is the key (constant time)."""
+        return hmac.compare_digest(candidate_digest, self._digest)
 
     def __repr__(self) -> str:
         return "'***'"

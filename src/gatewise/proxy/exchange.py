@@ -11,6 +11,7 @@ about ledgers, metrics or traces.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import MutableMapping, Sequence
@@ -108,7 +109,7 @@ class Exchange:
         if remaining.max_budget is not None and remaining.spend is not None:
             spend = remaining.spend + (ticket.cost or 0.0)
             headers += [(b"x-gatewise-key-spend", _money(spend)),
-                        (b"x-gatewise-key-max-budget", _money(remaining.max_budget))]
+                        (b"x-gatewise-key-max-budget", _budget(remaining.max_budget))]
         if remaining.requests is not None:
             limits = [scope.rpm for scope in ticket.scopes if scope.rpm is not None]
             if limits:
@@ -135,7 +136,7 @@ class Exchange:
             spend *= self.state.access.share
         headers = [(b"x-litellm-key-spend", _money(spend))]
         if key.budget.max_budget is not None:
-            headers.append((b"x-litellm-key-max-budget", _money(key.budget.max_budget)))
+            headers.append((b"x-litellm-key-max-budget", _budget(key.budget.max_budget)))
         return headers
 
     # -- the end ----------------------------------------------------------------------------
@@ -223,3 +224,7 @@ def _count(value: Any) -> int:
 
 def _money(value: float) -> bytes:
     return (f"{value:.10f}".rstrip("0").rstrip(".") or "0").encode()
+
+
+_budget = functools.lru_cache(maxsize=1024)(_money)
+"""A budget, as :func:`_money` writes it: the same few values, on every request."""

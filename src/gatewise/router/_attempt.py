@@ -73,18 +73,31 @@ def total_tokens(obj: Any) -> int | None:
     return total if isinstance(total, int) else None
 
 
+def _chars(value: Any) -> int:
+    """The characters of the strings in ``value`` (a dict's ``role`` left out)."""
+    kind = type(value)
+    if kind is str:
+        return len(value)
+    count = 0
+    if kind is dict:
+        for key, item in value.items():
+            if key != "role":
+                count += len(item) if type(item) is str else _chars(item)
+    elif kind is list or kind is tuple:
+        for item in value:
+            count += len(item) if type(item) is str else _chars(item)
+    elif isinstance(value, str):  # (subclasses: the exact types above are the usual)
+        count = len(value)
+    elif isinstance(value, dict):
+        count = sum(_chars(item) for key, item in value.items() if key != "role")
+    elif isinstance(value, list | tuple):
+        count = sum(_chars(item) for item in value)
+    return count
+
+
 def estimate_tokens(payload: Any) -> int:
     """A cheap prompt-size guess (about four characters a token) for tpm accounting."""
-    def chars(value: Any) -> int:
-        if isinstance(value, str):
-            return len(value)
-        if isinstance(value, dict):
-            return sum(chars(v) for k, v in value.items() if k != "role")
-        if isinstance(value, list | tuple):
-            return sum(chars(v) for v in value)
-        return 0
-
-    return max(1, chars(payload) // 4)
+    return max(1, _chars(payload) // 4)
 
 
 def _timeout_error(deployment: Deployment, what: str, seconds: float) -> APITimeoutError:

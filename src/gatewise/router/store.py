@@ -168,10 +168,8 @@ class MemoryStore:
                       tpm: int | None, tokens: int, ticket: Ticket | None = None) -> bool:
         # (_state, roll and over_limit written out: this runs on every call.)
         with self._lock:
-            admit = ticket is not None and not ticket.admitted
-            if admit:
-                assert ticket is not None
-                self._scopes.check(ticket, now)
+            found = (self._scopes.check(ticket, now)
+                     if ticket is not None and not ticket.admitted else None)
             state = self._states.get(deployment_id)
             if state is None:
                 state = self._states[deployment_id] = _State()
@@ -189,9 +187,9 @@ class MemoryStore:
             state.requests += 1
             state.tokens += max(0, tokens)
             state.in_flight += 1
-            if admit:
+            if found is not None:
                 assert ticket is not None
-                self._scopes.take(ticket, now)
+                self._scopes.take(ticket, found)
             return True
 
     async def release(self, deployment_id: str, now: float, *, latency: float | None = None,

@@ -44,6 +44,11 @@ class _Counts:
             self.period, self.spend = scope.period, scope.base_spend
 
 
+def _retry(now: float) -> float:
+    """Seconds until the next minute window."""
+    return round(WINDOW - now % WINDOW, 3)
+
+
 class ScopeCounters:
     def __init__(self) -> None:
         self._counts: dict[str, _Counts] = {}
@@ -55,19 +60,20 @@ class ScopeCounters:
         counts.roll(scope, now)
         return counts
 
-    def check(self, ticket: Ticket, now: float) -> None:
-        """Raise the refusal of the first scope that cannot take the request."""
+    def check(self, ticket: Ticket, now: float) -> list[_Counts]:
+        """Raise the refusal of the first scope that cannot take the request; else the
+        scopes' counts, for :meth:`take`."""
         remaining = Remaining()
+        found = []
         for scope in ticket.scopes:
             counts = self._get(scope, now)
-            retry = round(WINDOW - now % WINDOW, 3)
             if scope.rpm is not None and counts.requests >= scope.rpm:
-                raise RateLimitExceededError(scope, "rpm", counts.requests, scope.rpm, retry,
-                                             remaining)
+                raise RateLimitExceededError(scope, "rpm", counts.requests, scope.rpm,
+                                             _retry(now), remaining)
             if (scope.tpm is not None and counts.tokens > 0
                     and counts.tokens + ticket.tokens > scope.tpm):
-                raise RateLimitExceededError(scope, "tpm", counts.tokens, scope.tpm, retry,
-                                             remaining)
+                raise RateLimitExceededError(scope, "tpm", counts.tokens, scope.tpm,
+                                             _retry(now), remaining)
             if scope.parallel is not None and counts.parallel >= scope.parallel:
                 raise RateLimitExceededError(scope, "parallel", counts.parallel,
                                              scope.parallel, 1.0, remaining)
@@ -76,14 +82,17 @@ class ScopeCounters:
                     or counts.spend + counts.reserved + ticket.reserve
                     > scope.max_budget + EPSILON):
                 raise BudgetExceededError(scope, counts.spend, counts.reserved, remaining)
+            found.append(counts)
+        return found
 
-    def take(self, ticket: Ticket, now: float) -> None:
-        """Count the request in every scope (after :meth:`check` passed, in one step)."""
+    def take(self, ticket: Ticket, found: list[_Counts]) -> None:
+        """Count the request in every scope (``found``: what :meth:`check` passed, in the
+        same step)."""
         remaining = ticket.remaining
-        for scope in ticket.scopes:
-            counts = self._get(scope, now)
+        tokens = max(0, ticket.tokens)
+        for scope, counts in zip(ticket.scopes, found, strict=True):
             counts.requests += 1
-            counts.tokens += max(0, ticket.tokens)
+            counts.tokens += tokens
             counts.parallel += 1
             counts.reserved += ticket.reserve
             if scope.rpm is not None:

@@ -43,10 +43,11 @@ class Scope:
     max_budget: float | None = None
     period: int = 0
     base_spend: float = 0.0
+    name: str = field(init=False, repr=False, compare=False)
+    """``kind:id``: the scope's counters are kept under it."""
 
-    @property
-    def name(self) -> str:
-        return f"{self.kind}:{self.id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.kind}:{self.id}")
 
 
 @dataclass(slots=True)
@@ -81,11 +82,12 @@ class Ticket:
     """An estimate of what a stream used, set by its consumer when it ended before the
     upstream said (a client that left, a broken stream): settled with instead of 0."""
 
-    def cost_for(self, deployment_id: str | None, usage: Any) -> float:
-        """The cost to book for this call; 0 when unknown (no usage, no price)."""
+    def cost_for(self, deployment_id: str | None, usage: Any) -> float | None:
+        """The cost to book for this call; None when unknown (no usage, no price: the
+        settlement books 0)."""
         if deployment_id is None or usage is None or self.cost_of is None:
-            return 0.0
-        return self.cost_of(deployment_id, usage) or 0.0
+            return None
+        return self.cost_of(deployment_id, usage)
 
 
 class LimitExceeded(Exception):

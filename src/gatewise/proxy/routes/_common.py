@@ -190,7 +190,12 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
                     info: ModelInfo | None, exchange: Exchange) -> Headers:
     headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
     usage = result.response.get("usage")
-    price = deployment.cost(usage, info)
+    ticket = exchange.ticket
+    if (ticket is not None and ticket.settled and ticket.usage is usage
+            and ticket.deployment_id == deployment.id):
+        price = ticket.cost  # priced by its settlement (the same prices: see ``cost_of``)
+    else:
+        price = deployment.cost(usage, info)
     exchange.used(usage, cost=price)
     headers += cost_headers(price)
     if exchange.ticket is not None or exchange.key is not None:  # (the master key: none)
