@@ -88,6 +88,13 @@ class AsyncStream(Generic[T]):
         a chunk stream's usage is in its chunks."""
         return self._usage() if self._usage is not None else None
 
+    def items(self) -> AsyncIterator[Any]:
+        """What to iterate for this stream's items: its chunks themselves when they go out
+        as they come (``wrap`` is :func:`same`: a relay's reads), one frame less per item;
+        the caller closes the stream (``aclose()``) when they end or fail, as
+        ``__anext__`` would."""
+        return self._chunks if self._wrap is same else self
+
     def __aiter__(self) -> AsyncIterator[T]:
         return self
 

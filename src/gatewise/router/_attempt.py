@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from gatewise._exceptions import APIError, APITimeoutError
@@ -328,6 +328,9 @@ class _Relay(AsyncStream[Any]):
         self._deployment = deployment
         self._spec = spec
         self._upstream = upstream
+        # Read past the upstream stream's own __anext__ when it adds nothing (this closes
+        # it as that would: on the end, on any error).
+        self._items = upstream.items() if isinstance(upstream, AsyncStream) else upstream
         self._first = first
         self._ttft = ttft
         self._used: int | None = None
@@ -348,7 +351,7 @@ class _Relay(AsyncStream[Any]):
             chunk, self._first = self._first, _END
         else:
             try:
-                chunk = await self._upstream.__anext__()
+                chunk = await self._items.__anext__()
             except StopAsyncIteration:
                 await self.aclose()
                 raise
@@ -385,6 +388,9 @@ class _Relay(AsyncStream[Any]):
             watch, self.watch = self.watch, None
             if watch is not None:
                 _ended(watch, self._error, self._usage)
+
+    def items(self) -> AsyncIterator[Any]:
+        return self
 
     def release_soon(self) -> None:
         """For a stream dropped without ``aclose()``: release it on the running loop."""
