@@ -74,24 +74,18 @@ def total_tokens(obj: Any) -> int | None:
 
 
 def _chars(value: Any) -> int:
-    """The characters of the strings in ``value`` (a dict's ``role`` left out)."""
-    kind = type(value)
-    if kind is str:
+    """The characters of the strings in ``value`` (a dict's ``role`` left out); a plain
+    string item is counted in place (no call: most of a prompt's items are)."""
+    if isinstance(value, str):
         return len(value)
     count = 0
-    if kind is dict:
+    if isinstance(value, dict):
         for key, item in value.items():
             if key != "role":
                 count += len(item) if type(item) is str else _chars(item)
-    elif kind is list or kind is tuple:
+    elif isinstance(value, list | tuple):
         for item in value:
             count += len(item) if type(item) is str else _chars(item)
-    elif isinstance(value, str):  # (subclasses: the exact types above are the usual)
-        count = len(value)
-    elif isinstance(value, dict):
-        count = sum(_chars(item) for key, item in value.items() if key != "role")
-    elif isinstance(value, list | tuple):
-        count = sum(_chars(item) for item in value)
     return count
 
 

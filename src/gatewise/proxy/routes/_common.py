@@ -198,7 +198,7 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
         price = deployment.cost(usage, info)
     exchange.used(usage, cost=price)
     headers += cost_headers(price)
-    if exchange.ticket is not None or exchange.key is not None:  # (the master key: none)
+    if ticket is not None or exchange.key is not None:  # (the master key: none)
         headers += exchange.key_headers()
     headers.append(JSON_TYPE)
     return headers
