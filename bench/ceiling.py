@@ -31,6 +31,7 @@ _DENIED = b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconte
           b'40\r\n\r\n{"error":{"message":"invalid API key"}}'
 _STREAM_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n" \
                b"transfer-encoding: chunked\r\n\r\n"
+_FIELDS = b"Authorization: Bearer upstream-key\r\nContent-Type: application/json\r\n"
 _REASONS = {200: b"OK", 400: b"Bad Request", 401: b"Unauthorized", 429: b"Too Many Requests",
             500: b"Internal Server Error", 503: b"Service Unavailable"}
 
@@ -76,9 +77,7 @@ class Upstream(asyncio.Protocol):
                 client.write((b"%x\r\n%b\r\n" % (len(body), body) if body else b"")
                              + b"0\r\n\r\n")
             else:
-                client.write(b"HTTP/1.1 %d %b\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\n\r\n%b"
-                             % (status, _REASONS.get(status, b"Status"), len(body), body))
+                client.write(client.answer(status, body))
             client.done()
         self.pool.idle.append(self)
 
@@ -93,10 +92,11 @@ class Pool:
         self.idle: list[Upstream] = []
         self.waiting: deque[Callable[[Upstream], None]] = deque()
 
-    def send(self, path: bytes, body: bytes, stream: bool, client: Client) -> None:
-        head = (b"POST %b HTTP/1.1\r\n%bAuthorization: Bearer upstream-key\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                % (path, self.host_line, len(body)))
+    def send(self, path: bytes, body: bytes, stream: bool, client: Client,
+             fields: bytes = _FIELDS) -> None:
+        """``fields``: the head's header lines but Host and Content-Length."""
+        head = (b"POST %b HTTP/1.1\r\n%b%bContent-Length: %d\r\n\r\n"
+                % (path, self.host_line, fields, len(body)))
 
         def start(conn: Upstream) -> None:
             conn.client, conn.stream = client, stream
@@ -154,6 +154,11 @@ class Client(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
 
+    def answer(self, status: int, body: bytes) -> bytes:
+        """A whole answer from the upstream, as the client gets it."""
+        return (b"HTTP/1.1 %d %b\r\ncontent-type: application/json\r\ncontent-length: "
+                b"%d\r\n\r\n%b" % (status, _REASONS.get(status, b"Status"), len(body), body))
+
     def on_message_complete(self) -> None:
         self.queue.append((self.url, self.key, b"".join(self.body)))
         self.url, self.key, self.body = b"", None, []
@@ -194,10 +199,12 @@ class Ceiling:
             self.pool.send(b"/v1/chat/completions", body, False, client)
 
 
-async def serve(host: str, port: int, upstream: str, key: str) -> None:
-    app = Ceiling(upstream, key)
+async def serve(host: str, port: int, upstream: str, key: str,
+                app_type: Callable[[str, str], Ceiling] = Ceiling,
+                client_type: type[Client] = Client) -> None:
+    app = app_type(upstream, key)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Client(app), host, port, backlog=4096)
+    server = await loop.create_server(lambda: client_type(app), host, port, backlog=4096)
     async with server:
         await server.serve_forever()
 

@@ -58,9 +58,10 @@ SERVERS = ("proxy", "proxy-keys", "proxy-keys-redis", "reference", "ceiling")
 """Measured side by side by default: the proxy with the master key only, with a virtual
 key, the spend ledger and Prometheus, and the same with its state in Redis
 (``servers.PROXIES``), the reference forwarder and the raw-asyncio ceiling; on request
-the keyed proxy on PostgreSQL (``proxy-keys-pg``: a throwaway cluster on the load core)
-and the proxy on aiohttp (``proxy-aiohttp``)."""
-ALL_SERVERS = (*SERVERS, "proxy-keys-pg", "proxy-aiohttp")
+the keyed proxy on PostgreSQL (``proxy-keys-pg``: a throwaway cluster on the load core),
+the proxy on aiohttp (``proxy-aiohttp``) and gatewise's own per-request work on the
+ceiling's plumbing (``floor``: ``bench/floor.py``)."""
+ALL_SERVERS = (*SERVERS, "proxy-keys-pg", "proxy-aiohttp", "floor")
 SCENARIOS = ("chat", "stream", "paced", "embeddings", "memory", "startup", "workers",
              "shared_state", "observability", "sdk")
 QUIET_LIMIT = 10.0  # % of a core used by others during a run before it is repeated
@@ -124,8 +125,8 @@ class Bench:
             return servers.proxy(self.workdir, self.upstream_url, name=name,
                                  database_url=self.postgres_url, redis_port=self.redis_port,
                                  **kwargs)
-        if name == "ceiling":
-            return servers.ceiling(self.workdir, self.upstream_url, **kwargs)
+        if name in ("ceiling", "floor"):
+            return servers.ceiling(self.workdir, self.upstream_url, name=name, **kwargs)
         return servers.reference(self.workdir, self.upstream_url, **kwargs)
 
     def servers(self, names: tuple[str, ...] | None = None, **kwargs: Any

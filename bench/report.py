@@ -3,7 +3,8 @@ printed and saved next to the JSON) of figures and ratios.  The table has a colu
 server measured: each proxy configuration (the master key only; a virtual key with the
 spend ledger; the same on PostgreSQL; on aiohttp) with its ratio to the reference
 forwarder, the reference, and the raw-asyncio ceiling (with the master-key proxy's share
-of the ceiling's figure: how far from the limit it is)."""
+of the ceiling's figure: how far from the limit it is) and, when measured, gatewise's own
+floor (``bench/floor.py``: how far the proxy's layers are from its own per-request work)."""
 
 from __future__ import annotations
 
@@ -154,15 +155,17 @@ def table(r: dict[str, Any]) -> str:
     measured = {name for scenario in ("chat", "stream", "paced_stream", "embeddings")
                 for name in r.get(scenario) or {}}
     proxies = [name for name in PROXIES if name in measured] or ["proxy"]
-    has_ceiling = "ceiling" in measured
+    # The limits measured beside them: the raw-asyncio ceiling, gatewise's own floor.
+    limits = [(n, title) for n, title in (("ceiling", "raw-asyncio ceiling"),
+                                          ("floor", "gatewise floor")) if n in measured]
     head, rule = "| figure |", "|---|"
     for name in proxies:
         head += f" {HEADINGS[name]} | ÷ reference |"
         rule += "---:|---:|"
     head += " reference |"
     rule += "---:|"
-    if has_ceiling:
-        head += " raw-asyncio ceiling | proxy ÷ ceiling |"
+    for name, title in limits:
+        head += f" {title} | proxy ÷ {name} |"
         rule += "---:|---:|"
     if has_litellm:
         head += " LiteLLM proxy |"
@@ -174,15 +177,15 @@ def table(r: dict[str, Any]) -> str:
     def row(label: str, get: Callable[[str], Any], fmt: Callable[[Any], str],
             compare: str = "", target: str = "", checked: tuple[str, ...] = ()) -> None:
         """``compare``: ``ratio`` (each proxy ÷ the reference, and the master-key proxy ÷
-        the ceiling), ``ms`` (p50 differences) or nothing."""
+        the ceiling and the floor), ``ms`` (p50 differences) or nothing."""
         versus = _versus(compare)
         cells = [label]
         for name in proxies:
             cells += [fmt(get(name)), versus(get(name), get("reference"))]
         cells.append(fmt(get("reference")))
-        if has_ceiling:
-            cells += [fmt(get("ceiling")),
-                      versus(get("proxy"), get("ceiling")) if compare == "ratio" else ""]
+        for name, _ in limits:
+            cells += [fmt(get(name)),
+                      versus(get("proxy"), get(name)) if compare == "ratio" else ""]
         if has_litellm:
             cells.append(fmt(get("litellm")))
         marks = [_mark(checks.get(c)) for c in checked]

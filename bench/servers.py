@@ -230,14 +230,16 @@ def reference(workdir: Path, upstream: str, *, workers: int = 1,
                    cpu=cpu, env={"PYTHONPATH": root}, log=workdir / f"reference-{port}.log")
 
 
-def ceiling(workdir: Path, upstream: str, *, cpu: int | str = SERVER_CPU) -> Service:
-    """The raw-asyncio ceiling (``bench/ceiling.py``)."""
+def ceiling(workdir: Path, upstream: str, *, cpu: int | str = SERVER_CPU,
+            name: str = "ceiling") -> Service:
+    """The raw-asyncio ceiling (``bench/ceiling.py``), or with ``name="floor"`` gatewise's
+    own per-request work on the same plumbing (``bench/floor.py``)."""
     port = free_port()
-    cmd = python("-m", "bench.ceiling", "--port", str(port), "--upstream", upstream,
+    cmd = python("-m", f"bench.{name}", "--port", str(port), "--upstream", upstream,
                  "--key", MASTER_KEY)
     root = str(Path(__file__).resolve().parent.parent)
-    return Service("ceiling", cmd, port, cpu=cpu, env={"PYTHONPATH": root},
-                   log=workdir / f"ceiling-{port}.log")
+    return Service(name, cmd, port, cpu=cpu, env={"PYTHONPATH": root},
+                   log=workdir / f"{name}-{port}.log")
 
 
 def python_upstream(workdir: Path, port: int, cpu: int | str) -> Service:
