@@ -15,6 +15,7 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from gatewise.proxy._asgi import RESPOND
 from gatewise.proxy._protocol import HttpProtocol, ServerShared
 from tests.proxy._inprocess import read_answer, serving, until_closed
 
@@ -128,6 +129,73 @@ async def test_a_head_whose_body_is_late_is_not_held_back() -> None:
     await asyncio.sleep(0.05)
     assert transport.writes[1:] == [b"ok"]
     protocol.connection_lost(None)
+
+
+async def test_a_whole_answer_through_respond_is_one_write_and_ends_the_exchange() -> None:
+    said: list[bool] = []
+
+    async def whole(scope: Any, receive: Any, send: Any) -> None:
+        said.append(scope[RESPOND](201, [(b"content-type", b"text/plain")], b"made"))
+
+    transport, state = await served(whole, GET, GET)  # (the second waits for the first)
+    assert said == [True, True] and len(transport.writes) == 2
+    head, _, body = transport.writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert b"\r\ntransfer-encoding: chunked" in head  # no length given: chunked, as send's
+    assert body == b"4\r\nmade\r\n0\r\n\r\n"
+    assert state.total_requests == 2
+
+
+async def test_respond_leaves_a_slow_client_to_the_messages_and_checks_as_send_does(
+        ) -> None:
+    outcomes: list[object] = []
+
+    async def slow_reader(scope: Any, receive: Any, send: Any) -> None:
+        protocol = scope["protocol"]
+        protocol.pause_writing()  # the client is not taking what was written
+        outcomes.append(scope[RESPOND](200, [(b"content-length", b"2")], b"ok"))
+        protocol.resume_writing()
+        outcomes.append(scope[RESPOND](200, [(b"content-length", b"2")], b"ok"))
+        try:
+            scope[RESPOND](200, [(b"content-length", b"2")], b"ok")
+        except RuntimeError as exc:
+            outcomes.append(str(exc))
+
+    def with_protocol(app: App) -> App:
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            scope["protocol"] = send.__self__.conn
+            await app(scope, receive, send)
+        return wrapped
+
+    transport, _ = await served(with_protocol(slow_reader), GET)
+    assert outcomes[:2] == [False, True] and "already started" in str(outcomes[2])
+    assert len(transport.writes) == 1 and transport.writes[0].endswith(b"\r\n\r\nok")
+
+
+async def test_respond_refuses_a_header_that_could_split_the_head() -> None:
+    async def bad(scope: Any, receive: Any, send: Any) -> None:
+        scope[RESPOND](200, [(b"x-bad", b"a\r\nx-injected: 1")], b"")
+
+    transport, _ = await served(bad, GET)
+    assert transport.writes == [] and transport.closed
+
+
+async def test_respond_to_a_client_gone_writes_nothing() -> None:
+    async def late(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()  # the disconnect
+        assert message["type"] == "http.disconnect"
+        assert scope[RESPOND](200, [(b"content-length", b"2")], b"ok") is True
+
+    config = Config(late, log_level="warning", lifespan="off")
+    protocol = HttpProtocol(config, ServerState(), {}, asyncio.get_running_loop(),
+                            shared=ServerShared(max_head=8192, head_timeout=5.0))
+    transport = Recording()
+    protocol.connection_made(transport)
+    protocol.data_received(GET)
+    protocol.connection_lost(None)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert transport.writes == []
 
 
 @pytest.mark.parametrize("value", [b"a\r\nx-injected: 1", b"a\nb", b"a\rb", b"a\x00b"])

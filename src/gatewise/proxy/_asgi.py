@@ -24,6 +24,12 @@ all of it has arrived (``receive()`` then hands it out no more), else None.  The
 own server does (``_cycle``): the usual body, in by the time the app runs, is taken
 without the wait and its deadline that :func:`read_body` otherwise sets up."""
 
+RESPOND = "gatewise.respond"
+"""A server may put a callable under this scope key, ``(status, headers, body) -> bool``:
+it sends a whole answer at once (head and body in one write), as the two messages would,
+or returns False when the answer has to go as messages after all (the client is slow to
+read what came before).  The proxy's own server does (``_cycle``)."""
+
 
 class ClientDisconnected(Exception):
     """The client went away before the proxy could answer."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
@@ -160,7 +161,9 @@ class Cycle:
             if kind != "http.response.start":
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', but got "
                                    f"'{kind}'.")
-            self._start(message)
+            self._start(message["status"], message.get("headers", ()))
+            # A body that does not come in this turn of the loop must not hold the head back.
+            conn.loop.call_soon(self._flush_head)
             return
         if self.complete:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response "
@@ -168,8 +171,27 @@ class Cycle:
         if kind != "http.response.body":
             raise RuntimeError(f"Expected ASGI message 'http.response.body', but got "
                                f"'{kind}'.")
-        body: bytes = message.get("body", b"")
-        more: bool = message.get("more_body", False)
+        self._body(message.get("body", b""), message.get("more_body", False))
+
+    def respond(self, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes
+                ) -> bool:
+        """A whole answer at once (``_asgi.RESPOND``): what ``send`` does with its start and
+        one last body, without the two messages, the coroutines and the head's flush
+        callback.  False when it has to wait for the client to take what was written
+        before (the caller sends the messages instead)."""
+        if self.conn.write_paused and not self.disconnected:
+            return False
+        if self.disconnected:
+            return True
+        if self.started:
+            raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after "
+                               "response already started.")
+        self._start(status, headers)
+        self._body(body, False)
+        return True
+
+    def _body(self, body: bytes, more: bool) -> None:
+        conn = self.conn
         if self.head_only:
             data = b""
         elif self.chunked:
@@ -198,10 +220,10 @@ class Cycle:
                 conn.transport.close()
             conn.response_done(self)
 
-    def _start(self, message: dict[str, Any]) -> None:
+    def _start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self.started = True
         self.continue_ = False
-        status = self.status = message["status"]
+        self.status = status
         conn = self.conn
         server = conn.server
         defaults, lines = server.default_head()
@@ -209,7 +231,7 @@ class Cycle:
         lines += 1
         close = False
         names = server.names
-        for name, value in message.get("headers", ()):
+        for name, value in headers:
             lower = names.get(name)
             if lower is None:
                 lower = server.checked_name(name)
@@ -247,8 +269,6 @@ class Cycle:
             access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope),
                                scope["method"], get_path_with_query_string(scope),
                                scope["http_version"], status)
-        # A body that does not come in this turn of the loop must not hold the head back.
-        conn.loop.call_soon(self._flush_head)
 
     def _flush_head(self) -> None:
         head = self.head

@@ -18,6 +18,7 @@ from gatewise.catalogue import ModelInfo
 from gatewise.proxy._asgi import (
     JSON_TYPE,
     READY_BODY,
+    RESPOND,
     Headers,
     Receive,
     Scope,
@@ -204,14 +205,18 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
     return headers
 
 
-async def respond_result(send: Send, result: RouteResult[Any], deployment: Deployment,
-                         call_id: bytes, start: float, upstream: float, exchange: Exchange,
-                         info: ModelInfo | None = None) -> None:
+async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
+                         deployment: Deployment, call_id: bytes, start: float,
+                         upstream: float, exchange: Exchange, info: ModelInfo | None = None
+                         ) -> None:
     """A JSON answer with the metadata headers (its cost by ``info``'s prices when it is
     not the deployment's model); the overhead is taken last."""
     headers = _result_headers(result, deployment, call_id, info, exchange)
     payload = orjson.dumps(result.response)
     headers += (overhead_header(start, upstream), (b"content-length", b"%d" % len(payload)))
+    whole = scope.get(RESPOND)  # (the proxy's server: at once, in one write)
+    if whole is not None and whole(200, headers, payload):
+        return
     # respond()'s two messages, sent from here: a coroutine less on every answer.
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

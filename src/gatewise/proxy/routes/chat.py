@@ -67,8 +67,8 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     exchange.served(result, deployment, upstream)
     response = result.response
     if isinstance(response, dict):
-        await respond_result(send, result, deployment, call_id, start, upstream, exchange,
-                             state.priced_as(name) if deployment.wildcard else None)
+        await respond_result(scope, send, result, deployment, call_id, start, upstream,
+                             exchange, state.priced_as(name) if deployment.wildcard else None)
         return
     # An AsyncStream of SSE bytes, its first block already in: the router has settled
     # where it runs, and the cost is not known before the headers go out.
