@@ -14,7 +14,6 @@ Run: ``python -m bench.ceiling --port 8100 --upstream http://127.0.0.1:8090``
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections import deque
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 from httptools import HttpRequestParser, HttpResponseParser
 
-from bench.reference import PACED_MODEL
+from bench.reference import PACED_MODEL, arguments
 
 _READY = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 18\r\n\r\n" \
          b'{"status":"ready"}'
@@ -210,12 +209,7 @@ async def serve(host: str, port: int, upstream: str, key: str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8100)
-    parser.add_argument("--upstream", default="http://127.0.0.1:8090")
-    parser.add_argument("--key", default="sk-bench-master-key")
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     import uvloop
 
     uvloop.run(serve(args.host, args.port, args.upstream, args.key))

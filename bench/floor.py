@@ -17,7 +17,6 @@ Run: ``python -m bench.floor --port 8100 --upstream http://127.0.0.1:8090``
 
 from __future__ import annotations
 
-import argparse
 import hmac
 import itertools
 import time
@@ -28,6 +27,7 @@ from typing import Any
 import orjson
 
 from bench.ceiling import Ceiling, Client, serve
+from bench.reference import arguments
 from gatewise import AsyncClient
 from gatewise._prepare import Call, prepare_chat
 from gatewise.catalogue.cost import cost_for_usage
@@ -107,11 +107,7 @@ class Floor(Ceiling):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8100)
-    parser.add_argument("--upstream", default="http://127.0.0.1:8090")
-    parser.add_argument("--key", default="sk-bench-master-key")
+    parser = arguments(__doc__)
     parser.add_argument("--upstream-key", default="upstream-key-a")
     args = parser.parse_args()
     import uvloop

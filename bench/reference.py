@@ -106,12 +106,18 @@ def factory() -> Reference:
     return Reference(os.environ[UPSTREAM_ENV], os.environ[KEY_ENV])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """The command line the bench's own servers share (this, the ceiling, the floor)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--upstream", default="http://127.0.0.1:8090")
     parser.add_argument("--key", default="sk-bench-master-key")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     import uvicorn

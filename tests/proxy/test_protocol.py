@@ -69,6 +69,17 @@ class Recording(asyncio.Transport):
         pass
 
 
+def requested(app: App) -> tuple[HttpProtocol, Recording]:
+    """A connection of the protocol that ``GET`` has come on, its task just started."""
+    config = Config(app, log_level="warning", lifespan="off")
+    protocol = HttpProtocol(config, ServerState(), {}, asyncio.get_running_loop(),
+                            shared=ServerShared(max_head=8192, head_timeout=5.0))
+    transport = Recording()
+    protocol.connection_made(transport)
+    protocol.data_received(GET)
+    return protocol, transport
+
+
 async def served(app: App, *requests: bytes) -> tuple[Recording, ServerState]:
     """``requests`` fed to one connection of the protocol; what it wrote."""
     config = Config(app, log_level="warning", lifespan="off")
@@ -119,12 +130,7 @@ async def test_a_head_whose_body_is_late_is_not_held_back() -> None:
         assert transport.writes and transport.writes[0].endswith(b"\r\n\r\n")  # the head
         body_may_go.set()
 
-    config = Config(late, log_level="warning", lifespan="off")
-    protocol = HttpProtocol(config, ServerState(), {}, asyncio.get_running_loop(),
-                            shared=ServerShared(max_head=8192, head_timeout=5.0))
-    transport = Recording()
-    protocol.connection_made(transport)
-    protocol.data_received(GET)
+    protocol, transport = requested(late)
     await check()
     await asyncio.sleep(0.05)
     assert transport.writes[1:] == [b"ok"]
@@ -186,12 +192,7 @@ async def test_respond_to_a_client_gone_writes_nothing() -> None:
         assert message["type"] == "http.disconnect"
         assert scope[RESPOND](200, [(b"content-length", b"2")], b"ok") is True
 
-    config = Config(late, log_level="warning", lifespan="off")
-    protocol = HttpProtocol(config, ServerState(), {}, asyncio.get_running_loop(),
-                            shared=ServerShared(max_head=8192, head_timeout=5.0))
-    transport = Recording()
-    protocol.connection_made(transport)
-    protocol.data_received(GET)
+    protocol, transport = requested(late)
     protocol.connection_lost(None)
     for _ in range(20):
         await asyncio.sleep(0)
