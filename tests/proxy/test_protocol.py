@@ -15,7 +15,7 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from gatewise.proxy._asgi import RESPOND
+from gatewise.proxy._asgi import RESPOND, WRITE
 from gatewise.proxy._protocol import HttpProtocol, ServerShared
 from tests.proxy._inprocess import read_answer, serving, until_closed
 
@@ -178,6 +178,32 @@ async def test_respond_leaves_a_slow_client_to_the_messages_and_checks_as_send_d
     assert len(transport.writes) == 1 and transport.writes[0].endswith(b"\r\n\r\nok")
 
 
+async def test_pieces_through_write_go_with_the_head_then_one_write_each() -> None:
+    outcomes: list[object] = []
+
+    async def pieces(scope: Any, receive: Any, send: Any) -> None:
+        write = scope[WRITE]
+        with pytest.raises(RuntimeError, match="before the response started"):
+            write(b"early")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        outcomes.append(write(b"one"))
+        protocol = send.__self__.conn
+        protocol.pause_writing()  # the client is not taking what was written
+        outcomes.append(write(b"held"))
+        protocol.resume_writing()
+        outcomes.append(write(b"two"))
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        with pytest.raises(RuntimeError, match="after response already completed"):
+            write(b"late")
+
+    transport, _ = await served(pieces, GET)
+    assert outcomes == [True, False, True]
+    first, *rest = transport.writes
+    assert first.endswith(b"transfer-encoding: chunked\r\n\r\n3\r\none\r\n")
+    assert rest == [b"3\r\ntwo\r\n", b"0\r\n\r\n"]
+
+
 async def test_respond_refuses_a_header_that_could_split_the_head() -> None:
     async def bad(scope: Any, receive: Any, send: Any) -> None:
         scope[RESPOND](200, [(b"x-bad", b"a\r\nx-injected: 1")], b"")
@@ -191,6 +217,7 @@ async def test_respond_to_a_client_gone_writes_nothing() -> None:
         message = await receive()  # the disconnect
         assert message["type"] == "http.disconnect"
         assert scope[RESPOND](200, [(b"content-length", b"2")], b"ok") is True
+        assert scope[WRITE](b"more") is True  # (nothing goes out: the client is gone)
 
     protocol, transport = requested(late)
     protocol.connection_lost(None)

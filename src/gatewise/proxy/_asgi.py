@@ -16,6 +16,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+Write = Callable[[bytes], bool]
 
 JSON_TYPE = (b"content-type", b"application/json")
 READY_BODY = "gatewise.ready_body"
@@ -29,6 +30,12 @@ RESPOND = "gatewise.respond"
 it sends a whole answer at once (head and body in one write), as the two messages would,
 or returns False when the answer has to go as messages after all (the client is slow to
 read what came before).  The proxy's own server does (``_cycle``)."""
+
+WRITE = "gatewise.write"
+"""A server may put a callable under this scope key, ``(body) -> bool``: it sends a piece
+of a started answer's body, more to come, as ``{"type": "http.response.body", "body":
+body, "more_body": True}`` would, or returns False when that message has to be sent after
+all (the client is slow to read what came before).  The proxy's own server does."""
 
 
 class ClientDisconnected(Exception):

@@ -190,6 +190,21 @@ class Cycle:
         self._body(body, False)
         return True
 
+    def piece(self, body: bytes) -> bool:
+        """A piece of a started answer's body, more to come (``_asgi.WRITE``): what
+        ``send`` does with such a message, without it and its coroutine.  False when it
+        has to wait for the client to take what was written before."""
+        if self.conn.write_paused and not self.disconnected:
+            return False
+        if self.disconnected:
+            return True
+        if not self.started or self.complete:
+            raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, "
+                               + ("before the response started." if not self.started
+                                  else "after response already completed."))
+        self._body(body, True)
+        return True
+
     def _body(self, body: bytes, more: bool) -> None:
         conn = self.conn
         if self.head_only:

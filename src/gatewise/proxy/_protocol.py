@@ -45,7 +45,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
-from gatewise.proxy._asgi import READY_BODY, RESPOND
+from gatewise.proxy._asgi import READY_BODY, RESPOND, WRITE
 from gatewise.proxy._cycle import Cycle
 from gatewise.proxy.errors import ProxyError
 
@@ -293,6 +293,7 @@ class HttpProtocol(asyncio.Protocol):
                       self._expect_continue)
         scope[READY_BODY] = cycle.ready_body
         scope[RESPOND] = cycle.respond
+        scope[WRITE] = cycle.piece
         current = self.cycle
         self.cycle = cycle
         if current is None or current.complete:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from gatewise._exceptions import APIError
 from gatewise._relay import DONE, encode_event
-from gatewise.proxy._asgi import Headers, Receive, Send
+from gatewise.proxy._asgi import Headers, Receive, Send, Write
 from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import ProxyError, internal_error, shutting_down
 from gatewise.proxy.routes._common import upstream_error
@@ -97,12 +97,13 @@ class _Watch:
 
 
 async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
-                call_id: bytes, watch: _Watch) -> None:
+                call_id: bytes, watch: _Watch, write: Write | None) -> None:
     try:
         async for block in stream:
-            watch.sending = True
-            await send({"type": "http.response.body", "body": block, "more_body": True})
-            watch.sending = False
+            if write is None or not write(block):  # (at once, when the client keeps up)
+                watch.sending = True
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+                watch.sending = False
             watch.sent += 1
             watch.bytes += len(block)
     except APIError as exc:
@@ -122,8 +123,10 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
 
 async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
                 headers: Headers, deployment: Deployment, call_id: bytes,
-                client_timeout: float, exchange: Exchange | None = None) -> None:
-    """Send ``stream`` as SSE until it ends or the client disconnects.  If the server cuts
+                client_timeout: float, exchange: Exchange | None = None,
+                write: Write | None = None) -> None:
+    """Send ``stream`` as SSE until it ends or the client disconnects (``write``: the
+    server's ``_asgi.WRITE``, for the pieces it can send at once).  If the server cuts
     the stream (its graceful-shutdown period is over), the last event says so; if the client
     stops reading for ``client_timeout`` seconds, the stream is dropped (the server then
     closes the connection: nothing more can reach that client).  The ``exchange`` learns
@@ -135,7 +138,7 @@ async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
                     "headers": SSE_HEADERS + headers})
         watch = _Watch(receive, client_timeout)
         try:
-            await _pump(stream, send, deployment, call_id, watch)
+            await _pump(stream, send, deployment, call_id, watch, write)
         except asyncio.CancelledError:
             watch.close()  # before the last words below: nothing may cancel those
             if watch.reason is None:  # the server's graceful-shutdown period is over
