@@ -15,7 +15,7 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from gatewise.proxy._asgi import RESPOND, WRITE
+from gatewise.proxy._asgi import DIRECT
 from gatewise.proxy._protocol import HttpProtocol, ServerShared
 from tests.proxy._inprocess import read_answer, serving, until_closed
 
@@ -141,7 +141,7 @@ async def test_a_whole_answer_through_respond_is_one_write_and_ends_the_exchange
     said: list[bool] = []
 
     async def whole(scope: Any, receive: Any, send: Any) -> None:
-        said.append(scope[RESPOND](201, [(b"content-type", b"text/plain")], b"made"))
+        said.append(scope[DIRECT].respond(201, [(b"content-type", b"text/plain")], b"made"))
 
     transport, state = await served(whole, GET, GET)  # (the second waits for the first)
     assert said == [True, True] and len(transport.writes) == 2
@@ -159,11 +159,11 @@ async def test_respond_leaves_a_slow_client_to_the_messages_and_checks_as_send_d
     async def slow_reader(scope: Any, receive: Any, send: Any) -> None:
         protocol = scope["protocol"]
         protocol.pause_writing()  # the client is not taking what was written
-        outcomes.append(scope[RESPOND](200, [(b"content-length", b"2")], b"ok"))
+        outcomes.append(scope[DIRECT].respond(200, [(b"content-length", b"2")], b"ok"))
         protocol.resume_writing()
-        outcomes.append(scope[RESPOND](200, [(b"content-length", b"2")], b"ok"))
+        outcomes.append(scope[DIRECT].respond(200, [(b"content-length", b"2")], b"ok"))
         try:
-            scope[RESPOND](200, [(b"content-length", b"2")], b"ok")
+            scope[DIRECT].respond(200, [(b"content-length", b"2")], b"ok")
         except RuntimeError as exc:
             outcomes.append(str(exc))
 
@@ -182,7 +182,7 @@ async def test_pieces_through_write_go_with_the_head_then_one_write_each() -> No
     outcomes: list[object] = []
 
     async def pieces(scope: Any, receive: Any, send: Any) -> None:
-        write = scope[WRITE]
+        write = scope[DIRECT].piece
         with pytest.raises(RuntimeError, match="before the response started"):
             write(b"early")
         await send({"type": "http.response.start", "status": 200,
@@ -206,7 +206,7 @@ async def test_pieces_through_write_go_with_the_head_then_one_write_each() -> No
 
 async def test_respond_refuses_a_header_that_could_split_the_head() -> None:
     async def bad(scope: Any, receive: Any, send: Any) -> None:
-        scope[RESPOND](200, [(b"x-bad", b"a\r\nx-injected: 1")], b"")
+        scope[DIRECT].respond(200, [(b"x-bad", b"a\r\nx-injected: 1")], b"")
 
     transport, _ = await served(bad, GET)
     assert transport.writes == [] and transport.closed
@@ -216,8 +216,8 @@ async def test_respond_to_a_client_gone_writes_nothing() -> None:
     async def late(scope: Any, receive: Any, send: Any) -> None:
         message = await receive()  # the disconnect
         assert message["type"] == "http.disconnect"
-        assert scope[RESPOND](200, [(b"content-length", b"2")], b"ok") is True
-        assert scope[WRITE](b"more") is True  # (nothing goes out: the client is gone)
+        assert scope[DIRECT].respond(200, [(b"content-length", b"2")], b"ok") is True
+        assert scope[DIRECT].piece(b"more") is True  # (nothing goes out: the client is gone)
 
     protocol, transport = requested(late)
     protocol.connection_lost(None)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from time import monotonic
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -16,26 +16,29 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
-Write = Callable[[bytes], bool]
 
 JSON_TYPE = (b"content-type", b"application/json")
-READY_BODY = "gatewise.ready_body"
-"""A server may put a callable under this scope key: it returns the request's body when
-all of it has arrived (``receive()`` then hands it out no more), else None.  The proxy's
-own server does (``_cycle``): the usual body, in by the time the app runs, is taken
-without the wait and its deadline that :func:`read_body` otherwise sets up."""
+DIRECT = "gatewise.direct"
+"""A server may put a :class:`Direct` under this scope key: the exchange's own ways in and
+out, without ASGI's messages.  The proxy's own server does (its ``_cycle.Cycle``)."""
 
-RESPOND = "gatewise.respond"
-"""A server may put a callable under this scope key, ``(status, headers, body) -> bool``:
-it sends a whole answer at once (head and body in one write), as the two messages would,
-or returns False when the answer has to go as messages after all (the client is slow to
-read what came before).  The proxy's own server does (``_cycle``)."""
 
-WRITE = "gatewise.write"
-"""A server may put a callable under this scope key, ``(body) -> bool``: it sends a piece
-of a started answer's body, more to come, as ``{"type": "http.response.body", "body":
-body, "more_body": True}`` would, or returns False when that message has to be sent after
-all (the client is slow to read what came before).  The proxy's own server does."""
+class Direct(Protocol):
+    def ready_body(self) -> bytes | None:
+        """The request's body when all of it has arrived (``receive()`` then hands it out
+        no more), else None: the usual body, in by the time the app runs, is taken without
+        the wait and its deadline that :func:`read_body` otherwise sets up."""
+
+    def respond(self, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes
+                ) -> bool:
+        """A whole answer at once (head and body in one write), as the two messages would
+        send it; False when it has to go as messages after all (the client is slow to read
+        what came before)."""
+
+    def piece(self, body: bytes) -> bool:
+        """A piece of a started answer's body, more to come, as ``{"type":
+        "http.response.body", "body": body, "more_body": True}`` would send it; False when
+        that message has to be sent after all."""
 
 
 class ClientDisconnected(Exception):
@@ -89,9 +92,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: PerLo
     first), or when the body has not come whole ``whole`` seconds after it was first asked
     for (a client trickling a byte every few seconds would hold the connection forever):
     the server itself never gives up on a slow body."""
-    ready = scope.get(READY_BODY)
-    if ready is not None:
-        arrived: bytes | None = ready()
+    direct: Direct | None = scope.get(DIRECT)
+    if direct is not None:
+        arrived = direct.ready_body()
         if arrived is not None:
             if len(arrived) > limit:
                 raise too_large(limit)

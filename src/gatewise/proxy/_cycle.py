@@ -110,7 +110,7 @@ class Cycle:
 
     def ready_body(self) -> bytes | None:
         """The whole request body if it has all arrived and ``receive()`` has handed none
-        of it out, else None (``_asgi.READY_BODY``)."""
+        of it out, else None (``_asgi.Direct``)."""
         if self.more_body or self.delivered or self.disconnected or self.complete:
             return None
         parts = self.body
@@ -175,14 +175,14 @@ class Cycle:
 
     def respond(self, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes
                 ) -> bool:
-        """A whole answer at once (``_asgi.RESPOND``): what ``send`` does with its start and
+        """A whole answer at once (``_asgi.Direct``): what ``send`` does with its start and
         one last body, without the two messages, the coroutines and the head's flush
         callback.  False when it has to wait for the client to take what was written
         before (the caller sends the messages instead)."""
-        if self.conn.write_paused and not self.disconnected:
-            return False
         if self.disconnected:
             return True
+        if self.conn.write_paused:
+            return False
         if self.started:
             raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after "
                                "response already started.")
@@ -191,13 +191,13 @@ class Cycle:
         return True
 
     def piece(self, body: bytes) -> bool:
-        """A piece of a started answer's body, more to come (``_asgi.WRITE``): what
+        """A piece of a started answer's body, more to come (``_asgi.Direct``): what
         ``send`` does with such a message, without it and its coroutine.  False when it
         has to wait for the client to take what was written before."""
-        if self.conn.write_paused and not self.disconnected:
-            return False
         if self.disconnected:
             return True
+        if self.conn.write_paused:
+            return False
         if not self.started or self.complete:
             raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, "
                                + ("before the response started." if not self.started

@@ -45,7 +45,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
-from gatewise.proxy._asgi import READY_BODY, RESPOND, WRITE
+from gatewise.proxy._asgi import DIRECT
 from gatewise.proxy._cycle import Cycle
 from gatewise.proxy.errors import ProxyError
 
@@ -291,9 +291,7 @@ class HttpProtocol(asyncio.Protocol):
             scope["state"] = self.app_state.copy()
         cycle = Cycle(self, scope, version != "1.0" and parser.should_keep_alive(),
                       self._expect_continue)
-        scope[READY_BODY] = cycle.ready_body
-        scope[RESPOND] = cycle.respond
-        scope[WRITE] = cycle.piece
+        scope[DIRECT] = cycle
         current = self.cycle
         self.cycle = cycle
         if current is None or current.complete:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from gatewise._exceptions import APIError
 from gatewise._relay import DONE, encode_event
-from gatewise.proxy._asgi import Headers, Receive, Send, Write
+from gatewise.proxy._asgi import Direct, Headers, Receive, Send
 from gatewise.proxy.deployments import Deployment
 from gatewise.proxy.errors import ProxyError, internal_error, shutting_down
 from gatewise.proxy.routes._common import upstream_error
@@ -97,10 +97,10 @@ class _Watch:
 
 
 async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
-                call_id: bytes, watch: _Watch, write: Write | None) -> None:
+                call_id: bytes, watch: _Watch, direct: Direct | None) -> None:
     try:
         async for block in stream:
-            if write is None or not write(block):  # (at once, when the client keeps up)
+            if direct is None or not direct.piece(block):  # (at once if the client keeps up)
                 watch.sending = True
                 await send({"type": "http.response.body", "body": block, "more_body": True})
                 watch.sending = False
@@ -124,9 +124,9 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
 async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
                 headers: Headers, deployment: Deployment, call_id: bytes,
                 client_timeout: float, exchange: Exchange | None = None,
-                write: Write | None = None) -> None:
-    """Send ``stream`` as SSE until it ends or the client disconnects (``write``: the
-    server's ``_asgi.WRITE``, for the pieces it can send at once).  If the server cuts
+                direct: Direct | None = None) -> None:
+    """Send ``stream`` as SSE until it ends or the client disconnects (``direct``: the
+    server's ``_asgi.Direct``, for the pieces it can send at once).  If the server cuts
     the stream (its graceful-shutdown period is over), the last event says so; if the client
     stops reading for ``client_timeout`` seconds, the stream is dropped (the server then
     closes the connection: nothing more can reach that client).  The ``exchange`` learns
@@ -138,7 +138,7 @@ async def relay(stream: AsyncStream[bytes], receive: Receive, send: Send,
                     "headers": SSE_HEADERS + headers})
         watch = _Watch(receive, client_timeout)
         try:
-            await _pump(stream, send, deployment, call_id, watch, write)
+            await _pump(stream, send, deployment, call_id, watch, direct)
         except asyncio.CancelledError:
             watch.close()  # before the last words below: nothing may cancel those
             if watch.reason is None:  # the server's graceful-shutdown period is over

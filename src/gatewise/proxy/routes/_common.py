@@ -16,9 +16,9 @@ from gatewise._exceptions import APIError, AuthenticationError
 from gatewise._rawjson import encode_chunks
 from gatewise.catalogue import ModelInfo
 from gatewise.proxy._asgi import (
+    DIRECT,
     JSON_TYPE,
-    READY_BODY,
-    RESPOND,
+    Direct,
     Headers,
     Receive,
     Scope,
@@ -54,9 +54,9 @@ async def read_json_object(state: AppState, scope: Scope, receive: Receive) -> d
 
 def arrived_json_object(state: AppState, scope: Scope) -> dict[str, Any] | None:
     """:func:`read_json_object` without a wait, for a body the server has all in already
-    (``_asgi.READY_BODY``: the usual small one); None when it is still to be read."""
-    ready = scope.get(READY_BODY)
-    raw: bytes | None = ready() if ready is not None else None
+    (``_asgi.Direct``: the usual small one); None when it is still to be read."""
+    direct: Direct | None = scope.get(DIRECT)
+    raw = direct.ready_body() if direct is not None else None
     if raw is None:
         return None
     if len(raw) > state.max_body:
@@ -214,8 +214,8 @@ async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
     headers = _result_headers(result, deployment, call_id, info, exchange)
     payload = orjson.dumps(result.response)
     headers += (overhead_header(start, upstream), (b"content-length", b"%d" % len(payload)))
-    whole = scope.get(RESPOND)  # (the proxy's server: at once, in one write)
-    if whole is not None and whole(200, headers, payload):
+    direct: Direct | None = scope.get(DIRECT)  # (the proxy's server: in one write)
+    if direct is not None and direct.respond(200, headers, payload):
         return
     # respond()'s two messages, sent from here: a coroutine less on every answer.
     await send({"type": "http.response.start", "status": 200, "headers": headers})

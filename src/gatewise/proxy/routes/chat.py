@@ -6,7 +6,7 @@ from time import perf_counter
 from typing import Any
 
 from gatewise._exceptions import APIError
-from gatewise.proxy._asgi import WRITE, Receive, Scope, Send
+from gatewise.proxy._asgi import DIRECT, Receive, Scope, Send
 from gatewise.proxy.deployments import check_fields
 from gatewise.proxy.errors import bad_request
 from gatewise.proxy.exchange import exchange_of
@@ -76,4 +76,4 @@ async def chat_completions(state: AppState, scope: Scope, receive: Receive, send
     headers = [*meta_headers(call_id, deployment, result.retries, result.fallbacks),
                *exchange.key_headers(), overhead_header(start, upstream)]
     await relay(response, receive, send, headers, deployment, call_id,
-                state.client_timeout, exchange, scope.get(WRITE))
+                state.client_timeout, exchange, scope.get(DIRECT))
