@@ -128,6 +128,21 @@ async def test_a_batch_retried_after_an_unknown_commit_counts_once(
     assert (writer.written, writer.duplicates) == (0, 10)  # the retry found them all
 
 
+async def test_a_batch_partly_written_already_inserts_and_counts_only_the_rest(
+        database: Database) -> None:
+    """Some of a batch's rows in the ledger already (cut into statements of several sizes):
+    the others go in, and only their spend is added, once."""
+    await add_identities(database)
+    rows = [spend_row(record(f"call-{n:03d}", cost=0.5)) for n in range(341)]
+    first = await write_batch(database.engine, rows[:7])
+    assert first.inserted == {f"call-{n:03d}" for n in range(7)}
+    second = await write_batch(database.engine, rows)
+    assert second.inserted == {f"call-{n:03d}" for n in range(7, 341)}
+    assert len(await ledger_rows(database)) == 341
+    assert (await spend_of(database))["key:" + KEY] == pytest.approx(341 * 0.5)
+    assert (await write_batch(database.engine, rows[300:])).inserted == set()
+
+
 async def test_rows_wait_while_the_database_fails_and_the_outage_is_logged_once(
         database: Database, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:

@@ -1,7 +1,8 @@
 """What the ledger writer does in the database: one batch, and the budget period pass.
 
 A batch is one transaction: ``INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING
-request_id`` for its rows, then ``spend = spend + delta`` on the keys, teams, users and end
+request_id`` for its rows (SQLite: without ``RETURNING`` first, see :func:`insert_rows`),
+then ``spend = spend + delta`` on the keys, teams, users and end
 users **of the rows that statement returned** -- the rows this transaction inserted.  A
 batch retried after an error whose outcome is unknown (a commit cut short) inserts only the
 rows the first attempt did not, and adds only their spend: nothing is ever counted twice.
@@ -71,20 +72,25 @@ _PG_INSERT = (
     f"FROM json_populate_recordset(NULL::{spend_logs.name}, $1::json) "
     "ON CONFLICT (request_id) DO NOTHING RETURNING request_id")
 _SQLITE_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
-_SQLITE_MAX_ROWS = 32766 // len(COLUMNS)  # SQLite's limit on a statement's parameters
+_SQLITE_CHUNKS = (256, 64, 16, 4, 1)
+"""The row counts of SQLite's statements (256 x 26 parameters: within SQLite's limit of
+32,766).  A batch is cut into these, largest first: a handful of statements, each prepared
+once and then taken from the driver's statement cache.  One statement of the batch's own
+size would be prepared anew for almost every batch (their sizes vary with the traffic),
+and preparing a statement of thousands of parameters costs about as much as running it."""
 _GET = operator.itemgetter(*COLUMNS)
 _TIME_AT = tuple(at for at, column in enumerate(spend_logs.columns)
                  if type(column.type).__name__ == "DateTime")
-_SQLITE_INSERTS: dict[int, str] = {}
+_SQLITE_INSERTS: dict[tuple[int, bool], str] = {}
 
 
-def _sqlite_insert(count: int) -> str:
-    statement = _SQLITE_INSERTS.get(count)
+def _sqlite_insert(count: int, returning: bool) -> str:
+    statement = _SQLITE_INSERTS.get((count, returning))
     if statement is None:
-        statement = _SQLITE_INSERTS[count] = (
+        statement = _SQLITE_INSERTS[count, returning] = (
             f"INSERT INTO {spend_logs.name} ({', '.join(COLUMNS)}) VALUES "
-            + ", ".join([_SQLITE_ROW] * count)
-            + " ON CONFLICT (request_id) DO NOTHING RETURNING request_id")
+            + ", ".join([_SQLITE_ROW] * count) + " ON CONFLICT (request_id) DO NOTHING"
+            + (" RETURNING request_id" if returning else ""))
     return statement
 
 
@@ -111,8 +117,14 @@ def _sqlite_values(rows: Sequence[Row]) -> list[Any]:
     return values
 
 
-async def insert_rows(connection: AsyncConnection, rows: Sequence[Row]) -> set[str]:
-    """Insert ``rows`` (unique request ids); the ids inserted, not those already there."""
+async def insert_rows(connection: AsyncConnection, rows: Sequence[Row], *,
+                      exact: bool = True) -> set[str] | None:
+    """Insert ``rows`` (unique request ids); the ids inserted, not those already there.
+
+    ``exact=False`` (SQLite): None when some were there already, and the caller rolls the
+    transaction back and asks again exactly.  Without ``RETURNING`` the driver steps each
+    statement once instead of once a row, and each step hands the GIL over: to the event
+    loop's thread, busy serving, that is a wait and two thread switches per row."""
     if not rows:
         return set()
     if connection.dialect.name == "postgresql":
@@ -120,12 +132,18 @@ async def insert_rows(connection: AsyncConnection, rows: Sequence[Row]) -> set[s
         result = await connection.exec_driver_sql(_PG_INSERT, (document,))
         return {request_id for (request_id,) in result}
     inserted: set[str] = set()
-    for first in range(0, len(rows), _SQLITE_MAX_ROWS):
-        chunk = rows[first:first + _SQLITE_MAX_ROWS]
-        result = await connection.exec_driver_sql(_sqlite_insert(len(chunk)),
-                                                  tuple(_sqlite_values(chunk)))
-        inserted.update(request_id for (request_id,) in result)
-    return inserted
+    first, total = 0, len(rows)
+    for size in _SQLITE_CHUNKS:
+        while total - first >= size:
+            chunk = rows[first:first + size]
+            first += size
+            result = await connection.exec_driver_sql(_sqlite_insert(size, exact),
+                                                      tuple(_sqlite_values(chunk)))
+            if exact:
+                inserted.update(request_id for (request_id,) in result)
+            elif result.rowcount != size:
+                return None
+    return inserted if exact else {row["request_id"] for row in rows}
 
 
 def spend_deltas(rows: Iterable[Row]) -> dict[str, dict[str, float]]:
@@ -170,19 +188,37 @@ async def add_spend(connection: AsyncConnection, rows: Iterable[Row]) -> None:
                 [(by_id[ref], ref) for ref in refs])
 
 
+class _Found(Exception):
+    """Some of a batch's rows were in the ledger already (rolls its transaction back)."""
+
+
+async def _insert_and_add(connection: AsyncConnection, rows: Sequence[Row], exact: bool
+                          ) -> set[str]:
+    async with connection.begin():
+        inserted = await insert_rows(connection, rows, exact=exact)
+        if inserted is None:
+            raise _Found
+        if inserted:
+            await add_spend(connection, (row for row in rows
+                                         if row["request_id"] in inserted))
+    return inserted
+
+
 async def write_batch(engine: AsyncEngine, rows: Sequence[Row]) -> BatchResult:
-    """One transaction: the rows, and the aggregates of those it inserted.
+    """One transaction: the rows, and the aggregates of those it inserted.  (SQLite first
+    tries without asking which rows went in -- they all do, but for a batch retried after
+    a commit it never heard back from -- then, when some did not, again exactly.)
 
     A connection that failed for any other reason than a value the database refused is
     discarded, not put back in the pool: an SQLite connection opened while its file was
     read-only stays read-only, and one that met a disk error may be left unusable."""
     async with engine.connect() as connection:
         try:
-            async with connection.begin():
-                inserted = await insert_rows(connection, rows)
-                if inserted:
-                    await add_spend(connection, (row for row in rows
-                                                 if row["request_id"] in inserted))
+            try:
+                inserted = await _insert_and_add(
+                    connection, rows, exact=connection.dialect.name == "postgresql")
+            except _Found:
+                inserted = await _insert_and_add(connection, rows, exact=True)
         except (DataError, IntegrityError):
             raise
         except Exception:
