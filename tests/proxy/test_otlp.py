@@ -151,6 +151,9 @@ def test_settings_from_the_environment() -> None:
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:9/custom/path",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://ignored"}).url == "http://c:9/custom/path"
     assert ExportSettings.from_env({}).url == "http://localhost:4318/v1/traces"
+    assert ExportSettings.from_env({  # the traces path given in the base: not doubled
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/v1/traces/"}).url == (
+        "http://c:4318/v1/traces")
 
 
 def test_gzip(receiver: Receiver) -> None:
