@@ -1,27 +1,29 @@
-"""The chart: requests/s and latency (p50, p99) per concurrency, proxy against reference and
-the raw-asyncio ceiling (and LiteLLM's proxy when it was measured), non-streaming chat.
-matplotlib, Agg backend."""
+"""The chart: requests/s and latency (p50, p99) per concurrency, the proxy's configurations
+(master key; virtual key + ledger, on SQLite, with Redis, on PostgreSQL) against the
+reference, gatewise's floor and the raw-asyncio ceiling (and LiteLLM's proxy when it was
+measured), non-streaming chat, each series that the run measured.  matplotlib, Agg."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-COLOURS = {"proxy": "#1f77b4", "proxy-keys": "#9467bd", "proxy-keys-pg": "#c5b0d5",
-           "proxy-aiohttp": "#aec7e8", "reference": "#7f7f7f", "ceiling": "#2ca02c",
-           "litellm": "#d62728"}
+COLOURS = {"proxy": "#1f77b4", "proxy-keys": "#9467bd", "proxy-keys-redis": "#8c564b",
+           "proxy-keys-pg": "#c5b0d5", "proxy-aiohttp": "#aec7e8", "reference": "#7f7f7f",
+           "floor": "#bcbd22", "ceiling": "#2ca02c", "litellm": "#d62728"}
 LABELS = {"proxy": "gatewise proxy (master key)",
           "proxy-keys": "gatewise proxy (virtual key + ledger)",
+          "proxy-keys-redis": "gatewise proxy (virtual key + ledger, Redis)",
           "proxy-keys-pg": "gatewise proxy (virtual key + ledger, PostgreSQL)",
           "proxy-aiohttp": "gatewise proxy on aiohttp",
-          "reference": "reference forwarder", "ceiling": "raw-asyncio ceiling",
+          "reference": "reference forwarder", "floor": "gatewise floor",
+          "ceiling": "raw-asyncio ceiling",
           "litellm": "LiteLLM proxy"}
 
 
 def _series(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     series = {name: results["chat"][name]
-              for name in ("proxy", "proxy-keys", "proxy-keys-pg", "proxy-aiohttp",
-                           "reference", "ceiling")
+              for name in COLOURS if name != "litellm"
               if name in results.get("chat", {})}
     litellm = results.get("litellm", {}).get("chat", {}).get("litellm")
     if litellm:
