@@ -88,9 +88,16 @@ def profile(workload: str, seconds: float, connections: int, out_dir: Path,
             from bench.ledger import durable_postgres
 
             database_url = stack.enter_context(durable_postgres(LOAD_CPU))
+        redis_port = None
+        if servers.PROXIES[server].redis:  # the bench's own redis-server, on the load core
+            from bench.shared import RedisServer
+
+            redis = RedisServer(free_port()).start()
+            stack.callback(redis.stop)
+            redis_port = redis.port
         upstream = nginx.service(workdir / "nginx", free_port()).start()
         proxy = servers.proxy(workdir, f"http://127.0.0.1:{upstream.port}", name=server,
-                              database_url=database_url)
+                              database_url=database_url, redis_port=redis_port)
         try:
             proxy.start()
             work = WORKLOADS[workload]
