@@ -151,9 +151,11 @@ def test_settings_from_the_environment() -> None:
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:9/custom/path",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://ignored"}).url == "http://c:9/custom/path"
     assert ExportSettings.from_env({}).url == "http://localhost:4318/v1/traces"
-    assert ExportSettings.from_env({  # the traces path given in the base: not doubled
-        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/v1/traces/"}).url == (
-        "http://c:4318/v1/traces")
+    for base, url in (("http://c:4318/v1/traces/", "http://c:4318/v1/traces"),
+                      ("http://c:4318/v1", "http://c:4318/v1/traces"),
+                      ("http://c:4318/v1/logs", "http://c:4318/v1/traces")):
+        # a base naming the traces path (or another signal's): not doubled
+        assert ExportSettings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": base}).url == url
 
 
 def test_gzip(receiver: Receiver) -> None:

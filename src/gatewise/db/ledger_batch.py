@@ -122,9 +122,9 @@ async def insert_rows(connection: AsyncConnection, rows: Sequence[Row], *,
     """Insert ``rows`` (unique request ids); the ids inserted, not those already there.
 
     ``exact=False`` (SQLite): None when some were there already, and the caller rolls the
-    transaction back and asks again exactly.  Without ``RETURNING`` the driver steps each
-    statement once instead of once a row, and each step hands the GIL over: to the event
-    loop's thread, busy serving, that is a wait and two thread switches per row."""
+    transaction back and asks again exactly.  Without ``RETURNING`` a statement is one
+    step of the driver, not one more a row, and makes no result rows: about 15 % less
+    per row (measured: 10.0 against 11.8 us)."""
     if not rows:
         return set()
     if connection.dialect.name == "postgresql":

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gatewise.proxy._readers import Reader, did_you_mean
+from gatewise.telemetry.otel.endpoint import traces_url
 
 __all__ = ["EXPORTERS", "SETTINGS_KEYS", "TelemetrySettings", "telemetry_settings"]
 
@@ -164,15 +165,3 @@ def _otel_environ(r: Reader) -> dict[str, str]:
                 f"{chosen} unset)")
     env.pop("OTEL_EXPORTER", None)
     return env
-
-
-def traces_url(endpoint: str) -> str:
-    """LiteLLM's ``OTEL_ENDPOINT`` as the traces URL: ``/v1/traces`` added unless there
-    (a ``/v1/logs`` or ``/v1/metrics`` one is turned into it), as LiteLLM does."""
-    url = endpoint.rstrip("/")
-    if url.endswith("/v1/traces"):
-        return url
-    for other in ("/v1/logs", "/v1/metrics"):
-        if url.endswith(other):
-            return url[: -len(other)] + "/v1/traces"
-    return url + ("/traces" if url.endswith("/v1") else "/v1/traces")

@@ -8,8 +8,9 @@ thread sends a batch as soon as one is full, else every ``OTEL_BSP_SCHEDULE_DELA
 ``OTEL_BSP_MAX_QUEUE_SIZE`` (2,048).  Each batch is one ``POST`` of an
 ``ExportTraceServiceRequest`` (``otlp``) on a kept-alive connection, to
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (as given) or ``OTEL_EXPORTER_OTLP_ENDPOINT`` +
-``/v1/traces`` (default ``http://localhost:4318``; not added again to a base ending in
-it), with ``OTEL_EXPORTER_OTLP[_TRACES]_HEADERS``
+``/v1/traces`` (default ``http://localhost:4318``; not added again to a base that names
+it: :func:`~gatewise.telemetry.otel.endpoint.traces_url`), with
+``OTEL_EXPORTER_OTLP[_TRACES]_HEADERS``
 (``k=v,k2=v2``), ``..._TIMEOUT`` (seconds, 10), ``..._COMPRESSION`` (``gzip``),
 ``..._CERTIFICATE`` (a CA file for https).
 
@@ -33,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from gatewise.telemetry.otel.endpoint import traces_url
 from gatewise.telemetry.otel.otlp import Encoder, SpanData
 
 __all__ = ["ATTEMPTS", "ExportSettings", "SpanBatcher"]
@@ -72,12 +74,8 @@ class ExportSettings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ExportSettings:
         url = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
         if not url:
-            base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or (
-                "http://localhost:4318")
-            base = base.rstrip("/")
-            # A base that already names the traces path (a common slip: the spec's SDKs
-            # would post to ``.../v1/traces/v1/traces``, which no collector serves).
-            url = base if base.endswith("/v1/traces") else base + "/v1/traces"
+            url = traces_url(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+                             or "http://localhost:4318")
         headers = {}
         for item in _env(environ, "HEADERS").split(","):
             name, found, value = item.partition("=")
