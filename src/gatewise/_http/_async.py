@@ -117,11 +117,12 @@ class Events(Generic[T]):
 
     A class, not an async generator: its ``__anext__`` awaits the transport's read
     itself, so a read passes one frame here (no generator's ``asend`` and frame): this runs
-    once per read of every relayed stream.
+    once per read of every relayed stream.  A relay can do better still (``push``): have
+    the items handed to it as their bytes arrive, without its task waking for each.
     """
 
-    __slots__ = ("_decoder", "_ended", "_items", "_model", "_next", "_provider", "_secrets",
-                 "_stream")
+    __slots__ = ("_decoder", "_emit", "_ended", "_failure", "_items", "_model", "_next",
+                 "_provider", "_secrets", "_stream")
 
     def __init__(self, stream: AsyncRawStream, decoder: Decoder[T], provider: str,
                  model: str, secrets: Secrets) -> None:
@@ -133,6 +134,8 @@ class Events(Generic[T]):
         self._items: list[T] = []  # the last read's items, handed out from _next on
         self._next = 0
         self._ended = False
+        self._emit: Callable[[T], bool] | None = None  # see push
+        self._failure: Exception | None = None  # what went wrong in a push, raised next
 
     def __aiter__(self) -> Events[T]:
         return self
@@ -145,6 +148,8 @@ class Events(Generic[T]):
         decoder = self._decoder
         try:
             while not self._ended:
+                if self._failure is not None:
+                    raise self._failure
                 if decoder.error is not None:  # after the items that came before it
                     raise decoder.error
                 if decoder.done:
@@ -152,10 +157,18 @@ class Events(Generic[T]):
                     items = decoder.finish()
                 else:
                     chunk = await self._stream.read_chunk()
-                    if not chunk:
+                    if self._next < len(self._items):  # what a push could not hand out
+                        items = self._items[self._next:]
+                        if chunk and decoder.error is None:  # (the error comes after them)
+                            items += decoder.feed(chunk)
+                    elif chunk:
+                        items = decoder.feed(chunk)
+                    elif not (decoder.done or decoder.error is not None
+                              or self._failure is not None):  # (else: a push's end)
                         raise APIConnectionError(
                             "the upstream stream ended before it was complete (no [DONE])")
-                    items = decoder.feed(chunk)
+                    else:
+                        items = []
                 if items:
                     self._items, self._next = items, 1
                     return items[0]
@@ -167,6 +180,35 @@ class Events(Generic[T]):
             raise
         self._stream.close()
         raise StopAsyncIteration
+
+    def push(self, emit: Callable[[T], bool]) -> bool:
+        """From now on, while ``__anext__`` waits for the upstream, hand each item to
+        ``emit`` as its bytes arrive (the transport's ``push``, if it has one: False when
+        not).  ``emit`` returns False when it cannot take an item now; ``__anext__`` then
+        returns it and those after it, and ends, fails or waits as it would have."""
+        push = getattr(self._stream, "push", None)
+        if push is None or self._ended:
+            return False
+        self._emit = emit
+        return bool(push(self._take))
+
+    def _take(self, chunk: bytes) -> bool:
+        """An arrival, pushed (inside the transport's callback: raises nothing); False
+        when ``__anext__`` has to wake: for items ``emit`` did not take, at the end of the
+        events, or on a failure."""
+        decoder = self._decoder
+        emit = self._emit
+        assert emit is not None
+        try:
+            items = decoder.feed(chunk)
+            for index, item in enumerate(items):
+                if not emit(item):
+                    self._items, self._next = items, index
+                    return False
+        except Exception as exc:  # (a decoder's feed raises only after a bad event)
+            self._failure = exc
+            return False
+        return decoder.error is None and not decoder.done
 
     async def aclose(self) -> None:
         self._ended = True

@@ -7,12 +7,18 @@ read becomes one block of events, most passed through untouched), sent as they c
 end.  If the client goes away, the upstream request is closed at once; so it is when the
 client stops reading (general_settings.client_timeout), or the server's graceful-shutdown
 period ends (a last ``error`` event then says so).
+
+On the proxy's own server, a stream that can push (``router._attempt._Relay.push``) hands
+each block, from the second on, straight to the client as it arrives, with no wake-up of
+the relaying task; the task's loop takes over whenever the client is slow to read, and for
+the stream's end or failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gatewise._exceptions import APIError
@@ -96,8 +102,21 @@ class _Watch:
         self._listener.cancel()
 
 
+def _emitter(direct: Direct, watch: _Watch) -> Callable[[bytes], bool]:
+    """Where a pushing stream hands its blocks as they arrive: straight to the client
+    while it keeps up (False when it does not: the relay's loop sends that block)."""
+    def emit(block: bytes) -> bool:
+        if not direct.piece(block):
+            return False
+        watch.sent += 1
+        watch.bytes += len(block)
+        return True
+    return emit
+
+
 async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
                 call_id: bytes, watch: _Watch, direct: Direct | None) -> None:
+    pushing = direct is None  # (True: not to be tried)
     try:
         async for block in stream:
             if direct is None or not direct.piece(block):  # (at once if the client keeps up)
@@ -106,6 +125,11 @@ async def _pump(stream: AsyncStream[bytes], send: Send, deployment: Deployment,
                 watch.sending = False
             watch.sent += 1
             watch.bytes += len(block)
+            if not pushing:  # from the second block on, blocks may come straight to emit
+                pushing = True
+                push = getattr(stream, "push", None)
+                if push is not None and direct is not None:
+                    push(_emitter(direct, watch))
     except APIError as exc:
         watch.broken = upstream_error(exc, call_id, {}, deployment)
         last = error_event(watch.broken)

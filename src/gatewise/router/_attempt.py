@@ -386,6 +386,15 @@ class _Relay(AsyncStream[Any]):
     def items(self) -> AsyncIterator[Any]:
         return self
 
+    def push(self, emit: Callable[[Any], bool]) -> bool:
+        """From the second item on, have the items handed to ``emit`` as they arrive while
+        ``__anext__`` waits (``Events.push``): for a relayed stream of bytes, which needs
+        nothing done here per item.  False when they cannot be."""
+        if self._closed or self._first is not _END or self._chunks_say_usage:
+            return False
+        push = getattr(self._items, "push", None)
+        return push is not None and bool(push(emit))
+
     def release_soon(self) -> None:
         """For a stream dropped without ``aclose()``: release it on the running loop."""
         if self._closed:

@@ -142,6 +142,12 @@ class Connection(asyncio.Protocol):
             body = ex.decoder.decompress(body)
             if not body:
                 return
+        push = ex.push
+        if push is not None:  # (armed only while the read waits, so nothing is pending)
+            if not push(body):  # taken; its reader has to see to something: wake it
+                ex.push = None
+                ex.wake()
+            return
         ex.chunks.append(body)
         ex.size += len(body)
         if ex.streaming:

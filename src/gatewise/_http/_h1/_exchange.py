@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 WATCHED = frozenset({10, 16})
@@ -22,8 +23,8 @@ class Exchange:
     """One request's answer as it arrives."""
 
     __slots__ = ("chunks", "complete", "decoder", "discarded", "drain_timer", "encoding",
-                 "error", "got_bytes", "head_done", "head_only", "keep_alive", "raw_headers",
-                 "read_timeout", "reusable", "sent", "size", "status", "streaming",
+                 "error", "got_bytes", "head_done", "head_only", "keep_alive", "push",
+                 "raw_headers", "read_timeout", "reusable", "sent", "size", "status", "streaming",
                  "wait_from", "waiter", "waiting", "written")
 
     def __init__(self, read_timeout: float | None, streaming: bool, head_only: bool,
@@ -47,6 +48,8 @@ class Exchange:
         self.sent = False  # all of it was
         self.discarded = False  # closed by its reader before the end: being drained
         self.waiter: asyncio.Future[None] | None = None
+        # While a stream's read waits: where each arrival goes at once (see LeanStream.push)
+        self.push: Callable[[bytes], bool] | None = None
         self.waiting = True  # someone waits for bytes: silence counts against the timeout
         self.wait_from = now
         self.drain_timer: asyncio.TimerHandle | None = None  # see Connection.abandon

@@ -4,11 +4,14 @@
 nothing did: one read per arrival (or fewer, when the reader is slower than the upstream).
 Bytes that arrived before a failure are read before the failure is raised.  The read
 timeout is the longest silence while a read waits, kept by the connection's one timer.
+
+A relay may also have each arrival handed to it at once, while its read waits (``push``):
+no wake-up of the reading task per arrival, which is most of what a relayed read costs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gatewise._exceptions import APIError
 from gatewise._http._errors import mapped
@@ -18,13 +21,14 @@ from gatewise._http._h1._wire import Headers
 
 
 class LeanStream:
-    __slots__ = ("__weakref__", "_conn", "_ex", "headers", "status")
+    __slots__ = ("__weakref__", "_conn", "_ex", "_push", "headers", "status")
 
     def __init__(self, conn: Connection, ex: Exchange) -> None:
         self._conn = conn
         self._ex = ex
         self.status = ex.status
         self.headers: Mapping[str, str] = Headers(ex.raw_headers)
+        self._push: Callable[[bytes], bool] | None = None
         ex.waiting = False  # the head is in: silence counts again when a read waits
 
     async def read_chunk(self) -> bytes:
@@ -34,10 +38,12 @@ class LeanStream:
                 conn = self._conn
                 waiter = conn.wait(ex)
                 ex.waiting, ex.wait_from = True, conn.loop.time()
+                ex.push = self._push
                 try:
                     await waiter
                 finally:
                     ex.waiting = False
+                    ex.push = None
             if not ex.chunks:
                 if ex.error is not None:
                     raise mapped(ex.error, mid_stream=True) from ex.error
@@ -48,6 +54,15 @@ class LeanStream:
             self._conn.resume()
         ex.size = 0
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def push(self, take: Callable[[bytes], bool]) -> bool:
+        """From now on, what arrives while a read waits goes to ``take`` at once (called
+        from the connection's protocol callback: it must not raise), and the read waits on
+        while ``take`` returns True.  When it returns False, the read returns: ``b""``
+        unless more has arrived since; only ``take``'s owner can tell that from the end.
+        What arrives while nobody waits is read as usual."""
+        self._push = take
+        return True
 
     async def aread(self) -> bytes:
         """The rest of the body (an error answer's, typically); a failure is told as a
