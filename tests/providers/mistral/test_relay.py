@@ -158,6 +158,61 @@ def test_a_long_run_is_checked_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
     assert max(checked) == 199  # all but the role, the first words and the last event
 
 
+def test_a_read_of_plain_events_is_cleared_by_the_quick_check_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The usual read of a stream (a few plain events, texts with escapes, non-ASCII text)
+    # takes the quick check (_clean) and never the closer one (_checked).
+    quick: list[bool] = []
+    real_clean, real_checked = passthrough._clean, passthrough._checked
+
+    def spy(*args: Any) -> bytes | None:
+        run = real_clean(*args)
+        quick.append(run is not None)
+        return run
+
+    def closer(run: bytes, head: passthrough.Head) -> bytes | None:
+        raise AssertionError("a plain read went the closer way")
+
+    monkeypatch.setattr(passthrough, "_clean", spy)
+    texts = [" word", " line\nbreak", " tab\t", " back\\slash", " \u00e9", " 漢字 🙂"]
+    events = text_stream(texts * 5, noise=True)
+    data = sse(events)
+    head, body, tail = sse(events[:1])[:-14], sse(events[1:-1])[:-14], sse(events[-1:])
+    relay = SseRelay(stream_translator("m", {}))
+    out = b"".join(relay.feed(head))
+    monkeypatch.setattr(passthrough, "_checked", closer)
+    for read in cut(body, [256] * 200):  # the bench's paced reads
+        out += b"".join(relay.feed(read))
+    assert quick and all(quick)
+    monkeypatch.setattr(passthrough, "_checked", real_checked)
+    out += b"".join(relay.feed(tail)) + b"".join(relay.finish())
+    assert [orjson.loads(e[6:]) for e in out.split(b"\n\n")[:-1]] == by_decoding(data, {})
+
+
+# A text, and whether the quick check clears a read holding it (texts that may hold
+# <think> tags, as chat's; and texts that may not, as FIM's code).
+QUICK = [(" \"quoted\"", False, False), (" {\"k\": 1}", False, False), ("\\\"", False, False),
+         ("", False, False), (" a < b", False, True), (" \\u003c", False, True),
+         (" x\\", True, True), (" line\nbreak", True, True), (" 漢字", True, True)]
+
+
+@pytest.mark.parametrize(("text", "with_tags", "without"), QUICK)
+def test_what_the_quick_check_cannot_clear_goes_the_closer_way(
+        text: str, with_tags: bool, without: bool) -> None:
+    head = passthrough.head_of(encode_event(event({"content": ""})))
+    plain = sse([event({"content": " w"})])[:-14]
+    odd = sse([event({"content": text})])[:-14]
+    read = plain + odd + plain
+    for tags, cleared in ((True, with_tags), (False, without)):
+        assert passthrough._clean(plain + plain, 0, 2 * len(plain), head, tags) is not None
+        assert (passthrough._clean(read, 0, len(read), head, tags) is not None) is cleared
+        alone = odd + plain  # at a read's start, and as its only event
+        assert (passthrough._clean(alone, 0, len(alone), head, tags) is not None) is cleared
+        assert (passthrough._clean(odd, 0, len(odd), head, tags) is not None) is cleared
+    data = sse(text_stream([" w", text, " w"]))
+    assert by_relay([data], {})[0] == by_decoding(data, {})
+
+
 def test_noise_is_cut_as_the_translator_cuts_it() -> None:
     data = sse(text_stream([" a", " b", " c", " d"], noise=True))
     relayed, out = by_relay([data], {})
@@ -216,10 +271,10 @@ def test_a_line_that_is_not_an_event_goes_the_decoding_way() -> None:
 
 
 # A read of many events that each go the decoding way must cost a bounded multiple of its
-# bytes.  Each look of the fast path reads at most its window (``data[pos:limit]``, checked
-# just below), so the work is counted as the windows' bytes, and the bytes of the runs the
-# full check reads: the relay once looked at the rest of the read for every such event (a
-# 400-event read: ~200 times its bytes; 95 ms instead of 1.5).
+# bytes.  Each look of the fast path (its quick check included) reads at most its window
+# (``data[pos:limit]``, checked just below), so the work is counted as the windows' bytes,
+# and the bytes of the runs the full check reads: the relay once looked at the rest of the
+# read for every such event (a 400-event read: ~200 times its bytes; 95 ms instead of 1.5).
 ODD_TEXTS = {
     "every text with <": [f" a{i} < b" for i in range(400)],
     "every text ending with a backslash": [f" x{i}\\" for i in range(400)],

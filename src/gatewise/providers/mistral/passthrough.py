@@ -31,6 +31,7 @@ _TEXT_END = b'"},"finish_reason":null'  # in every plain event, in no other kind
 _EMPTY = b'"content":"' + SUFFIX
 _SUFFIX_MARKS = SUFFIX.count(b'"') + SUFFIX.count(b"\n")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"\n')  # deleted: quotes and \n stay
+_NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b'"\n<')  # ... and "<" stays
 _LOGPROBS = b',"logprobs":null}]'
 _PADDING = re.compile(rb',"p":"[A-Za-z0-9_-]*"}\n\n')
 
@@ -41,6 +42,9 @@ class Head(NamedTuple):
     head: bytes  # the bytes before a plain event's text
     seam: bytes  # SUFFIX + head: where one plain event ends and the next begins
     marks: int  # the quotes and line breaks of one plain event, less its text's
+    pattern: bytes  # those quotes and line breaks, in order (see _clean)
+    tag_pattern: bytes  # the same with any "<" (none, but it is what is compared)
+    empty: bytes  # the end of a head and the start of a suffix: an empty text between
 
 
 def head_of(empty: bytes) -> Head:
@@ -49,7 +53,42 @@ def head_of(empty: bytes) -> Head:
     if not empty.endswith(SUFFIX):
         raise AssertionError(f"a plain event no longer ends with {SUFFIX!r}: {empty!r}")
     head = empty[:-len(SUFFIX)]
-    return Head(head, SUFFIX + head, head.count(b'"') + _SUFFIX_MARKS)
+    return Head(head, SUFFIX + head, head.count(b'"') + _SUFFIX_MARKS,
+                empty.translate(None, _NOT_MARKS), empty.translate(None, _NOT_TAG_MARKS),
+                head[-11:] + SUFFIX[:1])
+
+
+def _clean(data: bytes, pos: int, limit: int, head: Head, tags: bool) -> bytes | None:
+    """``data[pos:limit]`` without noise if it is all plain text events whose texts hold
+    no quote, no line break, no ``<`` (with ``tags``) and no ``\\u003``: the usual
+    read, checked in a few C-level passes; else None (:func:`plain_run` looks closer).
+
+    Its quotes and line breaks (and ``<``), in order, must be exactly those of as many
+    empty plain events as it has seams, plus one: the heads and suffixes then hold every
+    one of them (a head or suffix overlapping another would leave fewer), so nothing
+    else is between a head and its suffix but a text free of them, and nothing between
+    an event's suffix and the next one's head.
+    """
+    if data.endswith(SUFFIX, pos, limit):
+        run = data[pos:limit] if pos or limit != len(data) else data
+    else:  # noise, or a last event that is not plain (a finish): the last event tells
+        last = max(pos, data.rfind(b"\n\n", pos, limit - 2) + 2)
+        if not _denoised(data[last:limit]).endswith(SUFFIX):
+            return None
+        run = _denoised(data[pos:limit])
+    seams = run.count(head.seam)
+    if tags:
+        if run.translate(None, _NOT_TAG_MARKS) != head.tag_pattern * (seams + 1):
+            return None
+        slash = run.find(b"\\")
+        if slash >= 0 and run.find(b"\\u003", slash) >= 0:
+            return None
+    elif run.translate(None, _NOT_MARKS) != head.pattern * (seams + 1):
+        return None
+    # An empty text (the translator drops it): a head's end right against its suffix.
+    if len(run) == len(head.head) + len(SUFFIX) if not seams else head.empty in run:
+        return None
+    return run
 
 
 def _denoised(run: bytes) -> bytes:
@@ -111,6 +150,9 @@ def plain_run(data: bytes, pos: int, limit: int, head: Head, *, tags: bool = Tru
     no).  Nothing past ``limit`` is looked at."""
     if not data.startswith(head.head, pos):
         return b"", pos
+    run = _clean(data, pos, limit, head, tags)
+    if run is not None:
+        return run, limit
     # The run ends before the first event holding "<" (maybe a <think> tag: the
     # translator's splitter decides) or an escape _odd_escape finds.  Each search stops
     # at the first find of the one before it: a window is read a few times at most,
