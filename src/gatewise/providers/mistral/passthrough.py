@@ -28,7 +28,8 @@ from typing import NamedTuple
 # What follows a plain event's text, once the noise is cut.
 SUFFIX = b'"},"finish_reason":null}]}\n\n'
 _TEXT_END = b'"},"finish_reason":null'  # in every plain event, in no other kind
-_EMPTY = b'"content":"' + SUFFIX
+_TEXT_START = b'"content":"'  # how a plain event's head ends (as long as what it checks)
+_EMPTY = _TEXT_START + SUFFIX
 _SUFFIX_MARKS = SUFFIX.count(b'"') + SUFFIX.count(b"\n")
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'"\n')  # deleted: quotes and \n stay
 _NOT_TAG_MARKS = bytes(b for b in range(256) if b not in b'"\n<')  # ... and "<" stays
@@ -55,13 +56,15 @@ def head_of(empty: bytes) -> Head:
     head = empty[:-len(SUFFIX)]
     return Head(head, SUFFIX + head, head.count(b'"') + _SUFFIX_MARKS,
                 empty.translate(None, _NOT_MARKS), empty.translate(None, _NOT_TAG_MARKS),
-                head[-11:] + SUFFIX[:1])
+                head[-len(_TEXT_START):] + SUFFIX[:1])
 
 
 def _clean(data: bytes, pos: int, limit: int, head: Head, tags: bool) -> bytes | None:
     """``data[pos:limit]`` without noise if it is all plain text events whose texts hold
-    no quote, no line break, no ``<`` (with ``tags``) and no ``\\u003``: the usual
-    read, checked in a few C-level passes; else None (:func:`plain_run` looks closer).
+    no quote (escaped or not), no raw line break, no ``<`` and no ``\\u003`` (the last
+    two with ``tags``): the usual read, checked in a few C-level passes (about 1.5 µs for a
+    paced read of one event, against 2.5 for the closer look); else None
+    (:func:`plain_run` looks closer).  An escaped line break or tab (``\\n``) is fine.
 
     Its quotes and line breaks (and ``<``), in order, must be exactly those of as many
     empty plain events as it has seams, plus one: the heads and suffixes then hold every
