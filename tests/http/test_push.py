@@ -87,12 +87,19 @@ async def script() -> AsyncIterator[tuple[Script, Upstream]]:
         yield script, up
 
 
+async def past_the_first(script: tuple[Script, Upstream], read: float = 5.0
+                         ) -> tuple[Script, Events[Any]]:
+    """The stream opened and its first event pulled (a relay pushes from the second)."""
+    source, up = script
+    events = await opened(up, read=read)
+    source.put(event(0))
+    assert await events.__anext__() == {"n": 0}
+    return source, events
+
+
 async def test_pushed_events_reach_emit_while_the_read_sleeps_until_the_end(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    assert await events.__anext__() == {"n": 0}  # the first, pulled
+    source, events = await past_the_first(script)
     got: list[Any] = []
     assert events.push(taking(got))
     reading = asyncio.ensure_future(events.__anext__())
@@ -111,10 +118,7 @@ async def test_pushed_events_reach_emit_while_the_read_sleeps_until_the_end(
 
 async def test_what_emit_refuses_comes_from_the_read_in_order_and_pushing_goes_on(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script)
     got: list[Any] = []
     events.push(taking(got, refuse=lambda item: item["n"] in (2, 4)))
     reading = asyncio.ensure_future(events.__anext__())  # (pushes go on while a read waits)
@@ -137,10 +141,7 @@ async def test_what_emit_refuses_comes_from_the_read_in_order_and_pushing_goes_o
 
 async def test_an_upstream_that_breaks_mid_push_fails_the_read(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script)
     got: list[Any] = []
     events.push(taking(got))
     reading = asyncio.ensure_future(events.__anext__())
@@ -152,10 +153,7 @@ async def test_an_upstream_that_breaks_mid_push_fails_the_read(
 
 async def test_a_chunked_end_without_done_is_still_a_cut_stream(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script)
     events.push(taking([]))
     source.put(event(1), END)
     with pytest.raises(APIConnectionError, match=r"no \[DONE\]"):
@@ -164,10 +162,7 @@ async def test_a_chunked_end_without_done_is_still_a_cut_stream(
 
 async def test_a_bad_event_is_raised_after_the_good_ones_were_pushed(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script)
     got: list[Any] = []
     events.push(taking(got))
     source.put(event(1) + b"data: nope\n\n")
@@ -178,10 +173,7 @@ async def test_a_bad_event_is_raised_after_the_good_ones_were_pushed(
 
 async def test_what_emit_raises_is_raised_by_the_read_and_the_connection_let_go(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script)
 
     calls = 0
 
@@ -201,10 +193,7 @@ async def test_what_emit_raises_is_raised_by_the_read_and_the_connection_let_go(
 
 async def test_silence_while_pushing_still_times_out_but_arrivals_keep_it_alive(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up, read=0.3)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script, read=0.3)
     got: list[Any] = []
     events.push(taking(got))
     reading = asyncio.ensure_future(events.__anext__())
@@ -219,10 +208,7 @@ async def test_silence_while_pushing_still_times_out_but_arrivals_keep_it_alive(
 
 async def test_a_read_cancelled_while_pushing_stops_the_pushes(
         script: tuple[Script, Upstream]) -> None:
-    source, up = script
-    events = await opened(up)
-    source.put(event(0))
-    await events.__anext__()
+    source, events = await past_the_first(script)
     got: list[Any] = []
     events.push(taking(got))
     reading = asyncio.ensure_future(events.__anext__())
