@@ -44,7 +44,6 @@ class Head(NamedTuple):
     seam: bytes  # SUFFIX + head: where one plain event ends and the next begins
     marks: int  # the quotes and line breaks of one plain event, less its text's
     pattern: bytes  # those quotes and line breaks, in order (see _clean)
-    tag_pattern: bytes  # the same with any "<" (none, but it is what is compared)
     empty: bytes  # the end of a head and the start of a suffix: an empty text between
 
 
@@ -55,8 +54,7 @@ def head_of(empty: bytes) -> Head:
         raise AssertionError(f"a plain event no longer ends with {SUFFIX!r}: {empty!r}")
     head = empty[:-len(SUFFIX)]
     return Head(head, SUFFIX + head, head.count(b'"') + _SUFFIX_MARKS,
-                empty.translate(None, _NOT_MARKS), empty.translate(None, _NOT_TAG_MARKS),
-                head[-len(_TEXT_START):] + SUFFIX[:1])
+                empty.translate(None, _NOT_MARKS), head[-len(_TEXT_START):] + SUFFIX[:1])
 
 
 def _clean(data: bytes, pos: int, limit: int, head: Head, tags: bool) -> bytes | None:
@@ -80,14 +78,15 @@ def _clean(data: bytes, pos: int, limit: int, head: Head, tags: bool) -> bytes |
             return None
         run = _denoised(data[pos:limit])
     seams = run.count(head.seam)
+    # With tags, "<" is kept too: any fails the comparison with the pattern, which has
+    # none (a head that held one would only send every read the closer way).
+    if run.translate(None, _NOT_TAG_MARKS if tags else _NOT_MARKS) != head.pattern * (
+            seams + 1):
+        return None
     if tags:
-        if run.translate(None, _NOT_TAG_MARKS) != head.tag_pattern * (seams + 1):
-            return None
         slash = run.find(b"\\")
         if slash >= 0 and run.find(b"\\u003", slash) >= 0:
             return None
-    elif run.translate(None, _NOT_MARKS) != head.pattern * (seams + 1):
-        return None
     # An empty text (the translator drops it): a head's end right against its suffix.
     if len(run) == len(head.head) + len(SUFFIX) if not seams else head.empty in run:
         return None
