@@ -207,7 +207,11 @@ def test_two_workers_sum_into_one_scrape(fake_mistral: FakeMistral, tmp_path: Pa
             assert time.monotonic() < deadline, "one worker took every connection"
         folders = _worker_dirs(proxy)
         assert len(folders) == 1
-        for _ in range(6):  # whichever worker answers, the sum of both
+        # Each worker flushes what it counted within FLUSH_SECONDS: then whichever worker
+        # answers, the sum of both.
+        wait_for(proxy.url, lambda s: value(s, "gatewise_requests_total",
+                                            model_group="small") == sent)
+        for _ in range(6):
             m = scrape(proxy.url)
             assert value(m, "gatewise_requests_total", model_group="small") == sent
             assert value(m, "gatewise_request_duration_seconds_count",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gatewise.proxy.state import AppState
     from gatewise.telemetry.prometheus.metrics import Metrics
+    from gatewise.telemetry.prometheus.sink import PrometheusSink
     from gatewise.telemetry.prometheus.state import StateGauges
 
 __all__ = ["Telemetry", "install"]
@@ -30,6 +31,7 @@ class Telemetry:
 
     metrics: Metrics | None = None
     gauges: StateGauges | None = None
+    sink: PrometheusSink | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def scrape(self) -> tuple[bytes, str]:
@@ -37,9 +39,16 @@ class Telemetry:
         thread (a big exposition is not written on the event loop)."""
         from gatewise.telemetry.prometheus.exposition import render
 
-        assert self.metrics is not None and self.gauges is not None
-        await self.gauges.refresh()
+        assert self.metrics is not None
+        await self.refresh()
         return await asyncio.to_thread(render, self.metrics.registry)
+
+    async def refresh(self) -> None:
+        """Bring the metrics up to date: the state read now, the requests counted since
+        the last time."""
+        assert self.gauges is not None and self.sink is not None
+        await self.gauges.refresh()
+        self.sink.flush()
 
     async def aclose(self) -> None:
         for task in self.tasks:
@@ -64,17 +73,22 @@ def install(state: AppState) -> Telemetry:
         from gatewise.telemetry.prometheus.exposition import multiprocess
         from gatewise.telemetry.prometheus.metrics import Metrics
         from gatewise.telemetry.prometheus.sink import PrometheusSink
-        from gatewise.telemetry.prometheus.state import REFRESH_SECONDS, StateGauges
+        from gatewise.telemetry.prometheus.state import (
+            FLUSH_SECONDS,
+            REFRESH_SECONDS,
+            StateGauges,
+        )
 
         metrics = telemetry.metrics = Metrics(shared=state.shared is not None)
-        sink = PrometheusSink(metrics, state.served)
+        sink = telemetry.sink = PrometheusSink(
+            metrics, state.served, flush_after=FLUSH_SECONDS if multiprocess() else None)
         state.sinks.add(sink)
         observers.append(sink)
         dropped = (lambda: log.dropped) if log is not None else None
         telemetry.gauges = StateGauges(metrics, state, log_dropped=dropped)
         if multiprocess():  # a scrape answered by another worker shows this one's state
             telemetry.tasks.append(asyncio.get_running_loop().create_task(
-                _refresh(telemetry.gauges, REFRESH_SECONDS)))
+                _refresh(telemetry, REFRESH_SECONDS)))
     if settings.otel:
         tracing = _tracing(state)
         if tracing is not None:
@@ -103,7 +117,7 @@ def _tracing(state: AppState) -> Any:
                         close=pipeline.close)
 
 
-async def _refresh(gauges: StateGauges, seconds: float) -> None:
+async def _refresh(telemetry: Telemetry, seconds: float) -> None:
     while True:
-        await gauges.refresh()
+        await telemetry.refresh()
         await asyncio.sleep(seconds)

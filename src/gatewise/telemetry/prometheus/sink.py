@@ -1,9 +1,10 @@
 """``PrometheusSink``: each request's record -> counters and histograms.
 
-A request costs a few dict lookups and increments: the label children of each combination
-seen are made once and kept (``labels()`` itself is slower than the increments it gives).
-Label values are bounded here again, whatever a record says: a model group the proxy does
-not serve counts as ``""``, and past :data:`MAX_ERROR_TYPES` distinct error types new ones
+A request costs a few dict lookups and additions to plain numbers (:mod:`.tally`), moved
+into prometheus_client's metrics by :meth:`PrometheusSink.flush` when they are read; the
+label children of each combination seen are made once and kept.  Label values are bounded
+here again, whatever a record says: a model group the proxy does not serve counts as
+``""``, and past :data:`MAX_ERROR_TYPES` distinct error types new ones
 count as ``other``.
 
 It is also the router's attempt observer (``gatewise.router.observe``): each call to a
@@ -12,12 +13,18 @@ deployment and its outcome, each cooldown.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 from gatewise.record import RequestRecord
 from gatewise.router.deployments import Deployment
-from gatewise.telemetry.prometheus.metrics import Metrics
+from gatewise.telemetry.prometheus import tally
+from gatewise.telemetry.prometheus.metrics import (
+    DURATION_BUCKETS,
+    OVERHEAD_BUCKETS,
+    Metrics,
+)
 
 __all__ = ["MAX_ERROR_TYPES", "PrometheusSink"]
 
@@ -26,70 +33,81 @@ _CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
 class _Request(NamedTuple):
-    """The children of one (model group, route, status, error type)."""
+    """What one (model group, route, status, error type) counts between two flushes."""
 
-    requests: Any
-    failure: Any  # None for a success
-    latency: Any
-    upstream: Any
-    overhead: Any
-    ttft: Any
-    retries: Any
-    fallbacks: Any
+    requests: tally.Counter
+    failure: tally.Counter | None  # None for a success
+    latency: tally.Histogram
+    upstream: tally.Histogram
+    overhead: tally.Histogram
+    ttft: tally.Histogram
+    retries: tally.Counter
+    fallbacks: tally.Counter
 
 
 class _Spend(NamedTuple):
-    input: Any
-    output: Any
-    reasoning: Any
-    spend: Any
+    input: tally.Counter
+    output: tally.Counter
+    reasoning: tally.Counter
+    spend: tally.Counter
 
 
 class _DeploymentWatch:
-    """The attempt watch of one deployment (stateless: one made per deployment, reused)."""
+    """The attempt watch of one deployment (one made per deployment, reused): its calls by
+    outcome, counted until the next flush."""
 
-    __slots__ = ("_children", "_labels", "_metrics", "headers")
+    __slots__ = ("_counts", "_labels", "_metrics", "headers")
 
     def __init__(self, metrics: Metrics, deployment: Deployment) -> None:
         self._metrics = metrics
         self._labels = (deployment.model_name, deployment.id)
-        self._children: dict[str, Any] = {}
+        self._counts: dict[str, tally.Counter] = {}
         self.headers: tuple[tuple[str, str], ...] = ()
 
     def ended(self, error: BaseException | None, usage: Any) -> None:
         outcome = "success" if error is None else type(error).__name__
-        child = self._children.get(outcome)
-        if child is None:
-            child = self._children[outcome] = self._metrics.attempts.labels(
-                *self._labels, outcome)
-        child.inc()
+        count = self._counts.get(outcome)
+        if count is None:
+            count = self._counts[outcome] = tally.Counter(
+                self._metrics.attempts.labels(*self._labels, outcome))
+        count.value += 1
+
+    def flush(self) -> None:
+        for count in self._counts.values():
+            count.flush()
 
 
 class PrometheusSink:
+    """The request records and the router's attempts, counted (see :mod:`.tally`) and
+    flushed into :class:`Metrics` by :meth:`flush` when the metrics are read."""
+
     wants_details = False
 
-    def __init__(self, metrics: Metrics, served: Collection[str]) -> None:
+    def __init__(self, metrics: Metrics, served: Collection[str], *,
+                 flush_after: float | None = None) -> None:
         self.metrics = metrics
         self._served = frozenset(served)
+        # With several workers, a scrape is answered by any of them, from what each has
+        # flushed: a worker flushes at most ``flush_after`` seconds after it counts.
+        self._flush_after = flush_after
+        self._flush_due: asyncio.TimerHandle | None = None
         self._requests: dict[tuple[Any, ...], _Request] = {}
         self._spend: dict[tuple[Any, ...], _Spend] = {}
-        self._in_flight: dict[str, Any] = {}
+        self._in_flight: dict[str, int] = {}  # route -> requests started, not yet emitted
         self._error_types: set[str] = set()
         self._watches: dict[str, _DeploymentWatch] = {}
 
     # -- the sink -----------------------------------------------------------------------------
 
     def start(self, record: RequestRecord, headers: Sequence[tuple[bytes, bytes]]) -> None:
-        gauge = self._in_flight.get(record.route)
-        if gauge is None:
-            gauge = self._in_flight[record.route] = self.metrics.in_flight.labels(record.route)
-        gauge.inc()
+        in_flight = self._in_flight
+        in_flight[record.route] = in_flight.get(record.route, 0) + 1
 
     def emit(self, record: RequestRecord) -> None:
         route = record.route
-        gauge = self._in_flight.get(route)
-        if gauge is not None:
-            gauge.dec()
+        in_flight = self._in_flight
+        if route in in_flight:
+            in_flight[route] -= 1
         group = record.model_group
         if group is None or group not in self._served:
             group = ""
@@ -97,37 +115,59 @@ class PrometheusSink:
         if error_type is not None and error_type not in self._error_types:
             error_type = self._error_type(error_type)
         key = (group, route, record.status, error_type)
-        children = self._requests.get(key)
-        if children is None:
-            children = self._request_children(*key)
-        children.requests.inc()
-        if children.failure is not None:
-            children.failure.inc()
-        children.latency.observe(record.latency)
-        if record.upstream_latency is not None:
-            children.upstream.observe(record.upstream_latency)
+        counts = self._requests.get(key)
+        if counts is None:
+            counts = self._request_counts(*key)
+        counts.requests.value += 1
+        if counts.failure is not None:
+            counts.failure.value += 1
+        counts.latency.observe(record.latency)
+        upstream = record.upstream_latency
+        if upstream is not None:
+            counts.upstream.observe(upstream)
             if record.overhead is not None:
-                children.overhead.observe(record.overhead)
+                counts.overhead.observe(record.overhead)
         if record.ttft is not None:
-            children.ttft.observe(record.ttft)
+            counts.ttft.observe(record.ttft)
         if record.retries:
-            children.retries.inc(record.retries)
+            counts.retries.value += record.retries
         if record.fallbacks:
-            children.fallbacks.inc(record.fallbacks)
+            counts.fallbacks.value += record.fallbacks
+        if self._flush_after is not None and self._flush_due is None:
+            self._flush_due = asyncio.get_running_loop().call_later(self._flush_after,
+                                                                    self.flush)
         if record.prompt_tokens or record.completion_tokens or record.cost:
             spend_key = (group, record.key_alias, record.team_id, record.team_alias)
             spent = self._spend.get(spend_key)
             if spent is None:
-                spent = self._spend_children(*spend_key)
-            spent.input.inc(record.prompt_tokens)
-            spent.output.inc(record.completion_tokens)
+                spent = self._spend_counts(*spend_key)
+            spent.input.value += record.prompt_tokens
+            spent.output.value += record.completion_tokens
             if record.reasoning_tokens:
-                spent.reasoning.inc(record.reasoning_tokens)
+                spent.reasoning.value += record.reasoning_tokens
             if record.cost > 0:
-                spent.spend.inc(record.cost)
+                spent.spend.value += record.cost
+
+    def flush(self) -> None:
+        """Move what was counted since the last flush into the metrics."""
+        if self._flush_due is not None:
+            self._flush_due.cancel()
+            self._flush_due = None
+        in_flight = self.metrics.in_flight
+        for route, count in self._in_flight.items():
+            in_flight.labels(route).set(count)
+        for counts in self._requests.values():
+            for part in counts:
+                if part is not None:
+                    part.flush()
+        for spent in self._spend.values():
+            for part in spent:
+                part.flush()
+        for watch in self._watches.values():
+            watch.flush()
 
     async def aclose(self) -> None:
-        return None
+        self.flush()  # (with several workers: what this one counted outlives it)
 
     def _error_type(self, error_type: str) -> str:
         if len(self._error_types) >= MAX_ERROR_TYPES:
@@ -135,27 +175,32 @@ class PrometheusSink:
         self._error_types.add(error_type)
         return error_type
 
-    def _request_children(self, group: str, route: str, status: int, error_type: str | None
-                          ) -> _Request:
+    def _request_counts(self, group: str, route: str, status: int, error_type: str | None
+                        ) -> _Request:
         m = self.metrics
         status_class = _CLASSES.get(status // 100, "other")
         failure = None
         if status >= 400 or error_type is not None:
-            failure = m.failures.labels(group, route, status_class, error_type or "error")
-        children = self._requests[(group, route, status, error_type)] = _Request(
-            m.requests.labels(group, route, status_class), failure,
-            m.latency.labels(group, route), m.upstream.labels(group, route),
-            m.overhead.labels(group, route), m.ttft.labels(group),
-            m.retries.labels(group), m.fallbacks.labels(group))
-        return children
+            failure = tally.Counter(
+                m.failures.labels(group, route, status_class, error_type or "error"))
+        counts = self._requests[(group, route, status, error_type)] = _Request(
+            tally.Counter(m.requests.labels(group, route, status_class)), failure,
+            tally.Histogram(m.latency.labels(group, route), DURATION_BUCKETS),
+            tally.Histogram(m.upstream.labels(group, route), DURATION_BUCKETS),
+            tally.Histogram(m.overhead.labels(group, route), OVERHEAD_BUCKETS),
+            tally.Histogram(m.ttft.labels(group), DURATION_BUCKETS),
+            tally.Counter(m.retries.labels(group)), tally.Counter(m.fallbacks.labels(group)))
+        return counts
 
-    def _spend_children(self, group: str, alias: str | None, team: str | None,
-                        team_alias: str | None) -> _Spend:
+    def _spend_counts(self, group: str, alias: str | None, team: str | None,
+                      team_alias: str | None) -> _Spend:
         m = self.metrics
         labels = (group, alias or "", team or "", team_alias or "")
         spent = self._spend[(group, alias, team, team_alias)] = _Spend(
-            m.input_tokens.labels(*labels), m.output_tokens.labels(*labels),
-            m.reasoning_tokens.labels(*labels), m.spend.labels(*labels))
+            tally.Counter(m.input_tokens.labels(*labels)),
+            tally.Counter(m.output_tokens.labels(*labels)),
+            tally.Counter(m.reasoning_tokens.labels(*labels)),
+            tally.Counter(m.spend.labels(*labels)))
         return spent
 
     # -- the router's observer ------------------------------------------------------------

@@ -24,10 +24,13 @@ from gatewise.telemetry.prometheus.metrics import Metrics
 if TYPE_CHECKING:
     from gatewise.proxy.state import AppState
 
-__all__ = ["REFRESH_SECONDS", "StateGauges"]
+__all__ = ["FLUSH_SECONDS", "REFRESH_SECONDS", "StateGauges"]
 
 logger = logging.getLogger("gatewise.telemetry")
 REFRESH_SECONDS = 5.0
+FLUSH_SECONDS = 1.0
+"""With several workers: the most a worker's requests wait to be seen by a scrape another
+worker answers (each counts in memory, then flushes: see ``prometheus/tally.py``)."""
 _STATES = ("healthy", "cooling_down", "at_limit", "unavailable")
 _LEDGER_ROWS = ("written", "duplicates", "dropped", "rejected")
 
