@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
 import gatewise.db.ledger as ledger_module
 from gatewise.db.database import Database
 from gatewise.db.ledger import LedgerSettings, LedgerWriter
 from gatewise.db.ledger_batch import BatchResult, write_batch
-from gatewise.db.ledger_sink import LedgerSink, spend_row
+from gatewise.db.ledger_sink import LedgerSink, _UtcText, spend_row
 from gatewise.db.url import parse_database_url
 from tests.db._ledger import NOW, add_identities, ledger_rows, record, spend_of, until
 
@@ -288,3 +290,16 @@ def test_settings_are_checked() -> None:
         LedgerSettings(batch_size=0)
     with pytest.raises(ValueError, match="flush_interval"):
         LedgerSettings(flush_interval=-1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=st.one_of(
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    st.integers(0, 4_000_000_000).map(lambda s: s + 0.9999995),  # rounds up to a second
+    st.integers(0, 4_000_000_000).map(lambda s: s + 0.0000005)))
+def test_a_rows_times_are_written_as_datetime_writes_them(t: float) -> None:
+    """The ledger's own time text (whole seconds kept, microseconds rounded half to even)
+    is ``datetime``'s, to the microsecond."""
+    write = _UtcText()
+    assert write(t) == datetime.fromtimestamp(t, UTC).isoformat(" ", "microseconds")
+    assert write(t) == write(t)  # (the second time from its kept seconds)

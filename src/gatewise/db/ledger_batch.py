@@ -94,25 +94,16 @@ def _sqlite_insert(count: int, returning: bool) -> str:
     return statement
 
 
-def _sqlite_time(value: datetime | None) -> str | None:
-    """A time as SQLAlchemy's SQLite ``DateTime`` stores it: UTC, no zone, microseconds."""
-    if value is None:
-        return None
-    if value.tzinfo is UTC:  # a spend row's (the usual): the same text, fewer objects made
-        return value.isoformat(" ", "microseconds")[:-6]
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
-
-
 def _sqlite_values(rows: Sequence[Row]) -> list[Any]:
-    """The rows' values, one after the other, in :data:`COLUMNS`' order."""
+    """The rows' values, one after the other, in :data:`COLUMNS`' order; their times (a
+    spend row's: ``2026-12-06 05:40:00.123456+00:00``) as SQLAlchemy's SQLite ``DateTime``
+    stores them: UTC, without the offset."""
     values: list[Any] = []
     extend = values.extend
     for row in rows:
         row_values = list(_GET(row))
         for at in _TIME_AT:
-            row_values[at] = _sqlite_time(row_values[at])
+            row_values[at] = row_values[at][:-6]
         extend(row_values)
     return values
 
