@@ -52,6 +52,13 @@ FRAMINGS = {
                 b"chunked\r\n\r\n", chunked(zlib.compress(BODY)), False),
     "100-continue": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: %d"
                      b"\r\n\r\n" % len(BODY), BODY, False),
+    # The lean transport reads the headers from the head's bytes: whatever their case, and
+    # a head of a score of headers (Mistral's gateway sends that many).
+    "GZIP IN CAPITALS": (b"HTTP/1.1 200 OK\r\nCONTENT-ENCODING: GZIP\r\nContent-Length: %d\r\n"
+                         b"\r\n" % len(gzip.compress(BODY)), gzip.compress(BODY), False),
+    "many headers": (b"HTTP/1.1 200 OK\r\n"
+                     + b"".join(b"x-header-%d: %d\r\n" % (n, n) for n in range(40))
+                     + b"content-length: %d\r\n\r\n" % len(BODY), BODY, False),
 }
 
 
@@ -94,6 +101,42 @@ async def test_a_malformed_answer_is_a_connection_error(transport: AsyncTranspor
     async with upstream(answer_with(b"HTTP/1.1 abc nonsense\r\n\r\n", b"", close=True)) as up:
         with pytest.raises(APIConnectionError):
             await transport.request(Request("POST", up.url, {}, b"{}"), TIMEOUT)
+
+
+async def test_a_head_arriving_a_byte_at_a_time_is_read(transport: AsyncTransport) -> None:
+    head = (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+            b"Set-Cookie: a=1\r\nset-cookie: b=2\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(gzip.compress(BODY)))
+
+    async def answer(exchange: Exchange) -> None:
+        for at in range(len(head)):
+            await exchange.send(head[at:at + 1])
+        await exchange.send(gzip.compress(BODY))
+
+    async with upstream(answer) as up:
+        response = await transport.request(Request("POST", up.url, {}, b"{}"), TIMEOUT)
+    assert (response.status, response.content) == (200, BODY)
+    # (a repeated header: the lean transport joins its values, aiohttp gives the first)
+    assert response.headers["set-cookie"] in ("a=1, b=2", "a=1")
+    assert response.headers["content-encoding"] == "gzip"
+
+
+async def test_a_head_without_end_is_refused_past_its_limit() -> None:
+    """An upstream that sends headers without end (a broken or hostile server) fails the
+    call once the head passes 64 KiB, rather than holding memory without bound."""
+    async def answer(exchange: Exchange) -> None:
+        await exchange.send(b"HTTP/1.1 200 OK\r\n")
+        for n in range(2000):
+            await exchange.send(b"x-filler-%d: %s\r\n" % (n, b"f" * 100))
+
+    transport = make_transport("lean")
+    try:
+        async with upstream(answer) as up:
+            with pytest.raises(APIConnectionError, match="head larger than 64 KiB"):
+                await transport.request(Request("POST", up.url, {}, b"{}"), TIMEOUT)
+        assert transport.connections_in_use() == 0
+    finally:
+        await transport.aclose()
 
 
 async def test_headers_ignore_case(transport: AsyncTransport) -> None:

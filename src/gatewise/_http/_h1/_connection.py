@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, cast
 from httptools import HttpResponseParser
 
 from gatewise._http._h1._exchange import (
-    WATCHED,
+    MAX_HEAD,
     Exchange,
     UpstreamClosed,
     decoder_for,
     framed,
-    watch,
+    head_end,
+    read_head,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class Connection(asyncio.Protocol):
             return
         self.last_arrival = self.loop.time()
         ex.got_bytes = True
+        if not ex.head_done:  # (kept for on_headers_complete, which reads the head whole)
+            ex.pending = ex.pending + data if ex.pending else data
         try:
             self.parser.feed_data(data)
         except Exception as exc:  # a malformed answer, or bytes after its end
@@ -80,6 +83,10 @@ class Connection(asyncio.Protocol):
             return
         if ex.complete:
             self._finished(ex)
+        elif not ex.head_done and len(ex.pending) > MAX_HEAD:
+            ex.fail(UpstreamClosed(f"the upstream's answer has a head larger than "
+                                   f"{MAX_HEAD // 1024} KiB"))
+            self.close()
 
     def eof_received(self) -> bool:
         self._ended(None)
@@ -103,22 +110,18 @@ class Connection(asyncio.Protocol):
         if ex is None or ex.complete:
             raise UpstreamClosed("the upstream sent more than one answer")
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        ex = self.ex
-        assert ex is not None
-        ex.raw_headers.append((name, value))
-        if len(name) in WATCHED:
-            watch(ex, name.lower(), value)
-
     def on_headers_complete(self) -> None:
         ex = self.ex
         assert ex is not None
+        pending = ex.pending
+        end = head_end(pending)
         status = self.parser.get_status_code()
         if status < 200:  # 100 Continue and the like: the answer is still to come
             self.interim = True
-            ex.raw_headers = []
-            ex.encoding, ex.keep_alive = b"", None
+            ex.pending = pending[end:]
             return
+        read_head(ex, pending[:end])
+        ex.pending = b""
         ex.status = status
         ex.head_done = True
         if ex.encoding:
@@ -218,7 +221,7 @@ class Connection(asyncio.Protocol):
         if self.ex is not ex or ex.complete or self.closed:
             return
         if not (ex.head_done and ex.sent and ex.error is None and not ex.chunks
-                and framed(ex.raw_headers)):
+                and framed(ex.head)):
             self.close()
             return
         ex.discarded = True
@@ -257,7 +260,7 @@ class Connection(asyncio.Protocol):
         if ex is None or ex.complete or ex.error is not None:
             return
         if (exc is None and ex.head_done and not self.interim and not ex.discarded
-                and not framed(ex.raw_headers)):
+                and not framed(ex.head)):
             if ex.decoder is not None:
                 tail = ex.decoder.flush()
                 if tail:

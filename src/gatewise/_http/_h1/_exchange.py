@@ -9,10 +9,13 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-WATCHED = frozenset({10, 16})
-"""Header name lengths worth a look as they arrive (keep-alive and connection;
-content-encoding): an integer test per header rather than a ``lower()``.  How the body is
-framed is looked up only when it matters (see :func:`framed`)."""
+MAX_HEAD = 65536
+"""Bytes an answer's head may take (its status line and headers)."""
+_WATCHED = (b"-encoding", b"keep-alive:")
+"""What a lower-cased head holds when it may have a header that changes how the answer is
+read (``Content-Encoding``, ``Keep-Alive``; ``Transfer-Encoding`` too, harmlessly): only
+then is it split into its headers as it arrives.  The parser hands over none one by one:
+a call less for each of an answer's headers (a score of them from Mistral's gateway)."""
 
 
 class UpstreamClosed(ConnectionError):
@@ -23,9 +26,9 @@ class Exchange:
     """One request's answer as it arrives."""
 
     __slots__ = ("chunks", "complete", "decoder", "discarded", "drain_timer", "encoding",
-                 "error", "got_bytes", "head_done", "head_only", "keep_alive", "push",
-                 "raw_headers", "read_timeout", "reusable", "sent", "size", "status", "streaming",
-                 "wait_from", "waiter", "waiting", "written")
+                 "error", "got_bytes", "head", "head_done", "head_only", "keep_alive",
+                 "pending", "push", "read_timeout", "reusable", "sent", "size", "status",
+                 "streaming", "wait_from", "waiter", "waiting", "written")
 
     def __init__(self, read_timeout: float | None, streaming: bool, head_only: bool,
                  now: float) -> None:
@@ -33,7 +36,8 @@ class Exchange:
         self.streaming = streaming  # each arrival wakes a waiting read (else: the end does)
         self.head_only = head_only  # a HEAD request: no body will follow the head
         self.status = 0
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.head = b""  # the answer's head as it came: its status line and headers
+        self.pending = b""  # what arrived of the head so far (and maybe more)
         self.chunks: list[bytes] = []  # body pieces not read yet
         self.size = 0  # their bytes
         self.head_done = False
@@ -77,10 +81,42 @@ def decoder_for(encoding: bytes) -> Any:
     return None
 
 
-def framed(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+def header_pairs(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers of an answer's ``head`` (one the parser has read, which refuses any
+    line it could not split so), the status line left out: names as they came, values
+    without their surrounding blanks."""
+    pairs: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n")[1:]:
+        if not line:
+            continue
+        name, _, value = line.partition(b":")
+        pairs.append((name, value.strip(b" \t")))
+    return pairs
+
+
+def head_end(data: bytes) -> int:
+    """Where the head that ``data`` starts with ends (its blank line's end), for a head the
+    parser has read whole (which holds every line to end in CRLF)."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise UpstreamClosed("the upstream's answer head could not be read")
+    return end + 4
+
+
+def read_head(ex: Exchange, head: bytes) -> None:
+    """Note what the head says about how the body is encoded and how long the connection
+    may be kept (it seldom says either: the head is split into its headers only then)."""
+    ex.head = head
+    lowered = head.lower()
+    if _WATCHED[0] in lowered or _WATCHED[1] in lowered:
+        for name, value in header_pairs(head):
+            watch(ex, name.lower(), value)
+
+
+def framed(head: bytes) -> bool:
     """Whether the body has a length (Content-Length, or chunks), rather than ending with
     the connection."""
-    for name, value in raw_headers:
+    for name, value in header_pairs(head):
         lowered = name.lower()
         if lowered == b"content-length" or (lowered == b"transfer-encoding"
                                             and b"chunked" in value.lower()):

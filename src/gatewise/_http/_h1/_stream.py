@@ -27,7 +27,7 @@ class LeanStream:
         self._conn = conn
         self._ex = ex
         self.status = ex.status
-        self.headers: Mapping[str, str] = Headers(ex.raw_headers)
+        self.headers: Mapping[str, str] = Headers(ex.head)
         self._push: Callable[[bytes], bool] | None = None
         ex.waiting = False  # the head is in: silence counts again when a read waits
 

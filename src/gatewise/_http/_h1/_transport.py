@@ -135,7 +135,7 @@ class LeanTransport:
                     raise
             if ex.error is None:
                 chunks = ex.chunks
-                return RawResponse(ex.status, Headers(ex.raw_headers),
+                return RawResponse(ex.status, Headers(ex.head),
                                    chunks[0] if len(chunks) == 1 else b"".join(chunks))
             if conn.ex is ex:  # (a failed exchange's connection is never kept)
                 conn.close()

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from gatewise._http._h1._exchange import header_pairs
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 """Methods a server must accept twice (RFC 9110 9.2.2): resent when a kept-alive
 connection turns out to be closed (see ``_transport``), as aiohttp and Go's client do."""
@@ -110,21 +112,21 @@ LAST_CHUNK = b"0\r\n\r\n"
 
 
 class Headers(Mapping[str, str]):
-    """A response's headers, names lower-cased, built from the parser's raw pairs the first
-    time they are looked at (most answers are relayed without a look).  A repeated header's
-    values are joined with ``", "``."""
+    """A response's headers, names lower-cased, read from its head the first time they are
+    looked at (most answers are relayed without a look).  A repeated header's values are
+    joined with ``", "``."""
 
-    __slots__ = ("_map", "_raw")
+    __slots__ = ("_head", "_map")
 
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self._raw = raw
+    def __init__(self, head: bytes) -> None:
+        self._head = head
         self._map: dict[str, str] | None = None
 
     def _built(self) -> dict[str, str]:
         found = self._map
         if found is None:
             found = {}
-            for name, value in self._raw:
+            for name, value in header_pairs(self._head):
                 key = name.decode("latin-1").lower()
                 text = value.decode("latin-1")
                 found[key] = f"{found[key]}, {text}" if key in found else text
