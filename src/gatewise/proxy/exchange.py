@@ -110,17 +110,23 @@ class Exchange:
             spend = remaining.spend + (ticket.cost or 0.0)
             headers += [(b"x-gatewise-key-spend", _money(spend)),
                         (b"x-gatewise-key-max-budget", _budget(remaining.max_budget))]
-        if remaining.requests is not None:
-            limits = [scope.rpm for scope in ticket.scopes if scope.rpm is not None]
-            if limits:
-                headers.append((b"x-ratelimit-limit-requests", str(min(limits)).encode()))
-            headers.append((b"x-ratelimit-remaining-requests",
-                            str(max(0, remaining.requests)).encode()))
-        if remaining.tokens is not None:
-            limits = [scope.tpm for scope in ticket.scopes if scope.tpm is not None]
-            if limits:
-                headers.append((b"x-ratelimit-limit-tokens", str(min(limits)).encode()))
-            headers.append((b"x-ratelimit-remaining-tokens", str(remaining.tokens).encode()))
+        requests, tokens = remaining.requests, remaining.tokens
+        if requests is None and tokens is None:
+            return headers
+        rpm = tpm = None  # the smallest over the scopes (a loop: a comprehension is a call)
+        for scope in ticket.scopes:
+            if scope.rpm is not None and (rpm is None or scope.rpm < rpm):
+                rpm = scope.rpm
+            if scope.tpm is not None and (tpm is None or scope.tpm < tpm):
+                tpm = scope.tpm
+        if requests is not None:
+            if rpm is not None:
+                headers.append((b"x-ratelimit-limit-requests", b"%d" % rpm))
+            headers.append((b"x-ratelimit-remaining-requests", b"%d" % max(0, requests)))
+        if tokens is not None:
+            if tpm is not None:
+                headers.append((b"x-ratelimit-limit-tokens", b"%d" % tpm))
+            headers.append((b"x-ratelimit-remaining-tokens", b"%d" % tokens))
         return headers
 
     def _litellm_key_headers(self) -> list[tuple[bytes, bytes]]:
@@ -223,7 +229,7 @@ def _count(value: Any) -> int:
 
 
 def _money(value: float) -> bytes:
-    return (f"{value:.10f}".rstrip("0").rstrip(".") or "0").encode()
+    return (b"%.10f" % value).rstrip(b"0").rstrip(b".") or b"0"
 
 
 _budget = functools.lru_cache(maxsize=1024)(_money)
