@@ -97,14 +97,14 @@ def cost_headers(cost: float | None) -> Headers:
     """The answer's cost, in gatewise's header and LiteLLM's (none when unknown)."""
     if cost is None:
         return []
-    text = f"{cost:.12f}".rstrip("0").rstrip(".").encode() or b"0"
+    text = (b"%.12f" % cost).rstrip(b"0").rstrip(b".") or b"0"
     return [(b"x-gatewise-response-cost", text), (b"x-litellm-response-cost", text)]
 
 
 def overhead_header(start: float, upstream: float) -> tuple[bytes, bytes]:
     """Time spent in the proxy itself: all of it but the wait for the router's answer."""
     ms = max(0.0, (perf_counter() - start - upstream) * 1000.0)
-    return (b"x-gatewise-overhead-ms", f"{ms:.3f}".encode())
+    return (b"x-gatewise-overhead-ms", b"%.3f" % ms)
 
 
 def upstream_error(exc: APIError, call_id: bytes, deployments: Mapping[str, Deployment],
