@@ -97,12 +97,17 @@ async def past_the_first(script: tuple[Script, Upstream], read: float = 5.0
     return source, events
 
 
+def pushing(events: Events[Any]) -> tuple[list[Any], asyncio.Future[Any]]:
+    """Push into a list from now on, and start the read the pushes run under."""
+    got: list[Any] = []
+    assert events.push(taking(got))
+    return got, asyncio.ensure_future(events.__anext__())
+
+
 async def test_pushed_events_reach_emit_while_the_read_sleeps_until_the_end(
         script: tuple[Script, Upstream]) -> None:
     source, events = await past_the_first(script)
-    got: list[Any] = []
-    assert events.push(taking(got))
-    reading = asyncio.ensure_future(events.__anext__())
+    got, reading = pushing(events)
     for n in range(1, 4):
         source.put(event(n))
         await eventually(lambda: len(got) == n)  # noqa: B023
@@ -142,9 +147,7 @@ async def test_what_emit_refuses_comes_from_the_read_in_order_and_pushing_goes_o
 async def test_an_upstream_that_breaks_mid_push_fails_the_read(
         script: tuple[Script, Upstream]) -> None:
     source, events = await past_the_first(script)
-    got: list[Any] = []
-    events.push(taking(got))
-    reading = asyncio.ensure_future(events.__anext__())
+    got, reading = pushing(events)
     source.put(event(1), CUT)
     with pytest.raises(APIConnectionError) as caught:
         await reading
@@ -194,9 +197,7 @@ async def test_what_emit_raises_is_raised_by_the_read_and_the_connection_let_go(
 async def test_silence_while_pushing_still_times_out_but_arrivals_keep_it_alive(
         script: tuple[Script, Upstream]) -> None:
     source, events = await past_the_first(script, read=0.3)
-    got: list[Any] = []
-    events.push(taking(got))
-    reading = asyncio.ensure_future(events.__anext__())
+    got, reading = pushing(events)
     for n in range(1, 7):  # 0.6 s of events, 0.1 s apart: longer than the timeout
         await asyncio.sleep(0.1)
         source.put(event(n))
@@ -209,9 +210,7 @@ async def test_silence_while_pushing_still_times_out_but_arrivals_keep_it_alive(
 async def test_a_read_cancelled_while_pushing_stops_the_pushes(
         script: tuple[Script, Upstream]) -> None:
     source, events = await past_the_first(script)
-    got: list[Any] = []
-    events.push(taking(got))
-    reading = asyncio.ensure_future(events.__anext__())
+    got, reading = pushing(events)
     source.put(event(1))
     await eventually(lambda: len(got) == 1)
     reading.cancel()

@@ -33,7 +33,7 @@ _TEXTS = ("request_id", "api_key", "key_alias", "team_id", "user_id", "end_user"
 _SHORTEST = min(_LENGTHS[name] for name in _TEXTS)
 
 
-def _fit(value: Any, name: str) -> Any:
+def _fit(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     limit = _LENGTHS[name]

@@ -4,8 +4,8 @@ A request costs a few dict lookups and additions to plain numbers (:mod:`.tally`
 into prometheus_client's metrics by :meth:`PrometheusSink.flush` when they are read; the
 label children of each combination seen are made once and kept.  Label values are bounded
 here again, whatever a record says: a model group the proxy does not serve counts as
-``""``, and past :data:`MAX_ERROR_TYPES` distinct error types new ones
-count as ``other``.
+``""``, and past :data:`MAX_ERROR_TYPES` distinct error types new ones count as
+``other``.
 
 It is also the router's attempt observer (``gatewise.router.observe``): each call to a
 deployment and its outcome, each cooldown.
@@ -20,11 +20,7 @@ from typing import Any, NamedTuple
 from gatewise.record import RequestRecord
 from gatewise.router.deployments import Deployment
 from gatewise.telemetry.prometheus import tally
-from gatewise.telemetry.prometheus.metrics import (
-    DURATION_BUCKETS,
-    OVERHEAD_BUCKETS,
-    Metrics,
-)
+from gatewise.telemetry.prometheus.metrics import Metrics
 
 __all__ = ["MAX_ERROR_TYPES", "PrometheusSink"]
 
@@ -104,6 +100,9 @@ class PrometheusSink:
         in_flight[record.route] = in_flight.get(record.route, 0) + 1
 
     def emit(self, record: RequestRecord) -> None:
+        if self._flush_after is not None and self._flush_due is None:
+            self._flush_due = asyncio.get_running_loop().call_later(self._flush_after,
+                                                                    self.flush)
         route = record.route
         in_flight = self._in_flight
         if route in in_flight:
@@ -133,9 +132,6 @@ class PrometheusSink:
             counts.retries.value += record.retries
         if record.fallbacks:
             counts.fallbacks.value += record.fallbacks
-        if self._flush_after is not None and self._flush_due is None:
-            self._flush_due = asyncio.get_running_loop().call_later(self._flush_after,
-                                                                    self.flush)
         if record.prompt_tokens or record.completion_tokens or record.cost:
             spend_key = (group, record.key_alias, record.team_id, record.team_alias)
             spent = self._spend.get(spend_key)
@@ -185,10 +181,10 @@ class PrometheusSink:
                 m.failures.labels(group, route, status_class, error_type or "error"))
         counts = self._requests[(group, route, status, error_type)] = _Request(
             tally.Counter(m.requests.labels(group, route, status_class)), failure,
-            tally.Histogram(m.latency.labels(group, route), DURATION_BUCKETS),
-            tally.Histogram(m.upstream.labels(group, route), DURATION_BUCKETS),
-            tally.Histogram(m.overhead.labels(group, route), OVERHEAD_BUCKETS),
-            tally.Histogram(m.ttft.labels(group), DURATION_BUCKETS),
+            tally.Histogram(m.latency.labels(group, route)),
+            tally.Histogram(m.upstream.labels(group, route)),
+            tally.Histogram(m.overhead.labels(group, route)),
+            tally.Histogram(m.ttft.labels(group)),
             tally.Counter(m.retries.labels(group)), tally.Counter(m.fallbacks.labels(group)))
         return counts
 

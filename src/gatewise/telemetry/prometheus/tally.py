@@ -4,9 +4,9 @@ prometheus_client's ``inc()`` and ``observe()`` take a lock each (and a histogra
 its buckets in Python): a request's dozen of them cost about as much as all the rest of
 its metrics.  So the sink adds each request to a few numbers and lists of its own, and
 :meth:`Histogram.flush` / :meth:`Counter.flush` move the sums into prometheus_client's
-metric children when the metrics are read (each scrape; with several workers, also every
-few seconds, so that a scrape answered by another worker sees this one's); the exposition,
-the registry and the multiprocess files stay prometheus_client's.
+metric children when the metrics are read (each scrape; with several workers, also within
+a second of counting, so that a scrape answered by another worker sees this one's); the
+exposition, the registry and the multiprocess files stay prometheus_client's.
 """
 
 from __future__ import annotations
@@ -35,17 +35,19 @@ class Counter:
 
 
 class Histogram:
-    """A histogram child's observations since its last flush: how many fell in each
-    bucket (``counts``, the last one past the largest bound: ``+Inf``) and their sum."""
+    """A histogram child's observations since its last flush: how many fell in each of
+    its buckets (``counts``, the last one ``+Inf``'s) and their sum.
+
+    It reads the child's bounds and adds to its sum and buckets through their private
+    names (``_upper_bounds``, ``_sum``, ``_buckets``): no public call adds many
+    observations at once."""
 
     __slots__ = ("bounds", "child", "counts", "sum")
 
-    def __init__(self, child: Any, bounds: Sequence[float]) -> None:
-        if len(child._buckets) != len(bounds) + 1:  # (+Inf's is the last)
-            raise ValueError("the histogram's buckets are not those bounds")
+    def __init__(self, child: Any) -> None:
         self.child = child
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
+        self.bounds: Sequence[float] = child._upper_bounds  # (+Inf the last)
+        self.counts = [0] * len(self.bounds)
         self.sum = 0.0
 
     def observe(self, value: float) -> None:
@@ -61,7 +63,7 @@ class Histogram:
         if not any(counts):
             return
         child = self.child
-        child._sum.inc(self.sum)  # (a private part: no public call adds many)
+        child._sum.inc(self.sum)
         buckets = child._buckets
         for at, count in enumerate(counts):
             if count:
