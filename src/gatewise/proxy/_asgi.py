@@ -35,6 +35,11 @@ class Direct(Protocol):
         send it; False when it has to go as messages after all (the client is slow to read
         what came before)."""
 
+    def respond_lines(self, status: int, lines: bytes, body: bytes) -> bool:
+        """:meth:`respond` with the header lines written by the app (``name: value\\r\\n``
+        each, lower-case names, no ``content-length``, ``transfer-encoding`` nor
+        ``connection``): the server adds its own and the body's length."""
+
     def piece(self, body: bytes) -> bool:
         """A piece of a started answer's body, more to come, as ``{"type":
         "http.response.body", "body": body, "more_body": True}`` would send it; False when

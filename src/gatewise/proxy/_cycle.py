@@ -190,6 +190,40 @@ class Cycle:
         self._body(body, False)
         return True
 
+    def respond_lines(self, status: int, lines: bytes, body: bytes) -> bool:
+        """:meth:`respond` for an app that wrote its header lines itself (``name: value``
+        and CRLF each, names in lower case, none of the framing headers): the server adds
+        its defaults, the ``content-length`` and, when the connection ends, ``connection:
+        close``; the loop over the headers is spared.  A control character other than a
+        line's own CRLF is refused as :meth:`respond` refuses it."""
+        if self.disconnected:
+            return True
+        if self.conn.write_paused:
+            return False
+        if self.started:
+            raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after "
+                               "response already started.")
+        if lines[-2:] != b"\r\n" or lines.count(b"\r\n") != lines.count(b"\n") or lines.count(
+                b"\r") != lines.count(b"\n") or _VALUE_BAD.search(lines):
+            raise RuntimeError("Invalid HTTP header value.")
+        self.started = True
+        self.continue_ = False
+        self.status = status
+        conn = self.conn
+        server = conn.server
+        head = b"%b%b%bcontent-length: %d\r\n%b\r\n" % (
+            STATUS_LINE[status], server.default_head()[0], lines, len(body),
+            b"" if self.keep_alive else b"connection: close\r\n")
+        conn.transport.write(head if self.head_only else head + body)
+        if server.access_log:
+            self._log_access()
+        self.complete = True
+        self.wake()
+        if not self.keep_alive:
+            conn.transport.close()
+        conn.response_done(self)
+        return True
+
     def piece(self, body: bytes) -> bool:
         """A piece of a started answer's body, more to come (``_asgi.Direct``): what
         ``send`` does with such a message, without it and its coroutine.  False when it
@@ -280,10 +314,13 @@ class Cycle:
             self.left = 0
         self.head = head
         if server.access_log:
-            scope: Any = self.scope
-            access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope),
-                               scope["method"], get_path_with_query_string(scope),
-                               scope["http_version"], status)
+            self._log_access()
+
+    def _log_access(self) -> None:
+        scope: Any = self.scope
+        access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+                           get_path_with_query_string(scope), scope["http_version"],
+                           self.status)
 
     def _flush_head(self) -> None:
         head = self.head

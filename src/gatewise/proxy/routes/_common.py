@@ -97,8 +97,12 @@ def cost_headers(cost: float | None) -> Headers:
     """The answer's cost, in gatewise's header and LiteLLM's (none when unknown)."""
     if cost is None:
         return []
-    text = (b"%.12f" % cost).rstrip(b"0").rstrip(b".") or b"0"
+    text = _cost_text(cost)
     return [(b"x-gatewise-response-cost", text), (b"x-litellm-response-cost", text)]
+
+
+def _cost_text(cost: float) -> bytes:
+    return (b"%.12f" % cost).rstrip(b"0").rstrip(b".") or b"0"
 
 
 def overhead_header(start: float, upstream: float) -> tuple[bytes, bytes]:
@@ -187,9 +191,18 @@ def limit_error(exc: LimitExceeded, call_id: bytes) -> ProxyError:
     return error
 
 
-def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
-                    info: ModelInfo | None, exchange: Exchange) -> Headers:
-    headers = meta_headers(call_id, deployment, result.retries, result.fallbacks)
+_RESULT_HEAD = (b"x-gatewise-call-id: %b\r\n" + _MODEL_ID + b": %b\r\n" + _RETRIES
+                + b": %b\r\n" + _FALLBACKS + b": %b\r\n")
+_COST_LINES = b"x-gatewise-response-cost: %b\r\nx-litellm-response-cost: %b\r\n"
+_JSON_LINE = b"%b: %b\r\n" % JSON_TYPE
+
+
+def _result_lines(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
+                  info: ModelInfo | None, exchange: Exchange) -> bytes:
+    """An answer's headers as the lines of its head (``_asgi.Direct.respond_lines``): the
+    metadata (:func:`meta_headers`), its cost (:func:`cost_headers`), the key's
+    (``Exchange.key_headers``) and its type, in that order; the answer's usage and cost
+    booked on the exchange."""
     usage = result.response.get("usage")
     ticket = exchange.ticket
     if (ticket is not None and ticket.settled and ticket.usage is usage
@@ -198,11 +211,26 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
     else:
         price = deployment.cost(usage, info)
     exchange.used(usage, cost=price)
-    headers += cost_headers(price)
+    lines = _RESULT_HEAD % (call_id, deployment.id_header, _count(result.retries),
+                            _count(result.fallbacks))
+    if price is not None:
+        text = _cost_text(price)
+        lines += _COST_LINES % (text, text)
     if ticket is not None or exchange.key is not None:  # (the master key: none)
-        headers += exchange.key_headers()
-    headers.append(JSON_TYPE)
-    return headers
+        lines += b"".join([b"%b: %b\r\n" % pair for pair in exchange.key_headers()])
+    return lines + _JSON_LINE
+
+
+def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
+                    info: ModelInfo | None, exchange: Exchange) -> Headers:
+    """:func:`_result_lines` as a list of headers."""
+    lines = _result_lines(result, deployment, call_id, info, exchange)
+    return [_pair(line) for line in lines.split(b"\r\n")[:-1]]
+
+
+def _pair(line: bytes) -> tuple[bytes, bytes]:
+    name, _, value = line.partition(b": ")
+    return name, value
 
 
 async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
@@ -211,12 +239,14 @@ async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
                          ) -> None:
     """A JSON answer with the metadata headers (its cost by ``info``'s prices when it is
     not the deployment's model); the overhead is taken last."""
-    headers = _result_headers(result, deployment, call_id, info, exchange)
+    lines = _result_lines(result, deployment, call_id, info, exchange)
     payload = orjson.dumps(result.response)
-    headers += (overhead_header(start, upstream), (b"content-length", b"%d" % len(payload)))
+    lines += b"%b: %b\r\n" % overhead_header(start, upstream)
     direct: Direct | None = scope.get(DIRECT)  # (the proxy's server: in one write)
-    if direct is not None and direct.respond(200, headers, payload):
+    if direct is not None and direct.respond_lines(200, lines, payload):
         return
+    headers = [_pair(line) for line in lines.split(b"\r\n")[:-1]]
+    headers.append((b"content-length", b"%d" % len(payload)))
     # respond()'s two messages, sent from here: a coroutine less on every answer.
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
