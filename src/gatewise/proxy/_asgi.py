@@ -50,6 +50,16 @@ class ClientDisconnected(Exception):
     """The client went away before the proxy could answer."""
 
 
+def header_pairs(lines: bytes) -> Headers:
+    """Head lines (``name: value`` and CRLF each) as a list of headers."""
+    return [_pair(line) for line in lines.split(b"\r\n")[:-1]]
+
+
+def _pair(line: bytes) -> tuple[bytes, bytes]:
+    name, _, value = line.partition(b": ")
+    return name, value
+
+
 def header(scope: Scope, name: bytes) -> bytes | None:
     """The first value of header ``name`` (lower case, as ASGI servers give them)."""
     for key, value in scope["headers"]:

@@ -17,6 +17,7 @@ import time
 from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gatewise.proxy._asgi import header_pairs
 from gatewise.proxy.access.identity import Identity
 from gatewise.proxy.record import RequestRecord
 from gatewise.router.policy import attempts_of, last_tried
@@ -96,23 +97,28 @@ class Exchange:
             record.cost = self.deployment.cost(usage) or 0.0
 
     def key_headers(self) -> list[tuple[bytes, bytes]]:
+        """:meth:`key_lines` as a list of headers."""
+        return header_pairs(self.key_lines())
+
+    def key_lines(self) -> bytes:
         """``x-gatewise-key-spend`` / ``-max-budget`` and ``x-ratelimit-*`` for a key with
         a budget or limits: ``limit-*`` is the smallest rpm (tpm) over the key's scopes (its
         own, its team's, its user's), ``remaining-*`` what the tightest of them has left;
         LiteLLM's ``x-litellm-key-spend`` / ``-max-budget`` for any virtual key (all known at
-        admission: nothing is read for them)."""
-        headers = self._litellm_key_headers() if self.key is not None else []
+        admission: nothing is read for them).  As the lines of a head (``name: value`` and
+        CRLF each: ``_asgi.Direct.respond_lines``)."""
+        lines = self._litellm_key_lines() if self.key is not None else b""
         ticket = self.ticket
         if ticket is None or not ticket.admitted:
-            return headers
+            return lines
         remaining = ticket.remaining
         if remaining.max_budget is not None and remaining.spend is not None:
             spend = remaining.spend + (ticket.cost or 0.0)
-            headers += [(b"x-gatewise-key-spend", _money(spend)),
-                        (b"x-gatewise-key-max-budget", _budget(remaining.max_budget))]
+            lines += b"x-gatewise-key-spend: %b\r\nx-gatewise-key-max-budget: %b\r\n" % (
+                _money(spend), _budget(remaining.max_budget))
         requests, tokens = remaining.requests, remaining.tokens
         if requests is None and tokens is None:
-            return headers
+            return lines
         rpm = tpm = None  # the smallest over the scopes (a loop: a comprehension is a call)
         for scope in ticket.scopes:
             if scope.rpm is not None and (rpm is None or scope.rpm < rpm):
@@ -121,15 +127,15 @@ class Exchange:
                 tpm = scope.tpm
         if requests is not None:
             if rpm is not None:
-                headers.append((b"x-ratelimit-limit-requests", b"%d" % rpm))
-            headers.append((b"x-ratelimit-remaining-requests", b"%d" % max(0, requests)))
+                lines += b"x-ratelimit-limit-requests: %d\r\n" % rpm
+            lines += b"x-ratelimit-remaining-requests: %d\r\n" % max(0, requests)
         if tokens is not None:
             if tpm is not None:
-                headers.append((b"x-ratelimit-limit-tokens", b"%d" % tpm))
-            headers.append((b"x-ratelimit-remaining-tokens", b"%d" % tokens))
-        return headers
+                lines += b"x-ratelimit-limit-tokens: %d\r\n" % tpm
+            lines += b"x-ratelimit-remaining-tokens: %d\r\n" % tokens
+        return lines
 
-    def _litellm_key_headers(self) -> list[tuple[bytes, bytes]]:
+    def _litellm_key_lines(self) -> bytes:
         """The key's spend before this request (as LiteLLM's header says it): the live one
         its admission saw when it has a budget or limits, else the one cached with it."""
         key = self.key
@@ -140,10 +146,10 @@ class Exchange:
             spend = key.budget.spend
         else:  # a worker's share of the key's limits (--workers N, no Redis): its total
             spend *= self.state.access.share
-        headers = [(b"x-litellm-key-spend", _money(spend))]
+        lines = b"x-litellm-key-spend: %b\r\n" % _money(spend)
         if key.budget.max_budget is not None:
-            headers.append((b"x-litellm-key-max-budget", _budget(key.budget.max_budget)))
-        return headers
+            lines += b"x-litellm-key-max-budget: %b\r\n" % _budget(key.budget.max_budget)
+        return lines
 
     # -- the end ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from gatewise.proxy._asgi import (
     Receive,
     Scope,
     Send,
+    header_pairs,
     read_body,
     respond,
     too_large,
@@ -217,7 +218,7 @@ def _result_lines(result: RouteResult[Any], deployment: Deployment, call_id: byt
         text = _cost_text(price)
         lines += _COST_LINES % (text, text)
     if ticket is not None or exchange.key is not None:  # (the master key: none)
-        lines += b"".join([b"%b: %b\r\n" % pair for pair in exchange.key_headers()])
+        lines += exchange.key_lines()
     return lines + _JSON_LINE
 
 
@@ -225,12 +226,7 @@ def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: b
                     info: ModelInfo | None, exchange: Exchange) -> Headers:
     """:func:`_result_lines` as a list of headers."""
     lines = _result_lines(result, deployment, call_id, info, exchange)
-    return [_pair(line) for line in lines.split(b"\r\n")[:-1]]
-
-
-def _pair(line: bytes) -> tuple[bytes, bytes]:
-    name, _, value = line.partition(b": ")
-    return name, value
+    return header_pairs(lines)
 
 
 async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
@@ -245,7 +241,7 @@ async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
     direct: Direct | None = scope.get(DIRECT)  # (the proxy's server: in one write)
     if direct is not None and direct.respond_lines(200, lines, payload):
         return
-    headers = [_pair(line) for line in lines.split(b"\r\n")[:-1]]
+    headers = header_pairs(lines)
     headers.append((b"content-length", b"%d" % len(payload)))
     # respond()'s two messages, sent from here: a coroutine less on every answer.
     await send({"type": "http.response.start", "status": 200, "headers": headers})
