@@ -30,8 +30,13 @@ def cost_for_usage(info: ModelInfo, usage: Mapping[str, Any]) -> float | None:
     ``pages_processed`` at the per-page price.  Embeddings have no completion tokens and
     need no output price.
     """
-    prompt = _count(usage.get("prompt_tokens"))
-    completion = _count(usage.get("completion_tokens"))
+    # (_count written out for the usual counts, plain ints: this runs on every answer.)
+    prompt = usage.get("prompt_tokens")
+    if type(prompt) is not int or prompt < 0:
+        prompt = _count(prompt)
+    completion = usage.get("completion_tokens")
+    if type(completion) is not int or completion < 0:
+        completion = _count(completion)
     pages = usage.get("pages_processed")
     pages = _count(pages) if pages is not None else 0
     # (Cached tokens are looked for only where a usage may say them: most answers' do not.)
@@ -96,7 +101,9 @@ def _count(value: Any) -> int:
 
 
 def _cached_tokens(usage: Mapping[str, Any]) -> int:
-    details = _as_mapping(usage.get("prompt_tokens_details"))
+    details = usage.get("prompt_tokens_details")
+    if type(details) is not dict:
+        details = _as_mapping(details)
     cached = _count(details.get("cached_tokens")) if details is not None else 0
     return cached or _count(usage.get("num_cached_tokens"))
 
