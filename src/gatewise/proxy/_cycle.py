@@ -179,6 +179,17 @@ class Cycle:
         one last body, without the two messages, the coroutines and the head's flush
         callback.  False when it has to wait for the client to take what was written
         before (the caller sends the messages instead)."""
+        held = self._held()
+        if held is not None:
+            return held
+        self._start(status, headers)
+        self._body(body, False)
+        return True
+
+    def _held(self) -> bool | None:
+        """Whether a whole answer cannot go now: True when there is no one to send it to
+        (it counts as sent), False when the client has yet to take what was written
+        before; None when it may go."""
         if self.disconnected:
             return True
         if self.conn.write_paused:
@@ -186,9 +197,7 @@ class Cycle:
         if self.started:
             raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after "
                                "response already started.")
-        self._start(status, headers)
-        self._body(body, False)
-        return True
+        return None
 
     def respond_lines(self, status: int, lines: bytes, body: bytes) -> bool:
         """:meth:`respond` for an app that wrote its header lines itself (``name: value``
@@ -196,13 +205,9 @@ class Cycle:
         its defaults, the ``content-length`` and, when the connection ends, ``connection:
         close``; the loop over the headers is spared.  A control character other than a
         line's own CRLF is refused as :meth:`respond` refuses it."""
-        if self.disconnected:
-            return True
-        if self.conn.write_paused:
-            return False
-        if self.started:
-            raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after "
-                               "response already started.")
+        held = self._held()
+        if held is not None:
+            return held
         if lines[-2:] != b"\r\n" or lines.count(b"\r\n") != lines.count(b"\n") or lines.count(
                 b"\r") != lines.count(b"\n") or _VALUE_BAD.search(lines):
             raise RuntimeError("Invalid HTTP header value.")
@@ -217,11 +222,7 @@ class Cycle:
         conn.transport.write(head if self.head_only else head + body)
         if server.access_log:
             self._log_access()
-        self.complete = True
-        self.wake()
-        if not self.keep_alive:
-            conn.transport.close()
-        conn.response_done(self)
+        self._done()
         return True
 
     def piece(self, body: bytes) -> bool:
@@ -263,11 +264,16 @@ class Cycle:
         if not more:
             if self.left and not self.head_only:
                 raise RuntimeError("Response content shorter than Content-Length")
-            self.complete = True
-            self.wake()
-            if not self.keep_alive:
-                conn.transport.close()
-            conn.response_done(self)
+            self._done()
+
+    def _done(self) -> None:
+        """The answer has gone whole."""
+        self.complete = True
+        self.wake()
+        conn = self.conn
+        if not self.keep_alive:
+            conn.transport.close()
+        conn.response_done(self)
 
     def _start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self.started = True
