@@ -40,6 +40,7 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
             assert paced["events_per_cpu_s"] > 0
         assert results["memory"][server]["checkpoints"]
         assert results["startup"][server]["median_ms"] > 0
+    assert results["startup"]["bytecode_compiled"] is True  # started as pip would leave it
     ceiling = {scenario: results[scenario]["ceiling"] for scenario in ("chat", "stream",
                                                                       "embeddings")}
     assert ceiling["chat"]["16"]["requests"] > 0 and ceiling["chat"]["16"]["errors"] == 0
