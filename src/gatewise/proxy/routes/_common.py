@@ -87,23 +87,37 @@ def _count(n: int) -> bytes:
     return _COUNTS[n] if n < 10 else str(n).encode()
 
 
+_META_LINES = (b"x-gatewise-call-id: %b\r\n" + _MODEL_ID + b": %b\r\n" + _RETRIES
+               + b": %b\r\n" + _FALLBACKS + b": %b\r\n")
+_COST_LINES = b"x-gatewise-response-cost: %b\r\nx-litellm-response-cost: %b\r\n"
+_JSON_LINE = b"%b: %b\r\n" % JSON_TYPE
+
+
+def meta_lines(call_id: bytes, deployment: Deployment, retries: int = 0, fallbacks: int = 0
+               ) -> bytes:
+    """Which call, which deployment served it, and what it took to get there: as the
+    lines of a head (``_asgi.Direct.respond_lines``)."""
+    return _META_LINES % (call_id, deployment.id_header, _count(retries), _count(fallbacks))
+
+
 def meta_headers(call_id: bytes, deployment: Deployment, retries: int = 0, fallbacks: int = 0
                  ) -> Headers:
-    """Which call, which deployment served it, and what it took to get there."""
-    return [(b"x-gatewise-call-id", call_id), (_MODEL_ID, deployment.id_header),
-            (_RETRIES, _count(retries)), (_FALLBACKS, _count(fallbacks))]
+    """:func:`meta_lines` as a list of headers."""
+    return header_pairs(meta_lines(call_id, deployment, retries, fallbacks))
+
+
+def cost_lines(cost: float | None) -> bytes:
+    """The answer's cost, in gatewise's header and LiteLLM's (none when unknown), as the
+    lines of a head."""
+    if cost is None:
+        return b""
+    text = (b"%.12f" % cost).rstrip(b"0").rstrip(b".") or b"0"
+    return _COST_LINES % (text, text)
 
 
 def cost_headers(cost: float | None) -> Headers:
-    """The answer's cost, in gatewise's header and LiteLLM's (none when unknown)."""
-    if cost is None:
-        return []
-    text = _cost_text(cost)
-    return [(b"x-gatewise-response-cost", text), (b"x-litellm-response-cost", text)]
-
-
-def _cost_text(cost: float) -> bytes:
-    return (b"%.12f" % cost).rstrip(b"0").rstrip(b".") or b"0"
+    """:func:`cost_lines` as a list of headers."""
+    return header_pairs(cost_lines(cost))
 
 
 def overhead_header(start: float, upstream: float) -> tuple[bytes, bytes]:
@@ -192,17 +206,11 @@ def limit_error(exc: LimitExceeded, call_id: bytes) -> ProxyError:
     return error
 
 
-_RESULT_HEAD = (b"x-gatewise-call-id: %b\r\n" + _MODEL_ID + b": %b\r\n" + _RETRIES
-                + b": %b\r\n" + _FALLBACKS + b": %b\r\n")
-_COST_LINES = b"x-gatewise-response-cost: %b\r\nx-litellm-response-cost: %b\r\n"
-_JSON_LINE = b"%b: %b\r\n" % JSON_TYPE
-
-
 def _result_lines(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
                   info: ModelInfo | None, exchange: Exchange) -> bytes:
     """An answer's headers as the lines of its head (``_asgi.Direct.respond_lines``): the
-    metadata (:func:`meta_headers`), its cost (:func:`cost_headers`), the key's
-    (``Exchange.key_headers``) and its type, in that order; the answer's usage and cost
+    metadata (:func:`meta_lines`), its cost (:func:`cost_lines`), the key's
+    (``Exchange.key_lines``) and its type, in that order; the answer's usage and cost
     booked on the exchange."""
     usage = result.response.get("usage")
     ticket = exchange.ticket
@@ -212,21 +220,11 @@ def _result_lines(result: RouteResult[Any], deployment: Deployment, call_id: byt
     else:
         price = deployment.cost(usage, info)
     exchange.used(usage, cost=price)
-    lines = _RESULT_HEAD % (call_id, deployment.id_header, _count(result.retries),
-                            _count(result.fallbacks))
-    if price is not None:
-        text = _cost_text(price)
-        lines += _COST_LINES % (text, text)
+    lines = (meta_lines(call_id, deployment, result.retries, result.fallbacks)
+             + cost_lines(price))
     if ticket is not None or exchange.key is not None:  # (the master key: none)
         lines += exchange.key_lines()
     return lines + _JSON_LINE
-
-
-def _result_headers(result: RouteResult[Any], deployment: Deployment, call_id: bytes,
-                    info: ModelInfo | None, exchange: Exchange) -> Headers:
-    """:func:`_result_lines` as a list of headers."""
-    lines = _result_lines(result, deployment, call_id, info, exchange)
-    return header_pairs(lines)
 
 
 async def respond_result(scope: Scope, send: Send, result: RouteResult[Any],
@@ -257,7 +255,7 @@ async def respond_in_pieces(send: Send, result: RouteResult[Any], deployment: De
     at a time, each piece in a turn of the event loop of its own, so a big answer never
     holds the loop for long nor sits whole in memory a second time; once sent, its memory
     goes back to the system (``big``)."""
-    headers = _result_headers(result, deployment, call_id, info, exchange)
+    headers = header_pairs(_result_lines(result, deployment, call_id, info, exchange))
     pieces = encode_chunks(result.response)
     first = next(pieces)
     second = next(pieces, None)
