@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,16 @@ ISSUE_CONFIG = (  # the issue's config, verbatim
     '{model: mistral/mistral-small-latest, api_key: "os.environ/MISTRAL_API_KEY"}}]\n'
 )
 EXAMPLE_CONFIG = Path(__file__).parents[2] / "examples" / "config.yaml"
+
+
+def inside_a_window(needed: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+    """rpm counts are per minute of the server's clock: start well inside one, or a new
+    window resets the counts halfway through.  ``clock``: Redis's agreed clock is ~ the
+    machine's (``time.time``); the in-process store counts by ``time.monotonic``, which
+    Linux keeps the same for every process."""
+    left = 60 - clock() % 60
+    if left < needed:
+        time.sleep(left + 0.2)
 
 
 @dataclass

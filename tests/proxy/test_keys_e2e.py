@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from tests.fake_mistral import FakeMistral
-from tests.proxy._server import Proxy, client, run_proxy_with
+from tests.proxy._server import Proxy, client, inside_a_window, run_proxy_with
 from tests.proxy.conftest import HELLO
 
 MASTER = "sk-master-keys-e2e"
@@ -87,6 +87,7 @@ def test_refusals_come_back_as_the_openai_packages_errors(proxy: Proxy,
         client(proxy, only_small).chat.completions.create(model="large", messages=HELLO)
 
     limited = manage(proxy, "/key/generate", {"rpm_limit": 2})["key"]
+    inside_a_window(5.0, time.monotonic)  # (the third call must fall in the same minute)
     for _ in range(2):
         client(proxy, limited).chat.completions.create(model="small", messages=HELLO)
     with pytest.raises(openai.RateLimitError) as limit:

@@ -30,7 +30,7 @@ from tests._net import refused_port, silent_server
 from tests._services import Redis, redis_server
 from tests.access._keys import add_key
 from tests.fake_mistral import Delay, FakeMistral
-from tests.proxy._server import Proxy, client, run_proxy_with
+from tests.proxy._server import Proxy, client, inside_a_window, run_proxy_with
 from tests.proxy.conftest import HELLO
 
 SMALL = "mistral/mistral-small-latest"
@@ -87,14 +87,6 @@ def eventually(check: Any, timeout: float = 30.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "never happened"
         time.sleep(0.05)
-
-
-def inside_a_window(needed: float = 10.0) -> None:
-    """rpm counts are per minute of the agreed clock (Redis's, ~ the machine's): start well
-    inside one, or a new window resets the counts halfway through."""
-    left = 60 - time.time() % 60
-    if left < needed:
-        time.sleep(left + 0.2)
 
 
 def statuses(results: list[tuple[int, str | None]]) -> Counter[int]:
