@@ -24,7 +24,7 @@ import pytest
 
 from tests.fake_mistral import Delay, FakeMistral, Status
 from tests.fake_mistral.errors import error_body
-from tests.proxy._server import Proxy, run_proxy_with
+from tests.proxy._server import Proxy, inside_a_window, run_proxy_with
 from tests.proxy.conftest import HELLO
 
 Fakes = dict[str, FakeMistral]
@@ -233,11 +233,7 @@ def test_latency_based_prefers_the_fast_deployments(proxies: dict[str, Proxy],
 def test_usage_based_spreads_by_headroom(proxies: dict[str, Proxy], fakes: Fakes) -> None:
     proxy = proxies["usage"]
     client = api(proxy)
-    # Usage windows are minutes of the (system-wide) monotonic clock: start well inside
-    # one, or a new window could reset the counts halfway through.
-    left = 60 - time.monotonic() % 60
-    if left < 15:
-        time.sleep(left + 0.1)
+    inside_a_window(15.0, time.monotonic)  # (usage windows: minutes of the monotonic clock)
     served = Counter(routing(chat(client))[0] for _ in range(30))
     assert served["a"] >= 20 and served["b"] <= 5 and served["c"] <= 5
     report = health(proxy)

@@ -263,7 +263,7 @@ def test_workers_without_redis_each_keep_half_and_say_so(tmp_path: Path) -> None
                  args=("--workers", "2", "--log-level", "info")) as (proxy,):
         output = proxy.output()
         assert "WARNING: --workers 2 without Redis: each worker enforces 1/2" in output
-        inside_a_window()
+        inside_a_window(clock=time.monotonic)  # (each worker's own store: its clock)
         served = statuses([chat(proxy, "limited") for _ in range(20)])[200]
         # each worker 5 of the 10: never the 20 two whole limits would let through
         assert 5 <= served <= 10
