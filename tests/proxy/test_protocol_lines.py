@@ -63,7 +63,9 @@ async def test_a_second_answer_is_refused_as_respond_refuses_it() -> None:
 
 
 @pytest.mark.parametrize("lines", [b"x-bad: a\nx-injected: 1\r\n", b"x-bad: a\rb\r\n",
-                                   b"x-bad: a\x00b\r\n", b"x-bad: no end"])
+                                   b"x-bad: a\x00b\r\n", b"x-bad: no end",
+                                   b"x-bad: a\r\n\r\nx-injected: 1\r\n",
+                                   b"\r\nx-bad: after an empty line\r\n"])
 async def test_lines_that_could_split_the_head_are_refused(lines: bytes) -> None:
     transport, _ = await served(answering(lines, []), GET)
     assert len(transport.writes) == 1  # the server's own 500, none of the app's lines

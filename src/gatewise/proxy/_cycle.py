@@ -208,8 +208,11 @@ class Cycle:
         held = self._held()
         if held is not None:
             return held
-        if lines[-2:] != b"\r\n" or lines.count(b"\r\n") != lines.count(b"\n") or lines.count(
-                b"\r") != lines.count(b"\n") or _VALUE_BAD.search(lines):
+        # Every line ends with CRLF, none is empty (it would end the head early), and no
+        # other control character is anywhere.
+        if (lines[-2:] != b"\r\n" or lines[:2] == b"\r\n" or b"\n\r\n" in lines
+                or lines.count(b"\r\n") != lines.count(b"\n")
+                or lines.count(b"\r") != lines.count(b"\n") or _VALUE_BAD.search(lines)):
             raise RuntimeError("Invalid HTTP header value.")
         self.started = True
         self.continue_ = False
