@@ -9,6 +9,7 @@ user (the Debian package creates it); otherwise as whoever runs the tests.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -31,15 +32,30 @@ class ServiceUnavailable(RuntimeError):
 
 
 def _install(binary: str) -> None:
+    """Install ``binary``'s package.  The suite's workers (pytest-xdist) may all find it
+    missing at once: they take turns (apt-get holds a lock of its own and fails, rather
+    than waits, when another holds it), and a worker whose turn comes after another's
+    install finds it there."""
     package = _PACKAGES[binary]
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise ServiceUnavailable(
             f"{binary} is not installed and cannot be installed here (needs root and "
             f"apt-get): install the {package!r} package to run these tests")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", package]):
-        subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)
+    lock = Path(tempfile.gettempdir()) / "gatewise-tests-apt.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if _installed(binary):
+            return
+        for command in (["apt-get", "update", "-qq"],
+                        ["apt-get", "install", "-y", "-qq", package]):
+            subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)
+
+
+def _installed(binary: str) -> bool:
+    if binary == "postgres":
+        return bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return shutil.which(binary) is not None
 
 
 def _postgres_bin() -> Path:
