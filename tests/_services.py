@@ -18,11 +18,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tests._net import free_port
+
+T = TypeVar("T")
 
 _PACKAGES = {"postgres": "postgresql", "redis-server": "redis-server"}
 
@@ -31,11 +34,15 @@ class ServiceUnavailable(RuntimeError):
     pass
 
 
-def _install(binary: str) -> None:
-    """Install ``binary``'s package.  The suite's workers (pytest-xdist) may all find it
-    missing at once: they take turns (apt-get holds a lock of its own and fails, rather
-    than waits, when another holds it), and a worker whose turn comes after another's
-    install finds it there."""
+def _found_or_installed(binary: str, find: Callable[[], T | None]) -> T:
+    """What ``find`` finds of ``binary``, its package installed first if it finds nothing.
+
+    The suite's workers (pytest-xdist) may all find it missing at once: they take turns
+    (apt-get holds a lock of its own and fails, rather than waits, when another holds it),
+    and a worker whose turn comes after another's install finds it there."""
+    found = find()
+    if found is not None:
+        return found
     package = _PACKAGES[binary]
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise ServiceUnavailable(
@@ -45,20 +52,21 @@ def _install(binary: str) -> None:
     lock = Path(tempfile.gettempdir()) / "gatewise-tests-apt.lock"
     with lock.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        if _installed(binary):
-            return
-        for command in (["apt-get", "update", "-qq"],
-                        ["apt-get", "install", "-y", "-qq", package]):
-            subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)
-
-
-def _installed(binary: str) -> bool:
-    if binary == "postgres":
-        return bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return shutil.which(binary) is not None
+        found = find()
+        if found is None:
+            for command in (["apt-get", "update", "-qq"],
+                            ["apt-get", "install", "-y", "-qq", package]):
+                subprocess.run(command, check=True, env=env, capture_output=True,
+                               timeout=600)
+            found = find()
+    if found is None:
+        raise ServiceUnavailable(f"the {package!r} package was installed but {binary} "
+                                 "cannot be found")
+    return found
 
 
 def _postgres_bin() -> Path:
+    """The folder of PostgreSQL's programs (``initdb``, ``pg_ctl``, ``postgres``)."""
     def find() -> Path | None:
         found = shutil.which("initdb")
         if found:
@@ -66,13 +74,7 @@ def _postgres_bin() -> Path:
         versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         return Path(versions[-1]).parent if versions else None
 
-    folder = find()
-    if folder is None:
-        _install("postgres")
-        folder = find()
-    if folder is None:
-        raise ServiceUnavailable("PostgreSQL was installed but initdb cannot be found")
-    return folder
+    return _found_or_installed("postgres", find)
 
 
 def _as_postgres_user() -> list[str]:
@@ -212,12 +214,7 @@ class Redis:
 def redis_server(*extra: str) -> Iterator[Redis]:
     """A redis-server on a free port with persistence off (``extra``: more arguments, e.g.
     ``"--requirepass", "secret"``)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        _install("redis-server")
-        binary = shutil.which("redis-server")
-    if binary is None:
-        raise ServiceUnavailable("redis-server was installed but cannot be found")
+    binary = _found_or_installed("redis-server", lambda: shutil.which("redis-server"))
     port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--daemonize", "no", *extra]
